@@ -1,0 +1,205 @@
+//! The build machine: what alpinist needs installed, checks for it, and `setup`.
+
+use std::path::Path;
+
+use anyhow::{bail, Context as _, Result};
+use serde::Deserialize;
+
+use crate::layout::Layout;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HostFile {
+    need: Vec<Need>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Need {
+    #[serde(default)]
+    pub command: Option<String>,
+    #[serde(default)]
+    pub file: Option<String>,
+    /// A C header, looked for in /usr/include and its multiarch subdirectories.
+    #[serde(default)]
+    pub header: Option<String>,
+    pub debian: String,
+    #[serde(rename = "for")]
+    pub for_: Vec<String>,
+}
+
+impl Need {
+    fn met(&self) -> bool {
+        if let Some(c) = &self.command {
+            return on_path(c);
+        }
+        if let Some(f) = &self.file {
+            return Path::new(f).exists();
+        }
+        if let Some(h) = &self.header {
+            return header_exists(h);
+        }
+        true
+    }
+    fn what(&self) -> String {
+        self.command
+            .clone()
+            .or_else(|| self.file.clone())
+            .or_else(|| self.header.as_ref().map(|h| format!("<{h}>")))
+            .unwrap_or_default()
+    }
+}
+
+fn load(layout: &Layout) -> Result<Vec<Need>> {
+    let path = layout.toolchains_data().join("host.toml");
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let f: HostFile =
+        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    Ok(f.need)
+}
+
+fn header_exists(h: &str) -> bool {
+    let inc = Path::new("/usr/include");
+    inc.join(h).exists()
+        || std::fs::read_dir(inc)
+            .map(|rd| rd.flatten().any(|e| e.path().join(h).exists()))
+            .unwrap_or(false)
+}
+
+pub fn on_path(cmd: &str) -> bool {
+    let Some(path) = std::env::var_os("PATH") else {
+        return false;
+    };
+    std::env::split_paths(&path).any(|d| {
+        let p = d.join(cmd);
+        p.is_file()
+            && std::fs::metadata(&p)
+                .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0)
+                .unwrap_or(false)
+    })
+}
+
+/// Fails with the list of missing tools and the command that installs them.
+pub fn require(layout: &Layout, purpose: &str) -> Result<()> {
+    let missing: Vec<Need> = load(layout)?
+        .into_iter()
+        .filter(|n| n.for_.iter().any(|f| f == purpose) && !n.met())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let mut pkgs: Vec<&str> = missing.iter().map(|n| n.debian.as_str()).collect();
+    pkgs.sort();
+    pkgs.dedup();
+    let list: Vec<String> = missing
+        .iter()
+        .map(|n| format!("  - {} (Debian/Ubuntu package {})", n.what(), n.debian))
+        .collect();
+    bail!(
+        "`{purpose}` needs host tools that are missing:\n{}\ninstall them with:\n  sudo apt-get install {}\nor run `sudo cargo xtask setup`, which installs everything alpinist uses",
+        list.join("\n"),
+        pkgs.join(" ")
+    )
+}
+
+/// Installs every package in `toolchains/host.toml` and enables deb-src lines, or,
+/// when not root, prints the commands that would.
+pub fn setup(layout: &Layout, dry_run: bool) -> Result<()> {
+    let needs = load(layout)?;
+    let mut pkgs: Vec<String> = needs.iter().map(|n| n.debian.clone()).collect();
+    pkgs.sort();
+    pkgs.dedup();
+    let sources = deb_src_file()?;
+    let is_root = effective_uid() == 0;
+    let src_path = "/etc/apt/sources.list.d/alpinist-deb-src.sources";
+    if dry_run || !is_root {
+        println!("# alpinist needs these host packages and Debian source lines.");
+        if !is_root {
+            println!("# Not running as root, so here are the commands to run:");
+        }
+        println!("sudo apt-get update");
+        println!(
+            "sudo apt-get install -y --no-install-recommends debian-archive-keyring {}",
+            pkgs.join(" ")
+        );
+        println!("sudo tee {src_path} <<'EOF'\n{sources}EOF");
+        println!("sudo apt-get update");
+        return Ok(());
+    }
+    apt(&["update"])?;
+    let mut install = vec![
+        "install",
+        "-y",
+        "--no-install-recommends",
+        "debian-archive-keyring",
+    ];
+    install.extend(pkgs.iter().map(|s| s.as_str()));
+    apt(&install)?;
+    // The deb-src lines go in after the keyring they name is installed.
+    std::fs::write(src_path, &sources).with_context(|| format!("writing {src_path}"))?;
+    eprintln!("wrote {src_path} (deb-src lines for Debian's source archive)");
+    apt(&["update"])?;
+    eprintln!("host set up: {} packages present", pkgs.len());
+    Ok(())
+}
+
+/// deb-src lines: the host's own archive, plus, on Debian, the newer suites whose source
+/// packages carry the pinned toolchain versions (gcc 15, binutils 2.46).
+fn deb_src_file() -> Result<String> {
+    let os = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
+    let id = os
+        .lines()
+        .find_map(|l| l.strip_prefix("ID="))
+        .unwrap_or("debian")
+        .trim_matches('"')
+        .to_string();
+    let codename = os
+        .lines()
+        .find_map(|l| l.strip_prefix("VERSION_CODENAME="))
+        .unwrap_or("")
+        .trim_matches('"')
+        .to_string();
+    let mut s = String::from(
+        "# Written by `cargo xtask setup`: source packages for alpinist's pinned sources.\n",
+    );
+    if id == "ubuntu" {
+        s.push_str(&format!(
+            "Types: deb-src\nURIs: http://archive.ubuntu.com/ubuntu\nSuites: {codename} {codename}-updates\nComponents: main universe\nSigned-By: /usr/share/keyrings/ubuntu-archive-keyring.gpg\n\n"
+        ));
+    }
+    let mut suites = vec!["trixie", "sid"];
+    if id == "debian" && !codename.is_empty() && !suites.contains(&codename.as_str()) {
+        suites.insert(0, codename.as_str());
+    }
+    s.push_str(&format!(
+        "Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: {}\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n",
+        suites.join(" ")
+    ));
+    Ok(s)
+}
+
+fn apt(args: &[&str]) -> Result<()> {
+    let st = std::process::Command::new("apt-get")
+        .args(args)
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .status()
+        .with_context(|| format!("running apt-get {}", args.join(" ")))?;
+    if !st.success() {
+        bail!("`apt-get {}` failed ({st})", args.join(" "));
+    }
+    Ok(())
+}
+
+fn effective_uid() -> u32 {
+    // The effective uid, read without libc: /proc/self/status "Uid: real effective …".
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|x| x.to_string()))
+        })
+        .and_then(|x| x.parse().ok())
+        .unwrap_or(u32::MAX)
+}

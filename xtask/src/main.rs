@@ -1,0 +1,296 @@
+//! alpinist: bootstrap Alpine Linux for a new or foreign architecture from an ordinary
+//! Debian/Ubuntu machine. `cargo xtask --help` lists the commands.
+
+mod arch;
+mod bench;
+mod components;
+mod context;
+mod host;
+mod layout;
+mod progress;
+mod runner;
+mod sources;
+mod step;
+mod toolchain;
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context as _, Result};
+use clap::{Args, Parser, Subcommand};
+
+use crate::context::{Context, Settings};
+use crate::layout::Layout;
+
+/// Bootstrap Alpine Linux for a new or foreign architecture from a Debian/Ubuntu host:
+/// cross toolchains, packages from APKBUILDs, and a root filesystem checked under qemu.
+///
+/// Every step is cached by the hash of its inputs: a rerun does only what changed, and
+/// `cargo xtask plan <command>` shows what would run and why.
+#[derive(Parser)]
+#[command(name = "cargo xtask", version, max_term_width = 100)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct Global {
+    /// Shared cache for finished steps and verified sources [default: $XDG_CACHE_HOME/alpinist]
+    #[arg(long, global = true, value_name = "DIR", env = "ALPINIST_CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Directory searched first for source files [default: build/distfiles]
+    #[arg(long, global = true, value_name = "DIR")]
+    distfiles: Option<PathBuf>,
+    /// Extra download mirror (a URL prefix; the file name is appended); repeatable
+    #[arg(long = "mirror", global = true, value_name = "URL")]
+    mirrors: Vec<String>,
+    /// Never download: use only files already in the distfiles directories
+    #[arg(long, global = true)]
+    offline: bool,
+    /// Parallel make jobs in total, shared by all running steps [default: number of CPUs]
+    #[arg(short, long, global = true, value_name = "N")]
+    jobs: Option<usize>,
+    /// After a failure, go on building everything that does not depend on it
+    #[arg(long, global = true)]
+    keep_going: bool,
+    /// Plain line output even on a terminal
+    #[arg(long, global = true)]
+    quiet: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Install the host packages alpinist needs and enable Debian deb-src lines
+    /// (as root; otherwise print the commands to run)
+    Setup {
+        /// Only print what would be done
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Download and verify every source a later command needs, so the rest works offline
+    Fetch(ArchArgs),
+    /// Stage 1: build the musl cross toolchain for an arch into build/toolchains/<arch>
+    Toolchain(ArchArgs),
+    /// Show what a command would build, what is cached, and why the rest is not
+    Plan {
+        #[command(subcommand)]
+        what: Plannable,
+    },
+    /// Measure a command: wall time per step, CPU use, peak disk
+    Bench {
+        #[command(subcommand)]
+        what: bench::BenchCommand,
+    },
+    /// List the known arches and their triples
+    Arches,
+    /// Remove build outputs; only what you name
+    Clean(CleanArgs),
+}
+
+#[derive(Subcommand)]
+enum Plannable {
+    /// The stage 1 toolchain for an arch
+    Toolchain(ArchArgs),
+}
+
+#[derive(Args, Clone)]
+pub struct ArchArgs {
+    /// Alpine arch name (x86, x86_64, armhf, armv7, aarch64, ppc64le, s390x, riscv64, loongarch64)
+    #[arg(long, value_name = "ARCH")]
+    pub arch: String,
+}
+
+#[derive(Args)]
+struct CleanArgs {
+    /// Build trees kept from failed steps (build/work)
+    #[arg(long)]
+    work: bool,
+    /// Step logs (build/logs)
+    #[arg(long)]
+    logs: bool,
+    /// The link build/toolchains/<ARCH> and the toolchain steps' outputs for it in the store
+    #[arg(long, value_name = "ARCH")]
+    toolchain: Vec<String>,
+    /// Everything in the shared store (all finished steps, for every checkout)
+    #[arg(long)]
+    store: bool,
+    /// Downloaded source files (build/distfiles)
+    #[arg(long)]
+    distfiles: bool,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = run(cli) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn context(g: &Global) -> Result<Context> {
+    let layout = Layout::new(
+        Layout::repo_root(),
+        g.cache_dir.clone(),
+        g.distfiles.clone(),
+    );
+    let cx = Context::new(
+        layout,
+        Settings {
+            jobs: g.jobs,
+            keep_going: g.keep_going,
+            offline: g.offline,
+            mirrors: g.mirrors.clone(),
+            quiet: g.quiet,
+        },
+    )?;
+    Ok(cx)
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Setup { dry_run } => {
+            let layout = Layout::new(Layout::repo_root(), None, None);
+            host::setup(&layout, dry_run)
+        }
+        Command::Arches => {
+            let cx = context(&cli.global)?;
+            println!(
+                "{:12} {:34} {:12} {:8} loader",
+                "arch", "triple", "qemu", "kernel"
+            );
+            for a in cx.arches.arches.values() {
+                println!(
+                    "{:12} {:34} {:12} {:8} /lib/{}",
+                    a.name,
+                    a.triple,
+                    a.qemu_binary(),
+                    a.kernel_arch,
+                    a.loader
+                );
+            }
+            Ok(())
+        }
+        Command::Fetch(a) => {
+            let cx = context(&cli.global)?;
+            cx.arches.get(&a.arch)?;
+            cx.layout.ensure()?;
+            host::require(&cx.layout, "fetch")?;
+            fetch_toolchain_sources(&cx)
+        }
+        Command::Toolchain(a) => {
+            let cx = context(&cli.global)?;
+            build_toolchain(&cx, &a.arch).map(|_| ())
+        }
+        Command::Plan { what } => {
+            let cx = context(&cli.global)?;
+            match what {
+                Plannable::Toolchain(a) => {
+                    let arch = cx.arches.get(&a.arch)?;
+                    let g = toolchain::graph(&cx, arch)?;
+                    let planned = step::plan(&cx, &g)?;
+                    print!("{}", step::render_plan(&planned, &cx.layout.store()));
+                    Ok(())
+                }
+            }
+        }
+        Command::Bench { what } => {
+            let cx = context(&cli.global)?;
+            bench::run(&cx, what)
+        }
+        Command::Clean(c) => {
+            let cx = context(&cli.global)?;
+            clean(&cx, c)
+        }
+    }
+}
+
+fn fetch_toolchain_sources(cx: &Context) -> Result<()> {
+    for (name, c) in &cx.components.map {
+        eprintln!("{name} {}:", c.version);
+        let r = cx.fetch(&c.source)?;
+        eprintln!(
+            "  ok {} ({}{})",
+            r.path.display(),
+            r.origin,
+            if r.substitute {
+                ", documented substitute"
+            } else {
+                ""
+            }
+        );
+    }
+    eprintln!(
+        "all sources are verified in {}",
+        cx.layout.distfiles.display()
+    );
+    Ok(())
+}
+
+/// Builds (or finds cached) the toolchain for an arch and links build/toolchains/<arch>.
+pub fn build_toolchain(cx: &Context, arch_name: &str) -> Result<PathBuf> {
+    let arch = cx.arches.get(arch_name)?.clone();
+    cx.layout.ensure()?;
+    host::require(&cx.layout, "toolchain")?;
+    let g = toolchain::graph(cx, &arch)?;
+    let reports = step::run_graph(cx, &g)?;
+    let tc = reports
+        .iter()
+        .find(|r| r.name == format!("toolchain-{}", arch.name))
+        .context("the toolchain graph has no toolchain step")?;
+    let link = cx.layout.toolchain_link(&arch.name);
+    std::fs::create_dir_all(link.parent().expect("has parent"))?;
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(&tc.out, &link)
+        .with_context(|| format!("linking {}", link.display()))?;
+    eprintln!(
+        "\ntoolchain for {} ({}) is ready: {}\n  e.g. {}/bin/{}-gcc hello.c",
+        arch.name,
+        arch.triple,
+        link.display(),
+        link.display(),
+        arch.triple
+    );
+    Ok(link)
+}
+
+fn clean(cx: &Context, c: CleanArgs) -> Result<()> {
+    let mut did = false;
+    let mut rm = |p: PathBuf| -> Result<()> {
+        if std::fs::symlink_metadata(&p).is_ok() {
+            eprintln!("removing {}", p.display());
+            if std::fs::symlink_metadata(&p)?.is_dir() {
+                step::remove_dir_all_writable(&p)?;
+            } else {
+                std::fs::remove_file(&p)?;
+            }
+        }
+        did = true;
+        Ok(())
+    };
+    if c.work {
+        rm(cx.layout.work())?;
+    }
+    if c.logs {
+        rm(cx.layout.logs())?;
+    }
+    if c.distfiles {
+        rm(cx.layout.distfiles.clone())?;
+    }
+    for a in &c.toolchain {
+        let arch = cx.arches.get(a)?.clone();
+        rm(cx.layout.toolchain_link(&arch.name))?;
+        let g = toolchain::graph(cx, &arch)?;
+        for p in step::plan(cx, &g)? {
+            rm(p.out)?;
+        }
+    }
+    if c.store {
+        rm(cx.layout.store())?;
+    }
+    if !did {
+        bail!("nothing to clean: name what to remove (see `cargo xtask clean --help`)");
+    }
+    Ok(())
+}

@@ -1,0 +1,227 @@
+//! The one wrapper every external command goes through.
+//!
+//! Each step has a log file (`build/logs/<step>-<key>.log`) that records, for every
+//! command, the directory, the environment it changed and the command line, followed by
+//! the command's output. A failing command becomes an error that names the step, the
+//! command and its exit status, and shows the last 30 lines of the log and its path.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{bail, Context as _, Result};
+
+use crate::progress::StepBar;
+use crate::step::Input;
+
+/// A command to run: program, arguments, directory, environment.
+#[derive(Debug, Clone)]
+pub struct Cmd {
+    pub program: String,
+    pub args: Vec<String>,
+    pub dir: Option<PathBuf>,
+    pub env: Vec<(String, String)>,
+    /// Give the command a share of the global make jobserver.
+    pub jobserver: bool,
+}
+
+impl Cmd {
+    pub fn new(program: impl Into<String>) -> Cmd {
+        Cmd {
+            program: program.into(),
+            args: Vec::new(),
+            dir: None,
+            env: Vec::new(),
+            jobserver: false,
+        }
+    }
+    pub fn arg(mut self, a: impl AsRef<std::ffi::OsStr>) -> Cmd {
+        self.args.push(a.as_ref().to_string_lossy().into_owned());
+        self
+    }
+    pub fn args<I, S>(mut self, args: I) -> Cmd
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        for a in args {
+            self.args.push(a.as_ref().to_string_lossy().into_owned());
+        }
+        self
+    }
+    pub fn dir(mut self, d: impl Into<PathBuf>) -> Cmd {
+        self.dir = Some(d.into());
+        self
+    }
+    pub fn env(mut self, k: impl Into<String>, v: impl AsRef<std::ffi::OsStr>) -> Cmd {
+        self.env
+            .push((k.into(), v.as_ref().to_string_lossy().into_owned()));
+        self
+    }
+    /// For `make`: share the machine's cores with every other running step.
+    pub fn jobserver(mut self) -> Cmd {
+        self.jobserver = true;
+        self
+    }
+    pub fn display(&self) -> String {
+        let mut s = self.program.clone();
+        for a in &self.args {
+            s.push(' ');
+            if a.is_empty() || a.contains(|c: char| c.is_whitespace() || "'\"$`\\".contains(c)) {
+                s.push('\'');
+                s.push_str(&a.replace('\'', "'\\''"));
+                s.push('\'');
+            } else {
+                s.push_str(a);
+            }
+        }
+        s
+    }
+}
+
+/// A step's log file, plus its progress line.
+#[derive(Clone)]
+pub struct StepLog {
+    path: PathBuf,
+    step: String,
+    file: Arc<Mutex<File>>,
+    bar: StepBar,
+    jobserver: Option<jobserver::Client>,
+}
+
+impl StepLog {
+    pub fn create(
+        path: &Path,
+        step: &str,
+        bar: StepBar,
+        jobserver: Option<jobserver::Client>,
+    ) -> Result<StepLog> {
+        if let Some(d) = path.parent() {
+            std::fs::create_dir_all(d)?;
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .open(path)
+            .with_context(|| format!("creating log {}", path.display()))?;
+        Ok(StepLog {
+            path: path.to_path_buf(),
+            step: step.to_string(),
+            file: Arc::new(Mutex::new(file)),
+            bar,
+            jobserver,
+        })
+    }
+
+    /// The step's key and inputs, then the environment alpinist runs in.
+    pub fn header(&self, key: &str, inputs: &[Input]) -> Result<()> {
+        let mut f = self.file.lock().expect("log lock");
+        writeln!(f, "# alpinist step {} (key {key})", self.step)?;
+        for i in inputs {
+            writeln!(f, "# input {} {} = {}", i.kind, i.name, i.value)?;
+        }
+        writeln!(f, "# environment:")?;
+        let mut vars: Vec<(String, String)> =
+            std::env::vars().filter(|(k, _)| !looks_secret(k)).collect();
+        vars.sort();
+        for (k, v) in vars {
+            writeln!(f, "#   {k}={v}")?;
+        }
+        Ok(())
+    }
+
+    pub fn line(&self, s: &str) -> Result<()> {
+        let mut f = self.file.lock().expect("log lock");
+        writeln!(f, "{s}")?;
+        Ok(())
+    }
+
+    /// Tells the progress display (and the log) what the step does now.
+    pub fn status(&self, msg: &str) {
+        self.bar.set_message(&self.step, msg);
+        let _ = self.line(&format!("### {msg}"));
+    }
+
+    /// Runs a command with its output appended to the log; fails with the log's tail.
+    pub fn run(&self, cmd: &Cmd) -> Result<()> {
+        {
+            let mut f = self.file.lock().expect("log lock");
+            writeln!(
+                f,
+                "\n$ cd {}",
+                cmd.dir.as_deref().unwrap_or(Path::new(".")).display()
+            )?;
+            for (k, v) in &cmd.env {
+                writeln!(f, "$ export {k}={v}")?;
+            }
+            writeln!(f, "$ {}", cmd.display())?;
+            f.flush()?;
+        }
+        let out = self.file.lock().expect("log lock").try_clone()?;
+        let mut expr = duct::cmd(&cmd.program, &cmd.args)
+            .stdin_null()
+            .stderr_to_stdout()
+            .stdout_file(out)
+            .unchecked();
+        if let Some(d) = &cmd.dir {
+            expr = expr.dir(d);
+        }
+        for (k, v) in &cmd.env {
+            expr = expr.env(k, v);
+        }
+        if cmd.jobserver {
+            if let Some(client) = self.jobserver.clone() {
+                expr = expr.before_spawn(move |c| {
+                    client.configure_make(c);
+                    Ok(())
+                });
+            }
+        }
+        let output = expr.run().with_context(|| {
+            format!(
+                "step {}: could not start `{}` (is it installed? see `cargo xtask setup`)",
+                self.step, cmd.program
+            )
+        })?;
+        if output.status.success() {
+            return Ok(());
+        }
+        let code = match output.status.code() {
+            Some(c) => format!("exit code {c}"),
+            None => "killed by a signal".to_string(),
+        };
+        bail!(
+            "step {} failed: `{}` ended with {code}\n--- last 30 lines of {} ---\n{}\n--- full log: {} ---",
+            self.step,
+            cmd.display(),
+            self.path.display(),
+            tail(&self.path, 30),
+            self.path.display()
+        )
+    }
+}
+
+fn looks_secret(k: &str) -> bool {
+    let k = k.to_ascii_uppercase();
+    [
+        "TOKEN", "SECRET", "PASSWORD", "PASSWD", "API_KEY", "PRIVATE",
+    ]
+    .iter()
+    .any(|s| k.contains(s))
+}
+
+/// The last `n` lines of a file.
+pub fn tail(path: &Path, n: usize) -> String {
+    let text = std::fs::read(path).unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// The last `n` lines of a string.
+pub fn tail_str(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}

@@ -1,0 +1,501 @@
+//! Pinned, verified source files.
+//!
+//! A source is a file name, URLs, and a SHA-512 or SHA-256. It may also name the Debian
+//! source package that carries it (`apt-get source --download-only NAME=VER`), and a
+//! documented substitute with its own checksum for when the upstream file cannot be had
+//! (Debian's DFSG repack of gcc, say). Resolution order: the distfiles directories, then
+//! the URLs and mirrors (HTTP with resume), then the Debian archive. Every file is
+//! checked against its checksum before use; a file that fails is moved aside into
+//! `<distfiles>/.rejected/` and never used. Checksums decide, never file names.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256, Sha512};
+
+use crate::layout::Layout;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSpec {
+    /// The file name the source is stored under.
+    pub file: String,
+    #[serde(default)]
+    pub urls: Vec<String>,
+    #[serde(default)]
+    pub sha512: Option<String>,
+    #[serde(default)]
+    pub sha256: Option<String>,
+    /// A Debian source package whose orig tarball is (or contains) this very file.
+    #[serde(default)]
+    pub debian: Option<DebianOrigin>,
+    /// A documented substitute with its own checksum.
+    #[serde(default)]
+    pub substitute: Option<Substitute>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Substitute {
+    pub file: String,
+    #[serde(default)]
+    pub sha512: Option<String>,
+    #[serde(default)]
+    pub sha256: Option<String>,
+    /// Why the substitute is acceptable and what differs from upstream.
+    pub why: String,
+    #[serde(default)]
+    pub urls: Vec<String>,
+    #[serde(default)]
+    pub debian: Option<DebianOrigin>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DebianOrigin {
+    /// Source package name (`gcc-15`).
+    pub package: String,
+    /// Full Debian version (`15.2.0-12`).
+    pub version: String,
+    /// The orig tarball's file name (`gcc-15_15.2.0.orig.tar.gz`).
+    pub orig: String,
+    /// A member inside the orig tarball that is the file itself.
+    #[serde(default)]
+    pub member: Option<String>,
+}
+
+/// A checksum that a file must have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Checksum {
+    Sha512(String),
+    Sha256(String),
+}
+
+impl Checksum {
+    fn of(sha512: &Option<String>, sha256: &Option<String>, file: &str) -> Result<Checksum> {
+        match (sha512, sha256) {
+            (Some(s), _) => Ok(Checksum::Sha512(s.to_ascii_lowercase())),
+            (None, Some(s)) => Ok(Checksum::Sha256(s.to_ascii_lowercase())),
+            (None, None) => bail!("source {file} has neither sha512 nor sha256; add one"),
+        }
+    }
+    pub fn algo(&self) -> &'static str {
+        match self {
+            Checksum::Sha512(_) => "sha512",
+            Checksum::Sha256(_) => "sha256",
+        }
+    }
+    pub fn expected(&self) -> &str {
+        match self {
+            Checksum::Sha512(s) | Checksum::Sha256(s) => s,
+        }
+    }
+    /// Hashes a file with this checksum's algorithm.
+    pub fn compute(&self, path: &Path) -> Result<String> {
+        let mut f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        let mut buf = vec![0u8; 1 << 20];
+        match self {
+            Checksum::Sha512(_) => {
+                let mut h = Sha512::new();
+                loop {
+                    let n = f.read(&mut buf)?;
+                    if n == 0 {
+                        break;
+                    }
+                    h.update(&buf[..n]);
+                }
+                Ok(hex::encode(h.finalize()))
+            }
+            Checksum::Sha256(_) => {
+                let mut h = Sha256::new();
+                loop {
+                    let n = f.read(&mut buf)?;
+                    if n == 0 {
+                        break;
+                    }
+                    h.update(&buf[..n]);
+                }
+                Ok(hex::encode(h.finalize()))
+            }
+        }
+    }
+}
+
+impl SourceSpec {
+    pub fn checksum(&self) -> Result<Checksum> {
+        Checksum::of(&self.sha512, &self.sha256, &self.file)
+    }
+    /// What identifies this source in a step key: every checksum it accepts.
+    pub fn key_value(&self) -> String {
+        let mut v = format!(
+            "{}={}",
+            self.file,
+            self.sha512
+                .as_deref()
+                .or(self.sha256.as_deref())
+                .unwrap_or("-")
+        );
+        if let Some(s) = &self.substitute {
+            v.push_str(&format!(
+                " substitute {}={}",
+                s.file,
+                s.sha512.as_deref().or(s.sha256.as_deref()).unwrap_or("-")
+            ));
+        }
+        v
+    }
+
+    fn candidates(&self) -> Result<Vec<Candidate<'_>>> {
+        let mut v = vec![Candidate {
+            file: &self.file,
+            sum: self.checksum()?,
+            urls: &self.urls,
+            debian: self.debian.as_ref(),
+            substitute: false,
+        }];
+        if let Some(s) = &self.substitute {
+            v.push(Candidate {
+                file: &s.file,
+                sum: Checksum::of(&s.sha512, &s.sha256, &s.file)?,
+                urls: &s.urls,
+                debian: s.debian.as_ref(),
+                substitute: true,
+            });
+        }
+        Ok(v)
+    }
+}
+
+struct Candidate<'a> {
+    file: &'a str,
+    sum: Checksum,
+    urls: &'a [String],
+    debian: Option<&'a DebianOrigin>,
+    substitute: bool,
+}
+
+/// A verified file, ready to use.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub path: PathBuf,
+    /// The documented substitute was used instead of the upstream file.
+    pub substitute: bool,
+    /// Where it came from, for the manifest and messages.
+    pub origin: String,
+}
+
+/// Finds, fetches and verifies source files.
+pub struct Resolver<'a> {
+    pub layout: &'a Layout,
+    pub mirrors: &'a [String],
+    pub offline: bool,
+    /// Called with progress messages ("downloading …").
+    pub say: &'a (dyn Fn(&str) + Sync),
+}
+
+impl Resolver<'_> {
+    pub fn resolve(&self, spec: &SourceSpec) -> Result<Resolved> {
+        let dist = &self.layout.distfiles;
+        std::fs::create_dir_all(dist)?;
+        let mut tried: Vec<String> = Vec::new();
+        let cands = spec.candidates()?;
+        // (a) distfiles: the user's directory, then the shared cache.
+        for c in &cands {
+            for dir in [dist.clone(), self.layout.shared_distfiles()] {
+                let p = dir.join(c.file);
+                if !p.is_file() {
+                    continue;
+                }
+                match self.verify(
+                    &p,
+                    &c.sum,
+                    &format!("distfiles directory {}", dir.display()),
+                ) {
+                    Ok(()) => {
+                        let local = dist.join(c.file);
+                        if p != local {
+                            link_or_copy(&p, &local)?;
+                        }
+                        self.share(&local, c.file);
+                        return Ok(Resolved {
+                            path: local,
+                            substitute: c.substitute,
+                            origin: format!("{}", dir.display()),
+                        });
+                    }
+                    Err(e) => tried.push(format!("{e:#}")),
+                }
+            }
+        }
+        if self.offline {
+            bail!(
+                "source {} is not in {} and --offline forbids fetching it{}\n  put the file there (checked by {}), or run `cargo xtask fetch` while online",
+                spec.file,
+                dist.display(),
+                fmt_tried(&tried),
+                spec.checksum()?.algo()
+            );
+        }
+        // (b) URLs, then mirrors.
+        for c in &cands {
+            let mut urls: Vec<String> = c.urls.to_vec();
+            for m in self.mirrors {
+                urls.push(format!("{}/{}", m.trim_end_matches('/'), c.file));
+            }
+            for url in urls {
+                let dest = dist.join(c.file);
+                (self.say)(&format!("downloading {url}"));
+                match download(&url, &dest) {
+                    Ok(()) => match self.verify(&dest, &c.sum, &url) {
+                        Ok(()) => {
+                            self.share(&dest, c.file);
+                            return Ok(Resolved {
+                                path: dest,
+                                substitute: c.substitute,
+                                origin: url,
+                            });
+                        }
+                        Err(e) => tried.push(format!("{e:#}")),
+                    },
+                    Err(e) => tried.push(format!("{url}: {e:#}")),
+                }
+            }
+        }
+        // (c) the Debian source archive.
+        for c in &cands {
+            let Some(deb) = c.debian else { continue };
+            let origin = format!(
+                "Debian source package {}={}{}",
+                deb.package,
+                deb.version,
+                deb.member
+                    .as_deref()
+                    .map(|m| format!(" (member {m} of {})", deb.orig))
+                    .unwrap_or_default()
+            );
+            (self.say)(&format!("fetching {origin}"));
+            match self.from_debian(deb, c.file) {
+                Ok(dest) => match self.verify(&dest, &c.sum, &origin) {
+                    Ok(()) => {
+                        self.share(&dest, c.file);
+                        return Ok(Resolved {
+                            path: dest,
+                            substitute: c.substitute,
+                            origin,
+                        });
+                    }
+                    Err(e) => tried.push(format!("{e:#}")),
+                },
+                Err(e) => tried.push(format!("{origin}: {e:#}")),
+            }
+        }
+        bail!(
+            "could not obtain a verified copy of source {}{}\n  put a copy with the right checksum into {}",
+            spec.file,
+            fmt_tried(&tried),
+            dist.display()
+        )
+    }
+
+    /// Checks a file; a mismatch moves it aside and names both sums and where it came from.
+    pub fn verify(&self, path: &Path, sum: &Checksum, origin: &str) -> Result<()> {
+        let actual = sum.compute(path)?;
+        if actual == sum.expected() {
+            return Ok(());
+        }
+        let rejected = self.layout.distfiles.join(".rejected");
+        std::fs::create_dir_all(&rejected)?;
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+        let aside = rejected.join(format!("{name}.{stamp}"));
+        std::fs::rename(path, &aside)
+            .or_else(|_| std::fs::copy(path, &aside).map(|_| ()))
+            .with_context(|| format!("moving bad file {} aside", path.display()))?;
+        let _ = std::fs::remove_file(path);
+        bail!(
+            "checksum mismatch for {name} (from {origin}):\n  expected {} {}\n  actual   {} {}\n  the file was moved aside to {} and will not be used",
+            sum.algo(),
+            sum.expected(),
+            sum.algo(),
+            actual,
+            aside.display()
+        )
+    }
+
+    /// Keeps a verified copy in the shared cache so other checkouts find it.
+    fn share(&self, path: &Path, file: &str) {
+        let shared = self.layout.shared_distfiles();
+        let dest = shared.join(file);
+        if dest.exists() || std::fs::create_dir_all(&shared).is_err() {
+            return;
+        }
+        let _ = link_or_copy(path, &dest);
+    }
+
+    fn from_debian(&self, deb: &DebianOrigin, file: &str) -> Result<PathBuf> {
+        let dir = self
+            .layout
+            .distfiles
+            .join(".debian")
+            .join(format!("{}_{}", deb.package, deb.version));
+        std::fs::create_dir_all(&dir)?;
+        let orig = dir.join(&deb.orig);
+        if !orig.is_file() {
+            // apt-get may fail on a missing .dsc for an older revision while still
+            // fetching the tarballs; the checksum below decides, so look at the files.
+            let out = duct::cmd!(
+                "apt-get",
+                "source",
+                "--download-only",
+                format!("{}={}", deb.package, deb.version)
+            )
+            .dir(&dir)
+            .stderr_to_stdout()
+            .stdout_capture()
+            .unchecked()
+            .run()
+            .context("running apt-get (is this a Debian/Ubuntu host?)")?;
+            if !orig.is_file() {
+                let text = String::from_utf8_lossy(&out.stdout);
+                let hint = if text.contains("You must put some 'deb-src'")
+                    || text.contains("Unable to find a source package")
+                {
+                    "\n  enable deb-src lines with `cargo xtask setup` (as root) and run `apt-get update`"
+                } else {
+                    ""
+                };
+                bail!(
+                    "apt-get source did not produce {}:\n{}{hint}",
+                    deb.orig,
+                    crate::runner::tail_str(&text, 15)
+                );
+            }
+        }
+        let dest = self.layout.distfiles.join(file);
+        let part = self.layout.distfiles.join(format!("{file}.part"));
+        match &deb.member {
+            None => {
+                link_or_copy(&orig, &part)?;
+            }
+            Some(member) => extract_member(&orig, member, &part)
+                .with_context(|| format!("extracting {member} from {}", orig.display()))?,
+        }
+        std::fs::rename(&part, &dest)?;
+        Ok(dest)
+    }
+}
+
+fn fmt_tried(tried: &[String]) -> String {
+    if tried.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from("\n  tried:");
+    for t in tried {
+        for (i, l) in t.lines().enumerate() {
+            s.push_str(if i == 0 { "\n  - " } else { "\n    " });
+            s.push_str(l);
+        }
+    }
+    s
+}
+
+fn link_or_copy(from: &Path, to: &Path) -> Result<()> {
+    let _ = std::fs::remove_file(to);
+    if std::fs::hard_link(from, to).is_ok() {
+        return Ok(());
+    }
+    std::fs::copy(from, to)
+        .map(|_| ())
+        .with_context(|| format!("copying {} to {}", from.display(), to.display()))
+}
+
+/// Copies one member out of a (gzip or xz compressed) tarball.
+fn extract_member(archive: &Path, member: &str, dest: &Path) -> Result<()> {
+    let f = File::open(archive)?;
+    let reader: Box<dyn Read> = match archive.extension().and_then(|e| e.to_str()) {
+        Some("gz") | Some("tgz") => Box::new(flate2::read::GzDecoder::new(f)),
+        Some("xz") => Box::new(xz2::read::XzDecoder::new(f)),
+        _ => Box::new(f),
+    };
+    let mut ar = tar::Archive::new(reader);
+    for entry in ar.entries()? {
+        let mut entry = entry?;
+        if entry.path()?.to_string_lossy().trim_start_matches("./") == member {
+            let mut out = File::create(dest)?;
+            std::io::copy(&mut entry, &mut out)?;
+            return Ok(());
+        }
+    }
+    Err(anyhow!("no member {member} in {}", archive.display()))
+}
+
+/// Downloads `url` to `dest`, resuming from `dest.part` after a dropped connection.
+pub fn download(url: &str, dest: &Path) -> Result<()> {
+    let part = PathBuf::from(format!("{}.part", dest.display()));
+    let mut last_err = None;
+    for _attempt in 0..5 {
+        match download_once(url, &part) {
+            Ok(true) => {
+                std::fs::rename(&part, dest)?;
+                return Ok(());
+            }
+            Ok(false) => last_err = Some(anyhow!("connection ended early")),
+            Err(e) => last_err = Some(e),
+        }
+    }
+    Err(last_err.unwrap_or_else(|| anyhow!("download failed")))
+}
+
+/// One attempt; Ok(true) when the body was complete.
+fn download_once(url: &str, part: &Path) -> Result<bool> {
+    let have = std::fs::metadata(part).map(|m| m.len()).unwrap_or(0);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_connect(Some(std::time::Duration::from_secs(20)))
+        .timeout_recv_body(Some(std::time::Duration::from_secs(120)))
+        .build()
+        .into();
+    let mut req = agent.get(url);
+    if have > 0 {
+        req = req.header("Range", format!("bytes={have}-"));
+    }
+    let mut resp = req.call().map_err(|e| anyhow!("{e}"))?;
+    let status = resp.status().as_u16();
+    let resumed = status == 206;
+    let expected_len: Option<u64> = resp
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    let mut out = if resumed {
+        OpenOptions::new().append(true).open(part)?
+    } else {
+        File::create(part)?
+    };
+    let mut reader = resp.body_mut().with_config().limit(u64::MAX).reader();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut got = 0u64;
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                out.write_all(&buf[..n])?;
+                got += n as u64;
+            }
+            Err(_) => {
+                out.flush()?;
+                return Ok(false);
+            }
+        }
+    }
+    out.flush()?;
+    Ok(match expected_len {
+        Some(len) => got == len,
+        None => true,
+    })
+}
