@@ -123,8 +123,7 @@ fn toolchain_cold(cx: &Context, arch: &str) -> Result<()> {
         let dest = store.join(p.out.file_name().expect("named"));
         if !dest.exists() && p.out.is_dir() {
             std::fs::rename(&p.out, &dest)?;
-            std::fs::create_dir_all(store.join(".last"))?;
-            std::fs::write(store.join(".last").join(&p.name), &p.key)?;
+            step::set_last(&store, &p.name, &p.key)?;
         }
     }
     step::remove_dir_all_writable(&tmp_cache)?;

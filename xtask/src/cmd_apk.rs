@@ -2,20 +2,17 @@
 //! Debian host (verify, info, index, add into a root), on top of the `alpinist-apk` library.
 //! Nothing here spawns a process.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
 use clap::{Args, Subcommand};
 
-use alpinist_apk::db::{InstalledDb, PackageInfo};
-use alpinist_apk::dep::Dependency;
 use alpinist_apk::index::{ApkIndex, Repository};
 use alpinist_apk::install::{self, Transaction, Trust};
 use alpinist_apk::package::{Package, Signer};
 use alpinist_apk::sign::{self, Keyring, SigAlg};
+use alpinist_apk::solver::{self, Action, Solver};
 use alpinist_apk::tarball::EntryType;
-use alpinist_apk::version;
 
 /// Trusted keys when `--keys-dir` is not given (as apk on Alpine).
 const DEFAULT_KEYS_DIR: &str = "/etc/apk/keys";
@@ -152,8 +149,8 @@ pub fn keygen(args: KeygenArgs) -> Result<()> {
 
 /// Generates a key pair into `dir` with abuild-keygen's names; the private key is mode 0600.
 fn write_keypair(dir: &Path, name: &str, bits: usize, now: u64) -> Result<(PathBuf, PathBuf)> {
-    use std::os::unix::fs::OpenOptionsExt as _;
     use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
     let k = sign::keygen(name, bits, now)?;
     std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
     let private = dir.join(&k.private_file);
@@ -227,7 +224,11 @@ fn info_text(pkg: &Package) -> String {
         out.push_str(&format!("signature: {}\n", s.name));
     }
     for (kind, body) in &pkg.scripts {
-        out.push_str(&format!("script: .{} ({} bytes)\n", kind.as_str(), body.len()));
+        out.push_str(&format!(
+            "script: .{} ({} bytes)\n",
+            kind.as_str(),
+            body.len()
+        ));
     }
     out.push_str("files:\n");
     for e in &pkg.entries {
@@ -278,14 +279,8 @@ struct AddOptions<'a> {
     deps: &'a [String],
 }
 
-/// A package chosen for installation and the repository it comes from.
-struct Chosen<'a> {
-    repo: &'a Repository,
-    info: &'a PackageInfo,
-}
-
-/// Resolves, then installs (or with `simulate` only lists) packages. Returns what apk would
-/// print: `(1/2) Installing b (2)` lines, then `OK: …`.
+/// Resolves with [`Solver`] as `apk add` does, then installs (or with `simulate` only
+/// plans). Returns what apk prints: `(1/2) Installing b (2)` lines and the `OK:` line.
 fn add(o: &AddOptions<'_>) -> Result<String> {
     let root = o.root;
     if !o.simulate {
@@ -307,133 +302,60 @@ fn add(o: &AddOptions<'_>) -> Result<String> {
     let mut repos = Vec::new();
     for r in o.repositories {
         let abs = std::path::absolute(r).with_context(|| r.display().to_string())?;
-        repos.push(Repository::open(&abs, o.arch, &keys).with_context(|| abs.display().to_string())?);
+        let repo =
+            Repository::open(&abs, o.arch, &keys).with_context(|| abs.display().to_string())?;
+        repos.push(repo);
     }
     let db = install::read_database(root)?;
-    let mut world = install::read_world(root)?;
-    for d in o.deps {
-        let dep = Dependency::parse(d).with_context(|| format!("dependency {d:?}"))?;
-        world.retain(|w| w.name != dep.name);
-        world.push(dep);
-    }
-    let chosen = resolve(&world, &repos, &db, o.arch)?;
-
-    let mut out = String::new();
-    let n = chosen.len();
-    for (i, c) in chosen.iter().enumerate() {
-        out.push_str(&format!(
-            "({}/{n}) Installing {} ({})\n",
-            i + 1,
-            c.info.name,
-            c.info.version
-        ));
-    }
+    let world = install::read_world(root)?;
+    let solver_repos = repos
+        .iter()
+        .map(|r| solver::Repository::new(r.path.display().to_string(), r.index.packages.clone()))
+        .collect();
+    let opts = solver::Options {
+        arches: vec![o.arch.to_string()],
+        ..solver::Options::default()
+    };
+    let solver = Solver::with_options(solver_repos, &db, &world, opts);
+    let args: Vec<&str> = o.deps.iter().map(String::as_str).collect();
+    let plan = match solver.add_args(&args, &solver::AddOptions::default()) {
+        Ok(plan) => plan,
+        Err(e) => bail!("{}", e.output().trim_end()),
+    };
     if o.simulate {
-        return Ok(out);
+        return Ok(plan.output().to_string());
     }
 
     if let Some(dir) = o.keys_dir {
         install::install_keys(root, dir)?;
     }
     let mut tx = Transaction::new(root, db);
-    for c in &chosen {
-        let path = c.repo.package_path(c.info);
+    for change in &plan.changes {
+        if change.action == Action::Remove {
+            tx.remove(&change.name)?;
+            continue;
+        }
+        let Some(new) = &change.new else { continue };
+        let repo = change
+            .repository
+            .and_then(|i| repos.get(i))
+            .with_context(|| format!("{}: not available from any repository", change.name))?;
+        let path = repo.package_path(new);
         let bytes = std::fs::read(&path).with_context(|| path.display().to_string())?;
-        let trust = if c.repo.trusted {
-            Trust::Identity(&c.info.checksum)
+        // A package listed in a trusted index is trusted through its C: identity.
+        let trust = if repo.trusted {
+            Trust::Identity(&new.checksum)
         } else {
             Trust::Keys(&keys)
         };
         tx.add(bytes, trust)
             .with_context(|| path.display().to_string())?;
     }
-    let db = tx.commit()?;
-    install::write_world(root, &world)?;
+    tx.commit()?;
+    install::write_world(root, &plan.world)?;
     let repo_lines: Vec<String> = repos.iter().map(|r| r.path.display().to_string()).collect();
     install::write_repositories(root, &repo_lines)?;
-    let stats = db.stats();
-    out.push_str(&format!(
-        "OK: {} MiB in {} packages\n",
-        stats.bytes.div_ceil(1 << 20),
-        stats.packages
-    ));
-    Ok(out)
-}
-
-/// A small resolver used until `alpinist_apk::solver` lands: depth-first over `D:`, picking
-/// for each dependency the package of that name (else a versioned provider) with the
-/// highest version that satisfies it; dependencies come before their dependents, as apk
-/// orders installs. Installed packages that satisfy a dependency are kept.
-fn resolve<'a>(
-    world: &[Dependency],
-    repos: &'a [Repository],
-    installed: &InstalledDb,
-    arch: &str,
-) -> Result<Vec<Chosen<'a>>> {
-    let candidates: Vec<Chosen<'a>> = repos
-        .iter()
-        .flat_map(|r| r.index.packages.iter().map(move |info| Chosen { repo: r, info }))
-        .filter(|c| c.info.arch.is_empty() || c.info.arch == arch || c.info.arch == "noarch")
-        .collect();
-    let mut chosen: Vec<Chosen<'a>> = Vec::new();
-    let mut visiting = BTreeSet::new();
-    for d in world {
-        visit(d, &candidates, installed, &mut chosen, &mut visiting)?;
-    }
-    Ok(chosen)
-}
-
-fn satisfies(info: &PackageInfo, d: &Dependency) -> bool {
-    if info.name == d.name {
-        return d.matches_version(&info.version);
-    }
-    info.provides.iter().any(|p| {
-        p.name == d.name
-            && match &p.version {
-                Some(v) => d.matches_version(v),
-                None => d.version.is_none(),
-            }
-    })
-}
-
-fn visit<'a>(
-    d: &Dependency,
-    candidates: &[Chosen<'a>],
-    installed: &InstalledDb,
-    chosen: &mut Vec<Chosen<'a>>,
-    visiting: &mut BTreeSet<String>,
-) -> Result<()> {
-    if d.conflict {
-        return Ok(());
-    }
-    if chosen.iter().any(|c| satisfies(c.info, d))
-        || installed.packages.iter().any(|p| satisfies(&p.info, d))
-    {
-        return Ok(());
-    }
-    let best = candidates
-        .iter()
-        .filter(|c| satisfies(c.info, d))
-        .max_by(|a, b| {
-            (a.info.name == d.name)
-                .cmp(&(b.info.name == d.name))
-                .then(a.info.provider_priority.cmp(&b.info.provider_priority))
-                .then_with(|| version::compare(&a.info.version, &b.info.version))
-        })
-        .with_context(|| format!("unable to select packages: {d} (no such package)"))?;
-    if !visiting.insert(best.info.name.clone()) {
-        return Ok(()); // a dependency cycle: already on the way
-    }
-    for sub in &best.info.depends {
-        visit(sub, candidates, installed, chosen, visiting)?;
-    }
-    if !chosen.iter().any(|c| c.info.name == best.info.name) {
-        chosen.push(Chosen {
-            repo: best.repo,
-            info: best.info,
-        });
-    }
-    Ok(())
+    Ok(plan.output().to_string())
 }
 
 #[cfg(test)]
@@ -509,16 +431,29 @@ mod tests {
             deps: &deps,
         };
         let out = add(&o).unwrap();
-        assert_eq!(out, "(1/2) Installing b (2-r0)\n(2/2) Installing a (1-r0)\n");
+        assert!(
+            out.starts_with("(1/2) Installing b (2-r0)\n(2/2) Installing a (1-r0)\nOK: "),
+            "{out}"
+        );
         assert!(!root.exists(), "simulate wrote something");
 
         o.simulate = false;
         let out = add(&o).unwrap();
-        assert!(out.ends_with("OK: 1 MiB in 2 packages\n"), "{out}");
+        assert!(out.starts_with("(1/2) Installing b (2-r0)\n"), "{out}");
+        assert!(
+            out.contains("\nOK: ") && out.ends_with(" 2 packages\n"),
+            "{out}"
+        );
         assert_eq!(std::fs::read(root.join("etc/a.conf")).unwrap(), b"a");
         assert_eq!(std::fs::read(root.join("etc/b.conf")).unwrap(), b"b");
-        assert_eq!(std::fs::read_to_string(root.join("etc/apk/world")).unwrap(), "a\n");
-        assert_eq!(std::fs::read_to_string(root.join("etc/apk/arch")).unwrap(), "x86_64\n");
+        assert_eq!(
+            std::fs::read_to_string(root.join("etc/apk/world")).unwrap(),
+            "a\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(root.join("etc/apk/arch")).unwrap(),
+            "x86_64\n"
+        );
         assert_eq!(
             std::fs::read_to_string(root.join("etc/apk/repositories")).unwrap(),
             format!("{}\n", repo.display())
@@ -529,7 +464,15 @@ mod tests {
         // Installing again is a no-op.
         o.initdb = false;
         let out = add(&o).unwrap();
-        assert_eq!(out, "OK: 1 MiB in 2 packages\n");
+        assert!(
+            out.starts_with("OK: ") && out.ends_with(" 2 packages\n"),
+            "{out}"
+        );
+        // A missing package is apk's error.
+        let missing = ["nosuch".to_string()];
+        o.deps = &missing;
+        let err = add(&o).unwrap_err().to_string();
+        assert!(err.contains("unable to select packages"), "{err}");
     }
 
     #[test]
@@ -538,10 +481,13 @@ mod tests {
         let (repo, keys) = repo(tmp.path());
         let a = repo.join("x86_64/a-1-r0.apk");
         let keyring = load_keys(&keys).unwrap();
-        let (report, bad) = verify_files(&[a.clone()], &keyring);
+        let (report, bad) = verify_files(std::slice::from_ref(&a), &keyring);
         assert_eq!(bad, 0, "{report}");
-        assert!(report.contains(": OK (RSA, test-5f5e100.rsa.pub)"), "{report}");
-        let (report, bad) = verify_files(&[a.clone()], &Keyring::new());
+        assert!(
+            report.contains(": OK (RSA, test-5f5e100.rsa.pub)"),
+            "{report}"
+        );
+        let (report, bad) = verify_files(std::slice::from_ref(&a), &Keyring::new());
         assert_eq!(bad, 1);
         assert!(report.contains("signature: no trusted key"), "{report}");
         let info = info_text(&Package::read(&a).unwrap());
@@ -554,9 +500,13 @@ mod tests {
     #[test]
     fn keygen_writes_abuild_names() {
         let tmp = tempfile::tempdir().unwrap();
-        let (private, public) = write_keypair(tmp.path(), "me@example.org", 1024, 0x62a9ada3).unwrap();
+        let (private, public) =
+            write_keypair(tmp.path(), "me@example.org", 1024, 0x62a9ada3).unwrap();
         assert_eq!(private.file_name().unwrap(), "me@example.org-62a9ada3.rsa");
-        assert_eq!(public.file_name().unwrap(), "me@example.org-62a9ada3.rsa.pub");
+        assert_eq!(
+            public.file_name().unwrap(),
+            "me@example.org-62a9ada3.rsa.pub"
+        );
         use std::os::unix::fs::PermissionsExt as _;
         assert_eq!(
             std::fs::metadata(&private).unwrap().permissions().mode() & 0o777,

@@ -80,14 +80,31 @@ pub fn on_path(cmd: &str) -> bool {
     })
 }
 
-/// Fails with the list of missing tools and the command that installs them.
-pub fn require(layout: &Layout, purpose: &str) -> Result<()> {
-    let missing: Vec<Need> = load(layout)?
+fn missing(layout: &Layout, purpose: &str) -> Result<Vec<Need>> {
+    Ok(load(layout)?
         .into_iter()
         .filter(|n| n.for_.iter().any(|f| f == purpose) && !n.met())
-        .collect();
+        .collect())
+}
+
+/// Checks the host tools `purpose` needs. As root, missing ones are installed (the same
+/// as `cargo xtask setup`); otherwise fails with the list and the command to run.
+pub fn require(layout: &Layout, purpose: &str) -> Result<()> {
+    let mut missing = missing(layout, purpose)?;
     if missing.is_empty() {
         return Ok(());
+    }
+    if effective_uid() == 0 && on_path("apt-get") {
+        let names: Vec<&str> = missing.iter().map(|n| n.debian.as_str()).collect();
+        eprintln!(
+            "`{purpose}` needs host packages that are missing ({}); installing them as `cargo xtask setup` does",
+            names.join(", ")
+        );
+        setup(layout, false)?;
+        missing = self::missing(layout, purpose)?;
+        if missing.is_empty() {
+            return Ok(());
+        }
     }
     let mut pkgs: Vec<&str> = missing.iter().map(|n| n.debian.as_str()).collect();
     pkgs.sort();
@@ -103,6 +120,19 @@ pub fn require(layout: &Layout, purpose: &str) -> Result<()> {
     )
 }
 
+/// Where `setup` writes its deb-src lines.
+pub const DEB_SRC_FILE: &str = "/etc/apt/sources.list.d/alpinist-deb-src.sources";
+
+/// Enables the deb-src lines (with the rest of `setup`) when running as root and they
+/// are not there yet; used before asking apt for a source package.
+pub fn ensure_deb_src(layout: &Layout) -> Result<()> {
+    if !Path::new(DEB_SRC_FILE).exists() && effective_uid() == 0 && on_path("apt-get") {
+        eprintln!("enabling Debian deb-src lines ({DEB_SRC_FILE}) as `cargo xtask setup` does");
+        setup(layout, false)?;
+    }
+    Ok(())
+}
+
 /// Installs every package in `toolchains/host.toml` and enables deb-src lines, or,
 /// when not root, prints the commands that would.
 pub fn setup(layout: &Layout, dry_run: bool) -> Result<()> {
@@ -112,7 +142,7 @@ pub fn setup(layout: &Layout, dry_run: bool) -> Result<()> {
     pkgs.dedup();
     let sources = deb_src_file()?;
     let is_root = effective_uid() == 0;
-    let src_path = "/etc/apt/sources.list.d/alpinist-deb-src.sources";
+    let src_path = DEB_SRC_FILE;
     if dry_run || !is_root {
         println!("# alpinist needs these host packages and Debian source lines.");
         if !is_root {

@@ -1,25 +1,15 @@
 //! alpinist: bootstrap Alpine Linux for a new or foreign architecture from an ordinary
 //! Debian/Ubuntu machine. `cargo xtask --help` lists the commands.
 
-mod arch;
-mod bench;
-mod components;
-mod context;
-mod host;
-mod layout;
-mod progress;
-mod runner;
-mod sources;
-mod step;
-mod toolchain;
-
 use std::path::PathBuf;
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{bail, Result};
 use clap::{Args, Parser, Subcommand};
 
-use crate::context::{Context, Settings};
-use crate::layout::Layout;
+use xtask::bench;
+use xtask::context::{Context, Settings};
+use xtask::layout::Layout;
+use xtask::{build_toolchain, fetch_toolchain_sources, host, step, toolchain, ArchArgs};
 
 /// Bootstrap Alpine Linux for a new or foreign architecture from a Debian/Ubuntu host:
 /// cross toolchains, packages from APKBUILDs, and a root filesystem checked under qemu.
@@ -83,6 +73,16 @@ enum Command {
         #[command(subcommand)]
         what: bench::BenchCommand,
     },
+    /// Run the test suite: builds what the integration tests need (the aarch64 toolchain,
+    /// cached), then `cargo test --workspace`
+    Test {
+        /// Toolchains the integration tests must exercise (built if missing)
+        #[arg(long = "arch", value_name = "ARCH", default_value = "aarch64")]
+        arches: Vec<String>,
+        /// Extra arguments for `cargo test` (after `--`)
+        #[arg(last = true)]
+        cargo_args: Vec<String>,
+    },
     /// List the known arches and their triples
     Arches,
     /// Remove build outputs; only what you name
@@ -93,13 +93,6 @@ enum Command {
 enum Plannable {
     /// The stage 1 toolchain for an arch
     Toolchain(ArchArgs),
-}
-
-#[derive(Args, Clone)]
-pub struct ArchArgs {
-    /// Alpine arch name (x86, x86_64, armhf, armv7, aarch64, ppc64le, s390x, riscv64, loongarch64)
-    #[arg(long, value_name = "ARCH")]
-    pub arch: String,
 }
 
 #[derive(Args)]
@@ -199,60 +192,29 @@ fn run(cli: Cli) -> Result<()> {
             let cx = context(&cli.global)?;
             bench::run(&cx, what)
         }
+        Command::Test { arches, cargo_args } => {
+            let cx = context(&cli.global)?;
+            host::require(&cx.layout, "check")?;
+            for a in &arches {
+                build_toolchain(&cx, a)?;
+            }
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let st = std::process::Command::new(cargo)
+                .args(["test", "--workspace"])
+                .args(&cargo_args)
+                .env("ALPINIST_REQUIRE_TOOLCHAIN", arches.join(","))
+                .current_dir(&cx.layout.repo)
+                .status()?;
+            if !st.success() {
+                bail!("cargo test failed ({st})");
+            }
+            Ok(())
+        }
         Command::Clean(c) => {
             let cx = context(&cli.global)?;
             clean(&cx, c)
         }
     }
-}
-
-fn fetch_toolchain_sources(cx: &Context) -> Result<()> {
-    for (name, c) in &cx.components.map {
-        eprintln!("{name} {}:", c.version);
-        let r = cx.fetch(&c.source)?;
-        eprintln!(
-            "  ok {} ({}{})",
-            r.path.display(),
-            r.origin,
-            if r.substitute {
-                ", documented substitute"
-            } else {
-                ""
-            }
-        );
-    }
-    eprintln!(
-        "all sources are verified in {}",
-        cx.layout.distfiles.display()
-    );
-    Ok(())
-}
-
-/// Builds (or finds cached) the toolchain for an arch and links build/toolchains/<arch>.
-pub fn build_toolchain(cx: &Context, arch_name: &str) -> Result<PathBuf> {
-    let arch = cx.arches.get(arch_name)?.clone();
-    cx.layout.ensure()?;
-    host::require(&cx.layout, "toolchain")?;
-    let g = toolchain::graph(cx, &arch)?;
-    let reports = step::run_graph(cx, &g)?;
-    let tc = reports
-        .iter()
-        .find(|r| r.name == format!("toolchain-{}", arch.name))
-        .context("the toolchain graph has no toolchain step")?;
-    let link = cx.layout.toolchain_link(&arch.name);
-    std::fs::create_dir_all(link.parent().expect("has parent"))?;
-    let _ = std::fs::remove_file(&link);
-    std::os::unix::fs::symlink(&tc.out, &link)
-        .with_context(|| format!("linking {}", link.display()))?;
-    eprintln!(
-        "\ntoolchain for {} ({}) is ready: {}\n  e.g. {}/bin/{}-gcc hello.c",
-        arch.name,
-        arch.triple,
-        link.display(),
-        link.display(),
-        arch.triple
-    );
-    Ok(link)
 }
 
 fn clean(cx: &Context, c: CleanArgs) -> Result<()> {

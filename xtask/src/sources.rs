@@ -347,6 +347,7 @@ impl Resolver<'_> {
         std::fs::create_dir_all(&dir)?;
         let orig = dir.join(&deb.orig);
         if !orig.is_file() {
+            crate::host::ensure_deb_src(self.layout)?;
             // apt-get may fail on a missing .dsc for an older revision while still
             // fetching the tarballs; the checksum below decides, so look at the files.
             let out = duct::cmd!(

@@ -252,6 +252,13 @@ fn last_pointer(store: &Path, name: &str) -> PathBuf {
     store.join(".last").join(name)
 }
 
+/// Records `key` as the newest output of step `name` (what `plan` compares against).
+pub fn set_last(store: &Path, name: &str, key: &str) -> Result<()> {
+    std::fs::create_dir_all(store.join(".last"))?;
+    std::fs::write(last_pointer(store, name), key)?;
+    Ok(())
+}
+
 fn last_manifest(store: &Path, name: &str) -> Option<Manifest> {
     let key = std::fs::read_to_string(last_pointer(store, name)).ok()?;
     let path = store.join(format!("{}-{name}", key.trim())).join(MANIFEST);
@@ -272,9 +279,8 @@ fn diff_inputs(old: &[Input], new: &[Input]) -> Vec<String> {
             Some(ov) if ov != nv => match kind {
                 InputKind::Step => why.push(format!("step {name} changed")),
                 _ => why.push(format!(
-                    "{kind} {name} changed: {} -> {}",
-                    short(ov),
-                    short(nv)
+                    "{kind} {name} changed: {}",
+                    describe_change(ov, nv)
                 )),
             },
             _ => {}
@@ -289,6 +295,27 @@ fn diff_inputs(old: &[Input], new: &[Input]) -> Vec<String> {
         why.push("the earlier output was removed from the store".into());
     }
     why
+}
+
+/// `a -> b` for short values; for long word lists, which words went and came.
+fn describe_change(old: &str, new: &str) -> String {
+    if old.len() + new.len() <= 100 || !old.contains(' ') {
+        return format!("{} -> {}", short(old), short(new));
+    }
+    let (o, n): (Vec<&str>, Vec<&str>) = (old.split(' ').collect(), new.split(' ').collect());
+    let gone: Vec<&str> = o.iter().filter(|w| !n.contains(w)).copied().collect();
+    let came: Vec<&str> = n.iter().filter(|w| !o.contains(w)).copied().collect();
+    let mut parts = Vec::new();
+    if !gone.is_empty() {
+        parts.push(format!("removed {}", gone.join(" ")));
+    }
+    if !came.is_empty() {
+        parts.push(format!("added {}", came.join(" ")));
+    }
+    if parts.is_empty() {
+        parts.push("same words in a different order".into());
+    }
+    parts.join(", ")
 }
 
 fn short(v: &str) -> String {
@@ -523,7 +550,7 @@ fn build_one(
     let _ = std::fs::copy(&log_path, tmp.join(".alpinist-log.txt"));
     std::fs::rename(&tmp, &p.out)
         .with_context(|| format!("moving {} into place as {}", tmp.display(), p.out.display()))?;
-    std::fs::write(last_pointer(&store, &p.name), &p.key)?;
+    set_last(&store, &p.name, &p.key)?;
     let _ = remove_dir_all_writable(&work);
     bar.finish_ok(&p.name, Duration::from_secs_f64(secs));
     Ok(secs)

@@ -1,0 +1,76 @@
+//! alpinist's library: the pieces the `cargo xtask` commands are made of.
+
+pub mod arch;
+pub mod bench;
+pub mod components;
+pub mod context;
+pub mod host;
+pub mod layout;
+pub mod progress;
+pub mod runner;
+pub mod sources;
+pub mod step;
+pub mod toolchain;
+
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result};
+use clap::Args;
+
+use crate::context::Context;
+
+#[derive(Args, Clone)]
+pub struct ArchArgs {
+    /// Alpine arch name (x86, x86_64, armhf, armv7, aarch64, ppc64le, s390x, riscv64, loongarch64)
+    #[arg(long, value_name = "ARCH")]
+    pub arch: String,
+}
+
+pub fn fetch_toolchain_sources(cx: &Context) -> Result<()> {
+    for (name, c) in &cx.components.map {
+        eprintln!("{name} {}:", c.version);
+        let r = cx.fetch(&c.source)?;
+        eprintln!(
+            "  ok {} ({}{})",
+            r.path.display(),
+            r.origin,
+            if r.substitute {
+                ", documented substitute"
+            } else {
+                ""
+            }
+        );
+    }
+    eprintln!(
+        "all sources are verified in {}",
+        cx.layout.distfiles.display()
+    );
+    Ok(())
+}
+
+/// Builds (or finds cached) the toolchain for an arch and links build/toolchains/<arch>.
+pub fn build_toolchain(cx: &Context, arch_name: &str) -> Result<PathBuf> {
+    let arch = cx.arches.get(arch_name)?.clone();
+    cx.layout.ensure()?;
+    host::require(&cx.layout, "toolchain")?;
+    let g = toolchain::graph(cx, &arch)?;
+    let reports = step::run_graph(cx, &g)?;
+    let tc = reports
+        .iter()
+        .find(|r| r.name == format!("toolchain-{}", arch.name))
+        .context("the toolchain graph has no toolchain step")?;
+    let link = cx.layout.toolchain_link(&arch.name);
+    std::fs::create_dir_all(link.parent().expect("has parent"))?;
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(&tc.out, &link)
+        .with_context(|| format!("linking {}", link.display()))?;
+    eprintln!(
+        "\ntoolchain for {} ({}) is ready: {}\n  e.g. {}/bin/{}-gcc hello.c",
+        arch.name,
+        arch.triple,
+        link.display(),
+        link.display(),
+        arch.triple
+    );
+    Ok(link)
+}

@@ -1,0 +1,144 @@
+//! The arch table in toolchains/arch.
+
+mod common;
+
+use xtask::arch::{Arch, ArchTable};
+
+#[test]
+fn all_nine_arches_round_trip() {
+    let t = ArchTable::load(&common::repo().join("toolchains/arch")).unwrap();
+    let names: Vec<&str> = t.arches.keys().map(|s| s.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "aarch64",
+            "armhf",
+            "armv7",
+            "loongarch64",
+            "ppc64le",
+            "riscv64",
+            "s390x",
+            "x86",
+            "x86_64"
+        ]
+    );
+    for a in t.arches.values() {
+        let text = toml::to_string(a).unwrap();
+        let back: Arch = toml::from_str(&text).unwrap();
+        assert_eq!(&back, a, "{} does not round-trip", a.name);
+    }
+    let expect = [
+        (
+            "x86",
+            "i586-alpine-linux-musl",
+            "ld-musl-i386.so.1",
+            3,
+            32,
+            "little",
+        ),
+        (
+            "x86_64",
+            "x86_64-alpine-linux-musl",
+            "ld-musl-x86_64.so.1",
+            62,
+            64,
+            "little",
+        ),
+        (
+            "armhf",
+            "armv6-alpine-linux-musleabihf",
+            "ld-musl-armhf.so.1",
+            40,
+            32,
+            "little",
+        ),
+        (
+            "armv7",
+            "armv7-alpine-linux-musleabihf",
+            "ld-musl-armhf.so.1",
+            40,
+            32,
+            "little",
+        ),
+        (
+            "aarch64",
+            "aarch64-alpine-linux-musl",
+            "ld-musl-aarch64.so.1",
+            183,
+            64,
+            "little",
+        ),
+        (
+            "ppc64le",
+            "powerpc64le-alpine-linux-musl",
+            "ld-musl-powerpc64le.so.1",
+            21,
+            64,
+            "little",
+        ),
+        (
+            "s390x",
+            "s390x-alpine-linux-musl",
+            "ld-musl-s390x.so.1",
+            22,
+            64,
+            "big",
+        ),
+        (
+            "riscv64",
+            "riscv64-alpine-linux-musl",
+            "ld-musl-riscv64.so.1",
+            243,
+            64,
+            "little",
+        ),
+        (
+            "loongarch64",
+            "loongarch64-alpine-linux-musl",
+            "ld-musl-loongarch64.so.1",
+            258,
+            64,
+            "little",
+        ),
+    ];
+    for (name, triple, loader, machine, class, endian) in expect {
+        let a = t.get(name).unwrap();
+        assert_eq!(
+            (
+                a.triple.as_str(),
+                a.loader.as_str(),
+                a.elf.machine,
+                a.elf.class,
+                a.elf.endian.as_str()
+            ),
+            (triple, loader, machine, class, endian),
+            "{name}"
+        );
+        assert_eq!(a.libc_soname(), format!("libc.musl-{name}.so.1"));
+    }
+}
+
+#[test]
+fn unknown_arch_lists_the_known_ones() {
+    let t = ArchTable::load(&common::repo().join("toolchains/arch")).unwrap();
+    let e = t.get("nope").unwrap_err().to_string();
+    assert!(e.contains("unknown arch \"nope\""), "{e}");
+    assert!(
+        e.contains("aarch64, armhf, armv7, loongarch64, ppc64le, riscv64, s390x, x86, x86_64"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_wrong_arch_file_is_refused_with_its_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = std::fs::read_to_string(common::repo().join("toolchains/arch/s390x.toml")).unwrap();
+    std::fs::write(
+        tmp.path().join("s390x.toml"),
+        src.replace("\"big\"", "\"little\""),
+    )
+    .unwrap();
+    let e = format!("{:#}", ArchTable::load(tmp.path()).unwrap_err());
+    assert!(e.contains("s390x.toml"), "{e}");
+    assert!(e.contains("big-endian"), "{e}");
+}

@@ -1,0 +1,112 @@
+//! Shared test helpers: a scratch layout and a small configurable step.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use anyhow::Result;
+use xtask::context::{Context, Settings};
+use xtask::layout::Layout;
+use xtask::runner::Cmd;
+use xtask::step::{InputKind, Inputs, Step, StepRun};
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// A layout whose build/cache/distfiles are in `tmp`, reading data from `repo`.
+pub fn layout(tmp: &Path, repo: &Path) -> Layout {
+    Layout {
+        repo: repo.to_path_buf(),
+        build: tmp.join("build"),
+        cache: tmp.join("cache"),
+        distfiles: tmp.join("distfiles"),
+    }
+}
+
+pub fn context(tmp: &Path) -> Context {
+    context_in(tmp, &repo())
+}
+
+pub fn context_in(tmp: &Path, repo: &Path) -> Context {
+    let l = layout(tmp, repo);
+    l.ensure().unwrap();
+    Context::new(
+        l,
+        Settings {
+            jobs: Some(2),
+            keep_going: false,
+            offline: false,
+            mirrors: vec![],
+            quiet: true,
+        },
+    )
+    .unwrap()
+}
+
+/// A step that writes `content` to `out.txt`, optionally after running `sleep`.
+/// `sleep_secs` and `runs` are not inputs: they don't change the output.
+#[derive(Clone)]
+pub struct FileStep {
+    pub name: String,
+    pub inputs: Vec<(InputKind, String, String)>,
+    pub content: String,
+    pub sleep_secs: u32,
+    pub fail: bool,
+    pub runs: Arc<AtomicUsize>,
+}
+
+impl FileStep {
+    pub fn new(name: &str) -> FileStep {
+        FileStep {
+            name: name.into(),
+            inputs: vec![(InputKind::Flag, "greeting".into(), "hello".into())],
+            content: "hello\n".into(),
+            sleep_secs: 0,
+            fail: false,
+            runs: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+    pub fn runs(&self) -> usize {
+        self.runs.load(Ordering::SeqCst)
+    }
+}
+
+impl Step for FileStep {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+    fn inputs(&self, _cx: &Context) -> Result<Inputs> {
+        let mut i = Inputs::new();
+        for (k, n, v) in &self.inputs {
+            i.add(*k, n.clone(), v.clone());
+        }
+        Ok(i)
+    }
+    fn run(&self, _cx: &Context, run: &mut StepRun) -> Result<()> {
+        self.runs.fetch_add(1, Ordering::SeqCst);
+        std::fs::write(run.out.join("partial.txt"), "started")?;
+        if self.sleep_secs > 0 {
+            run.log
+                .run(&Cmd::new("sleep").arg(self.sleep_secs.to_string()))?;
+        }
+        if self.fail {
+            run.log
+                .run(&Cmd::new("sh").args(["-c", "echo boom; exit 3"]))?;
+        }
+        std::fs::write(run.out.join("out.txt"), &self.content)?;
+        Ok(())
+    }
+}
+
+/// Directories under the store's temporary area (left by interrupted steps).
+pub fn leftovers(cx: &Context) -> Vec<PathBuf> {
+    std::fs::read_dir(cx.layout.store().join(".tmp"))
+        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default()
+}

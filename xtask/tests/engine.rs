@@ -1,0 +1,252 @@
+//! The step engine: caching, invalidation, interruption, concurrency.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+use xtask::step::{self, Graph, InputKind, Outcome, Status};
+
+fn run_one(cx: &xtask::context::Context, s: &FileStep) -> Vec<step::Report> {
+    let mut g = Graph::new();
+    g.add(s.clone(), &[]);
+    let planned = step::plan(cx, &g).unwrap();
+    step::execute(cx, &g, &planned).unwrap()
+}
+
+#[test]
+fn skips_a_cached_step() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cx = context(tmp.path());
+    let s = FileStep::new("greet");
+    let r = run_one(&cx, &s);
+    assert_eq!(r[0].outcome, Outcome::Built);
+    assert_eq!(
+        std::fs::read_to_string(r[0].out.join("out.txt")).unwrap(),
+        "hello\n"
+    );
+    assert!(r[0].out.join(step::MANIFEST).is_file());
+    let r2 = run_one(&cx, &s);
+    assert_eq!(r2[0].outcome, Outcome::Cached);
+    assert_eq!(r2[0].out, r[0].out);
+    assert_eq!(s.runs(), 1, "a cached step must not run again");
+}
+
+/// Changing one input of the given kind gives a new key, a rebuild, and a plan that
+/// names the change.
+fn rebuilds_when_input_changes(kind: InputKind) {
+    let tmp = tempfile::tempdir().unwrap();
+    let cx = context(tmp.path());
+    let mut s = FileStep::new("thing");
+    s.inputs.push((kind, "the-input".into(), "one".into()));
+    run_one(&cx, &s);
+    s.inputs.last_mut().unwrap().2 = "two".into();
+    let mut g = Graph::new();
+    g.add(s.clone(), &[]);
+    let planned = step::plan(&cx, &g).unwrap();
+    match &planned[0].status {
+        Status::Changed(why) => {
+            let text = why.join("\n");
+            assert!(
+                text.contains(&format!("{kind} the-input changed: one -> two")),
+                "{text}"
+            );
+        }
+        other => panic!("expected a changed input, got {other:?}"),
+    }
+    let r = step::execute(&cx, &g, &planned).unwrap();
+    assert_eq!(r[0].outcome, Outcome::Built);
+    assert_eq!(s.runs(), 2);
+}
+
+#[test]
+fn source_change_invalidates() {
+    rebuilds_when_input_changes(InputKind::Source);
+}
+#[test]
+fn patch_change_invalidates() {
+    rebuilds_when_input_changes(InputKind::Patch);
+}
+#[test]
+fn flag_change_invalidates() {
+    rebuilds_when_input_changes(InputKind::Flag);
+}
+#[test]
+fn config_change_invalidates() {
+    rebuilds_when_input_changes(InputKind::Config);
+}
+#[test]
+fn host_tool_change_invalidates() {
+    rebuilds_when_input_changes(InputKind::Tool);
+}
+
+#[test]
+fn file_inputs_are_hashed_by_content() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path();
+    let p = repo.join("fix.patch");
+    std::fs::write(&p, "one").unwrap();
+    let mut a = xtask::step::Inputs::new();
+    a.file(InputKind::Patch, repo, &p).unwrap();
+    std::fs::write(&p, "two").unwrap();
+    let mut b = xtask::step::Inputs::new();
+    b.file(InputKind::Patch, repo, &p).unwrap();
+    assert_eq!(a.0[0].name, "fix.patch");
+    assert_ne!(a.0[0].value, b.0[0].value);
+}
+
+#[test]
+fn dependency_change_rebuilds_dependents_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cx = context(tmp.path());
+    let base = FileStep::new("base");
+    let other = FileStep::new("other");
+    let top = FileStep::new("top");
+    let graph = |base: &FileStep| {
+        let mut g = Graph::new();
+        let b = g.add(base.clone(), &[]);
+        let o = g.add(other.clone(), &[]);
+        g.add(top.clone(), &[b, o]);
+        g
+    };
+    let g = graph(&base);
+    let planned = step::plan(&cx, &g).unwrap();
+    step::execute(&cx, &g, &planned).unwrap();
+    let mut base2 = base.clone();
+    base2.inputs[0].2 = "changed".into();
+    let g = graph(&base2);
+    let planned = step::plan(&cx, &g).unwrap();
+    assert!(matches!(planned[0].status, Status::Changed(_)));
+    assert_eq!(planned[1].status, Status::Cached);
+    match &planned[2].status {
+        Status::Changed(why) => assert_eq!(why, &vec!["step base changed".to_string()]),
+        s => panic!("top should be rebuilt because base changed, got {s:?}"),
+    }
+    let r = step::execute(&cx, &g, &planned).unwrap();
+    assert_eq!(r[1].outcome, Outcome::Cached);
+    assert_eq!((base.runs(), other.runs(), top.runs()), (2, 1, 2));
+}
+
+#[test]
+fn failure_keeps_log_and_tree_and_skips_dependents() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cx = context(tmp.path());
+    let mut bad = FileStep::new("bad");
+    bad.fail = true;
+    let after = FileStep::new("after");
+    let mut g = Graph::new();
+    let b = g.add(bad.clone(), &[]);
+    g.add(after.clone(), &[b]);
+    let planned = step::plan(&cx, &g).unwrap();
+    let r = step::execute(&cx, &g, &planned).unwrap();
+    let Outcome::Failed(msg) = &r[0].outcome else {
+        panic!("expected failure, got {:?}", r[0].outcome)
+    };
+    assert!(msg.contains("step bad failed"), "{msg}");
+    assert!(
+        msg.contains("`sh -c 'echo boom; exit 3'` ended with exit code 3"),
+        "{msg}"
+    );
+    assert!(msg.contains("last 30 lines"), "{msg}");
+    assert!(msg.contains("boom"), "{msg}");
+    assert!(msg.contains("build tree is kept"), "{msg}");
+    assert_eq!(r[1].outcome, Outcome::Skipped("bad".into()));
+    assert!(!r[0].out.exists(), "a failed step leaves no output");
+    assert!(leftovers(&cx).is_empty(), "nor a temporary output");
+    assert_eq!(after.runs(), 0);
+}
+
+/// Runs inside a child process (see `killed_step_is_redone_on_rerun`).
+#[test]
+fn child_runs_slow_step() {
+    let Some(dir) = std::env::var_os("ALPINIST_TEST_CHILD_DIR") else {
+        return;
+    };
+    let cx = context(std::path::Path::new(&dir));
+    let mut s = FileStep::new("slow");
+    s.sleep_secs = 60;
+    run_one(&cx, &s);
+}
+
+#[test]
+fn killed_step_is_redone_on_rerun() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "child_runs_slow_step",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("ALPINIST_TEST_CHILD_DIR", tmp.path())
+        .spawn()
+        .unwrap();
+    let cx = context(tmp.path());
+    // Wait until the child is inside the step (its temporary output exists).
+    let t0 = Instant::now();
+    while leftovers(&cx).is_empty() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "child never started the step"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let s = FileStep::new("slow");
+    let mut g = Graph::new();
+    g.add(s.clone(), &[]);
+    let planned = step::plan(&cx, &g).unwrap();
+    assert!(
+        !planned[0].out.exists(),
+        "no output may appear for an interrupted step"
+    );
+    assert_eq!(
+        leftovers(&cx).len(),
+        1,
+        "the interrupted temporary output is still there"
+    );
+    assert_eq!(planned[0].status, Status::NeverBuilt);
+    let r = step::execute(&cx, &g, &planned).unwrap();
+    assert_eq!(r[0].outcome, Outcome::Built);
+    assert_eq!(s.runs(), 1);
+    assert!(
+        leftovers(&cx).is_empty(),
+        "the rerun removes what the killed run left"
+    );
+    assert_eq!(
+        std::fs::read_to_string(r[0].out.join("out.txt")).unwrap(),
+        "hello\n"
+    );
+}
+
+#[test]
+fn concurrent_runs_of_one_step_build_it_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = FileStep::new("shared");
+    s.sleep_secs = 2;
+    let results: Vec<Vec<step::Report>> = std::thread::scope(|sc| {
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                let s = s.clone();
+                let path = tmp.path().to_path_buf();
+                sc.spawn(move || {
+                    let cx = context(&path);
+                    run_one(&cx, &s)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for r in &results {
+        assert_eq!(r[0].outcome, Outcome::Built, "both runs succeed");
+        assert!(r[0].out.join("out.txt").is_file());
+    }
+    assert_eq!(
+        s.runs(),
+        1,
+        "the second run waited for the first instead of building"
+    );
+}

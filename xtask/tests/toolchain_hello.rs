@@ -1,0 +1,212 @@
+//! For every toolchain in build/toolchains: C and C++ hello, static and dynamic, built,
+//! checked (ELF machine, class, endianness, interpreter) and run under qemu-user (or
+//! natively); and a moved copy of the toolchain still compiles and links.
+//!
+//! `cargo xtask test` builds the aarch64 toolchain first and sets
+//! ALPINIST_REQUIRE_TOOLCHAIN, so there this test cannot pass vacuously.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use goblin::elf::Elf;
+use xtask::arch::{Arch, ArchTable};
+
+fn toolchains() -> Vec<(Arch, PathBuf)> {
+    let table = ArchTable::load(&common::repo().join("toolchains/arch")).unwrap();
+    let dir = common::repo().join("build/toolchains");
+    let found: Vec<(Arch, PathBuf)> = table
+        .arches
+        .values()
+        .filter_map(|a| {
+            let p = dir.join(&a.name);
+            p.join("bin")
+                .join(format!("{}-gcc", a.triple))
+                .exists()
+                .then(|| (a.clone(), p))
+        })
+        .collect();
+    if let Ok(want) = std::env::var("ALPINIST_REQUIRE_TOOLCHAIN") {
+        for w in want.split(',').filter(|w| !w.is_empty()) {
+            assert!(
+                found.iter().any(|(a, _)| a.name == w),
+                "toolchain {w} is required but not in {}",
+                dir.display()
+            );
+        }
+    }
+    if found.is_empty() {
+        eprintln!("no toolchain in {}; nothing to check", dir.display());
+    }
+    found
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A command, run with `hide` made invisible (an empty tmpfs over it) when given.
+fn command(prog: impl AsRef<std::ffi::OsStr>, hide: Option<&Path>) -> Command {
+    match hide {
+        None => Command::new(prog),
+        Some(h) => {
+            let mut c = Command::new("bwrap");
+            c.args(["--dev-bind", "/", "/", "--tmpfs"]).arg(h).arg(prog);
+            c
+        }
+    }
+}
+
+fn compile(
+    tc: &Path,
+    a: &Arch,
+    src: &Path,
+    out: &Path,
+    cxx: bool,
+    static_: bool,
+    hide: Option<&Path>,
+) {
+    let cc = tc
+        .join("bin")
+        .join(format!("{}-{}", a.triple, if cxx { "g++" } else { "gcc" }));
+    let mut c = command(cc, hide);
+    c.arg("-O2").arg("-o").arg(out).arg(src);
+    if static_ {
+        c.arg("-static");
+    }
+    if cxx {
+        c.arg("-pthread");
+    }
+    run(&mut c);
+}
+
+fn check_elf(a: &Arch, bin: &Path, static_: bool) {
+    let bytes = std::fs::read(bin).unwrap();
+    let elf = Elf::parse(&bytes).unwrap();
+    assert_eq!(
+        elf.header.e_machine,
+        a.elf.machine,
+        "{}: e_machine",
+        bin.display()
+    );
+    assert_eq!(
+        if elf.is_64 { 64 } else { 32 },
+        a.elf.class,
+        "{}: class",
+        bin.display()
+    );
+    assert_eq!(
+        if elf.little_endian { "little" } else { "big" },
+        a.elf.endian,
+        "{}: endianness",
+        bin.display()
+    );
+    let interp = elf.interpreter.map(|s| s.to_string());
+    if static_ {
+        assert_eq!(interp, None, "{} is static: no interpreter", bin.display());
+    } else {
+        assert_eq!(
+            interp,
+            Some(format!("/lib/{}", a.loader)),
+            "{}",
+            bin.display()
+        );
+        assert!(
+            elf.libraries.contains(&a.libc_soname().as_str()),
+            "{} needs {} (Alpine's musl soname), has {:?}",
+            bin.display(),
+            a.libc_soname(),
+            elf.libraries
+        );
+    }
+}
+
+fn execute(a: &Arch, tc: &Path, bin: &Path, static_: bool, hide: Option<&Path>) -> String {
+    let sysroot = tc.join("sysroot");
+    if a.is_native() {
+        if static_ {
+            return run(&mut command(bin, hide));
+        }
+        // The loader is not at /lib on this host: run it by path.
+        return run(command(sysroot.join("lib").join(&a.loader), hide)
+            .arg("--library-path")
+            .arg(sysroot.join("usr/lib"))
+            .arg(bin));
+    }
+    run(command(a.qemu_binary(), hide)
+        .arg("-L")
+        .arg(&sysroot)
+        .arg(bin))
+}
+
+fn hello_all(a: &Arch, tc: &Path, tmp: &Path, hide: Option<&Path>) {
+    let srcs = common::repo().join("tests/toolchain");
+    for (src, cxx, expect) in [
+        ("hello.c", false, "hello from C, 1 args\n"),
+        (
+            "hello.cpp",
+            true,
+            "hello from C++, thread says 42, caught boom\n",
+        ),
+    ] {
+        for static_ in [false, true] {
+            let out = tmp.join(format!(
+                "{}-{src}-{}",
+                a.name,
+                if static_ { "static" } else { "dynamic" }
+            ));
+            compile(tc, a, &srcs.join(src), &out, cxx, static_, hide);
+            check_elf(a, &out, static_);
+            assert_eq!(
+                execute(a, tc, &out, static_, hide),
+                expect,
+                "{}",
+                out.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn hello_c_and_cxx_for_every_toolchain() {
+    for (a, tc) in toolchains() {
+        let tmp = tempfile::tempdir().unwrap();
+        hello_all(&a, &tc, tmp.path(), None);
+        eprintln!("{}: C and C++ hello, static and dynamic: ok", a.name);
+    }
+}
+
+#[test]
+fn a_moved_toolchain_still_compiles_and_links() {
+    for (a, tc) in toolchains() {
+        let tmp = tempfile::tempdir().unwrap();
+        let real = std::fs::canonicalize(&tc).unwrap();
+        let moved = tmp.path().join("somewhere/else");
+        std::fs::create_dir_all(moved.parent().unwrap()).unwrap();
+        // A hard-linked copy: a different path, without copying 300 MB.
+        run(Command::new("cp").arg("-al").arg(&real).arg(&moved));
+        let work = tmp.path().join("work");
+        std::fs::create_dir_all(&work).unwrap();
+        // The original location is hidden while the moved copy works, so nothing can
+        // quietly fall back to it.
+        let hide = real.parent().unwrap().to_path_buf();
+        assert!(!moved.starts_with(&hide));
+        hello_all(&a, &moved, &work, Some(&hide));
+        eprintln!(
+            "{}: moved toolchain works with {} hidden",
+            a.name,
+            hide.display()
+        );
+    }
+}
