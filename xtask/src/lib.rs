@@ -2,6 +2,7 @@
 
 pub mod arch;
 pub mod bench;
+pub mod cmd_apk;
 pub mod components;
 pub mod context;
 pub mod host;

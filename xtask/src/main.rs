@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 use clap::{Args, Parser, Subcommand};
 
-use xtask::bench;
+use xtask::{bench, cmd_apk};
 use xtask::context::{Context, Settings};
 use xtask::layout::Layout;
 use xtask::{build_toolchain, fetch_toolchain_sources, host, step, toolchain, ArchArgs};
@@ -83,6 +83,13 @@ enum Command {
         #[arg(last = true)]
         cargo_args: Vec<String>,
     },
+    /// Work with .apk packages, indexes and roots (verify, info, index, add)
+    Apk {
+        #[command(subcommand)]
+        cmd: cmd_apk::ApkCommand,
+    },
+    /// Make an abuild-style RSA signing key pair (NAME-<hex>.rsa and .rsa.pub)
+    Keygen(cmd_apk::KeygenArgs),
     /// List the known arches and their triples
     Arches,
     /// Remove build outputs; only what you name
@@ -117,7 +124,12 @@ struct CleanArgs {
 fn main() {
     let cli = Cli::parse();
     if let Err(e) = run(cli) {
-        eprintln!("error: {e:#}");
+        let msg = format!("{e:#}");
+        if msg.starts_with("ERROR") {
+            eprintln!("{msg}");
+        } else {
+            eprintln!("error: {msg}");
+        }
         std::process::exit(1);
     }
 }
@@ -210,6 +222,8 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Apk { cmd } => cmd_apk::run(cmd),
+        Command::Keygen(a) => cmd_apk::keygen(a),
         Command::Clean(c) => {
             let cx = context(&cli.global)?;
             clean(&cx, c)

@@ -1,0 +1,14 @@
+//! The Alpine apk v2 package format, as a library with no process spawning and no build
+//! logic: versions, dependency expressions, `.PKGINFO`, reading/verifying/writing/signing
+//! packages, `APKINDEX`, the installed database, the solver and installation into a root.
+
+pub mod db;
+pub mod dep;
+pub mod index;
+pub mod install;
+pub mod package;
+pub mod pkginfo;
+pub mod sign;
+pub mod solver;
+pub mod tarball;
+pub mod version;

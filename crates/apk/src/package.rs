@@ -1,0 +1,811 @@
+//! v2 `.apk` packages: read and check, verify signatures, and write (spec §5).
+//!
+//! ```text
+//! apk = gzip(signature tar, cut) ‖ gzip(control tar, cut) ‖ gzip(data tar, with end blocks)
+//! ```
+//!
+//! [`Package::parse`] splits the members, reads `.PKGINFO` and scripts, streams the data
+//! member and checks everything a package can check about itself: gzip CRCs, apk's tar
+//! rules, `datahash` (SHA-256 of the compressed data member) and every file's
+//! `APK-TOOLS.checksum.SHA1` pax record. Whether the package is *trusted* is a separate
+//! question: [`Package::verify_signature`] checks a `.SIGN.*` member against a [`Keyring`],
+//! and [`Package::identity`] gives the `C:` value an index vouches for.
+//!
+//! [`PackageBuilder`] writes packages deterministically: entries sorted byte-wise, mtimes
+//! clamped to `SOURCE_DATE_EPOCH`, owners from a declared map, gzip as `gzip -n -9`.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::ops::Range;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use sha1::{Digest, Sha1};
+use sha2::Sha256;
+
+use crate::db::ScriptKind;
+use crate::pkginfo::{PkgInfo, PkgInfoError};
+use crate::sign::{self, Keyring, PrivateKey, SigAlg, SignatureName};
+use crate::tarball::{
+    self, EntryType, GzMemberReader, Header, TarEnd, TarError, TarReader, TarStyle, TarWriter,
+    PAX_CHECKSUM_SHA1,
+};
+
+/// Largest signature or control member (decompressed) we read into memory.
+const MAX_CONTROL: u64 = 16 << 20;
+
+/// The three parts of a v2 package, for error messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    Signature,
+    Control,
+    Data,
+}
+
+impl fmt::Display for Part {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Part::Signature => "signature",
+            Part::Control => "control",
+            Part::Data => "data",
+        })
+    }
+}
+
+/// Why a package was rejected. The message always starts with the part that is bad.
+#[derive(Debug, thiserror::Error)]
+pub enum PackageError {
+    #[error("{part}: {what}")]
+    Corrupt { part: Part, what: String },
+    #[error("control: {0}")]
+    PkgInfo(#[from] PkgInfoError),
+    #[error("data: file {path}: {what}")]
+    File { path: String, what: String },
+    #[error("signature: package is not signed")]
+    Unsigned,
+    #[error("signature: no trusted key for {}", names.join(", "))]
+    Untrusted { names: Vec<String> },
+    #[error("signature: {alg} signature by {key} is damaged or was made with another key")]
+    BadSignature { alg: SigAlg, key: String },
+    #[error("control: the control member does not match its intact {alg} signature by {key}")]
+    ControlModified { alg: SigAlg, key: String },
+    #[error("control: identity {actual} does not match the index's C:{expected}")]
+    IdentityMismatch { expected: String, actual: String },
+    #[error("cannot write package: {0}")]
+    Write(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn corrupt(part: Part, what: impl fmt::Display) -> PackageError {
+    PackageError::Corrupt {
+        part,
+        what: what.to_string(),
+    }
+}
+
+/// A `.SIGN.*` member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureEntry {
+    /// Full member name, `.SIGN.RSA.<key name>`.
+    pub name: String,
+    /// `None` for algorithms apk knows and we do not (`DSA`).
+    pub alg: Option<SigAlg>,
+    pub key_name: String,
+    pub signature: Vec<u8>,
+}
+
+/// One member of the data tar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataEntry {
+    pub header: Header,
+    /// SHA-1 from the `APK-TOOLS.checksum.SHA1` record, already checked against the
+    /// content (regular files) or link target (symlinks).
+    pub sha1: Option<[u8; 20]>,
+}
+
+impl DataEntry {
+    pub fn path(&self) -> &str {
+        &self.header.path
+    }
+}
+
+/// A parsed and self-consistent package.
+#[derive(Debug, Clone)]
+pub struct Package {
+    pub signatures: Vec<SignatureEntry>,
+    pub pkginfo: PkgInfo,
+    /// `.PKGINFO` exactly as stored.
+    pub pkginfo_raw: Vec<u8>,
+    /// Maintainer scripts in control order.
+    pub scripts: Vec<(ScriptKind, Vec<u8>)>,
+    /// Headers of the control member (`.PKGINFO`, scripts), in order.
+    pub control_headers: Vec<Header>,
+    pub entries: Vec<DataEntry>,
+    /// The compressed control member: what signatures and `C:` cover.
+    pub control_gz: Vec<u8>,
+    /// Byte ranges of the members in the file.
+    pub signature_range: Option<Range<usize>>,
+    pub control_range: Range<usize>,
+    pub data_range: Range<usize>,
+    /// Size of the whole `.apk` file (`S:` in an index).
+    pub file_size: u64,
+}
+
+/// Why a data path is unsafe to install, following apk's rules (spec §5.7).
+pub fn unsafe_path_reason(path: &str) -> Option<&'static str> {
+    if path.is_empty() {
+        return Some("empty path");
+    }
+    if path.starts_with('/') {
+        return Some("absolute path");
+    }
+    if path.bytes().any(|b| b < 0x20 || b == 0x7f) {
+        return Some("control character in path");
+    }
+    if path
+        .split('/')
+        .any(|c| c == ".." || (c == "." && path != "."))
+    {
+        return Some("path contains '..' or '.' components");
+    }
+    None
+}
+
+/// `Q1` + base64 SHA-1: the `C:` form of a digest.
+pub fn q1(sha1: &[u8]) -> String {
+    format!(
+        "Q1{}",
+        base64::engine::general_purpose::STANDARD.encode(sha1)
+    )
+}
+
+/// Decodes a `C:`/`Z:` value (`Q1<base64>` or `X1<hex>`) to raw digest bytes.
+pub fn decode_q1(value: &str) -> Option<Vec<u8>> {
+    if let Some(b64) = value.strip_prefix("Q1") {
+        return base64::engine::general_purpose::STANDARD.decode(b64).ok();
+    }
+    hex::decode(value.strip_prefix("X1")?).ok()
+}
+
+/// Decides, after the first member failed to read, whether it was a signature member: it
+/// was if a later gzip member inflates cleanly and starts with one of `names` (the first
+/// entry of a control or index member). A damaged signature leaves the next member intact,
+/// so this blames the right part without trusting anything inside the damaged member.
+pub(crate) fn first_member_was_signature(bytes: &[u8], names: &[&[u8]]) -> bool {
+    let starts_ok = |tar: &[u8]| {
+        names.iter().any(|n| {
+            tar.starts_with(n)
+                || tar
+                    .get(13..)
+                    .is_some_and(|t| tar.starts_with(b"./PaxHeaders/") && t.starts_with(n))
+        })
+    };
+    (1..bytes.len().saturating_sub(18))
+        .filter(|&i| bytes[i..].starts_with(&[0x1f, 0x8b, 8]))
+        .any(|i| {
+            tarball::inflate_member(bytes, i, MAX_CONTROL)
+                .map(|(tar, _)| starts_ok(&tar))
+                .unwrap_or(false)
+        })
+}
+
+/// Reads one small member (signature or control) into memory and splits its tar entries.
+#[allow(clippy::type_complexity)]
+fn read_small_member(
+    bytes: &[u8],
+    start: usize,
+    part: Part,
+) -> Result<(Vec<(Header, Vec<u8>)>, Range<usize>), PackageError> {
+    let (tar, range) =
+        tarball::inflate_member(bytes, start, MAX_CONTROL).map_err(|e| corrupt(part, e))?;
+    let mut r = TarReader::new(tar.as_slice());
+    let mut entries = Vec::new();
+    while let Some(h) = r.next_entry().map_err(|e| corrupt(part, e))? {
+        let data = r.read_data(MAX_CONTROL).map_err(|e| corrupt(part, e))?;
+        entries.push((h, data));
+    }
+    if r.saw_end_blocks() {
+        return Err(corrupt(
+            part,
+            "end-of-archive blocks inside the member (apk rejects them; use a cut tar)",
+        ));
+    }
+    Ok((entries, range))
+}
+
+impl Package {
+    /// Reads a package from its bytes and checks its integrity (not its trust).
+    pub fn parse(bytes: &[u8]) -> Result<Package, PackageError> {
+        Package::parse_with(bytes, |_, _| Ok(()))
+    }
+
+    /// Reads a file and parses it.
+    pub fn read(path: &Path) -> Result<Package, PackageError> {
+        let bytes = std::fs::read(path).map_err(|source| PackageError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Package::parse(&bytes)
+    }
+
+    /// Like [`Package::parse`], calling `on_entry` for every data entry with its content
+    /// (empty for anything but regular files) once that content has been checked.
+    pub fn parse_with(
+        bytes: &[u8],
+        mut on_entry: impl FnMut(&DataEntry, &[u8]) -> Result<(), PackageError>,
+    ) -> Result<Package, PackageError> {
+        if bytes.is_empty() {
+            return Err(corrupt(Part::Control, "empty file"));
+        }
+        if bytes.starts_with(b"ADB") {
+            return Err(corrupt(
+                Part::Control,
+                "this is a v3 (ADB) package; only v2 is supported",
+            ));
+        }
+        // Member 1: the signature member if it holds only `.SIGN.*` entries.
+        let (first, first_range) =
+            read_small_member(bytes, 0, Part::Control).map_err(|e| match e {
+                PackageError::Corrupt { what, .. }
+                    if first_member_was_signature(bytes, &[b".PKGINFO\0"]) =>
+                {
+                    corrupt(Part::Signature, what)
+                }
+                e => e,
+            })?;
+        let is_sig = !first.is_empty() && first.iter().all(|(h, _)| h.path.starts_with(".SIGN."));
+        let (signatures, signature_range, control, control_range) = if is_sig {
+            let sigs = first
+                .into_iter()
+                .filter(|(h, _)| h.size <= sign::MAX_SIGNATURE)
+                .map(|(h, data)| {
+                    let (alg, key_name) = match sign::parse_signature_name(&h.path) {
+                        Some(SignatureName::Rsa { alg, key_name }) => {
+                            (Some(alg), key_name.to_string())
+                        }
+                        _ => (None, String::new()),
+                    };
+                    SignatureEntry {
+                        name: h.path,
+                        alg,
+                        key_name,
+                        signature: data,
+                    }
+                })
+                .collect();
+            if first_range.end >= bytes.len() {
+                return Err(corrupt(
+                    Part::Control,
+                    "missing (file ends after signature)",
+                ));
+            }
+            let (control, control_range) =
+                read_small_member(bytes, first_range.end, Part::Control)?;
+            (sigs, Some(first_range), control, control_range)
+        } else {
+            (Vec::new(), None, first, first_range)
+        };
+
+        // Control: `.PKGINFO` and scripts.
+        let mut pkginfo_raw = None;
+        let mut scripts = Vec::new();
+        let mut control_headers = Vec::new();
+        for (h, data) in control {
+            if h.path == ".PKGINFO" {
+                pkginfo_raw = Some(data);
+            } else if let Some(kind) =
+                ScriptKind::parse(&h.path).filter(|_| h.path.starts_with('.'))
+            {
+                scripts.push((kind, data));
+            } else if h.path == ".INSTALL" {
+                return Err(corrupt(
+                    Part::Control,
+                    "v1 package (.INSTALL) is not supported",
+                ));
+            } else if h.path.starts_with(".SIGN.") {
+                return Err(corrupt(
+                    Part::Control,
+                    "signature entry inside the control member",
+                ));
+            } else if !h.path.starts_with('.') {
+                return Err(corrupt(
+                    Part::Control,
+                    format!(
+                        "unexpected entry {:?} (data inside the control member)",
+                        h.path
+                    ),
+                ));
+            }
+            control_headers.push(h);
+        }
+        let pkginfo_raw = pkginfo_raw.ok_or_else(|| corrupt(Part::Control, "no .PKGINFO"))?;
+        let pkginfo = PkgInfo::parse(&pkginfo_raw)?;
+        let datahash = pkginfo
+            .datahash
+            .clone()
+            .ok_or_else(|| corrupt(Part::Control, ".PKGINFO has no datahash"))?;
+        let control_gz = bytes[control_range.clone()].to_vec();
+
+        // Data: stream it, checking each entry.
+        if control_range.end >= bytes.len() {
+            return Err(corrupt(Part::Data, "missing (file ends after control)"));
+        }
+        let mut gz =
+            GzMemberReader::new(bytes, control_range.end).map_err(|e| corrupt(Part::Data, e))?;
+        let mut entries: Vec<DataEntry> = Vec::new();
+        let mut dirs: HashSet<String> = HashSet::new();
+        let mut regular: HashSet<String> = HashSet::new();
+        {
+            let mut tar = TarReader::new(&mut gz);
+            while let Some(h) = tar.next_entry().map_err(|e| corrupt(Part::Data, e))? {
+                let file_err = |what: &str| PackageError::File {
+                    path: h.path.clone(),
+                    what: what.to_string(),
+                };
+                if let Some(why) = unsafe_path_reason(&h.path) {
+                    return Err(file_err(why));
+                }
+                if let Some((parent, _)) = h.path.rsplit_once('/') {
+                    if !dirs.contains(parent) {
+                        return Err(file_err(
+                            "no directory entry for its parent earlier in the archive",
+                        ));
+                    }
+                }
+                let declared = match h.pax_value(PAX_CHECKSUM_SHA1) {
+                    Some(_) => Some(
+                        h.sha1_checksum()
+                            .ok_or_else(|| file_err("malformed APK-TOOLS.checksum.SHA1"))?,
+                    ),
+                    None => None,
+                };
+                let mut data = Vec::new();
+                match h.entry_type {
+                    EntryType::Regular => {
+                        data = tar
+                            .read_data(u64::MAX)
+                            .map_err(|e| corrupt(Part::Data, e))?;
+                        let want = declared.ok_or_else(|| {
+                            file_err("no APK-TOOLS.checksum.SHA1 record (apk 3 refuses it)")
+                        })?;
+                        if Sha1::digest(&data).as_slice() != want {
+                            return Err(file_err("content does not match APK-TOOLS.checksum.SHA1"));
+                        }
+                        regular.insert(h.path.clone());
+                    }
+                    EntryType::Symlink => {
+                        if let Some(want) = declared {
+                            if Sha1::digest(h.link_name.as_bytes()).as_slice() != want {
+                                return Err(file_err(
+                                    "link target does not match APK-TOOLS.checksum.SHA1",
+                                ));
+                            }
+                        }
+                    }
+                    EntryType::Hardlink => {
+                        if !regular.contains(&h.link_name) {
+                            return Err(file_err("hard link to a path not earlier in the package"));
+                        }
+                    }
+                    EntryType::Directory => {
+                        dirs.insert(h.path.clone());
+                    }
+                    EntryType::Char | EntryType::Block | EntryType::Fifo => {}
+                    EntryType::Other(f) => {
+                        return Err(file_err(&format!("unsupported tar type {:?}", f as char)))
+                    }
+                }
+                let entry = DataEntry {
+                    header: h,
+                    sha1: declared,
+                };
+                on_entry(&entry, &data)?;
+                entries.push(entry);
+            }
+        }
+        let data_range = gz.finish().map_err(|e| corrupt(Part::Data, e))?;
+        if data_range.end != bytes.len() {
+            return Err(corrupt(
+                Part::Data,
+                "bytes after the data member (it must be a single gzip member)",
+            ));
+        }
+        let actual = hex::encode(Sha256::digest(&bytes[data_range.clone()]));
+        if actual != datahash {
+            return Err(corrupt(
+                Part::Data,
+                format!("SHA-256 {actual} does not match datahash {datahash}"),
+            ));
+        }
+        Ok(Package {
+            signatures,
+            pkginfo,
+            pkginfo_raw,
+            scripts,
+            control_headers,
+            entries,
+            control_gz,
+            signature_range,
+            control_range,
+            data_range,
+            file_size: bytes.len() as u64,
+        })
+    }
+
+    /// `Q1` + base64 SHA-1 of the compressed control member: the `C:` identity.
+    pub fn identity(&self) -> String {
+        q1(&Sha1::digest(&self.control_gz))
+    }
+
+    /// Checks the signature against trusted keys, as apk does: the first `.SIGN.*` entry
+    /// whose key name is a trusted key file name is used. Returns the algorithm and key name.
+    pub fn verify_signature(&self, keys: &Keyring) -> Result<(SigAlg, String), PackageError> {
+        if self.signatures.is_empty() {
+            return Err(PackageError::Unsigned);
+        }
+        let Some((sig, alg, key)) = self.signatures.iter().find_map(|s| {
+            let alg = s.alg?;
+            keys.get(&s.key_name).map(|k| (s, alg, k))
+        }) else {
+            return Err(PackageError::Untrusted {
+                names: self.signatures.iter().map(|s| s.name.clone()).collect(),
+            });
+        };
+        key.verify(alg, &self.control_gz, &sig.signature)
+            .map_err(|_| {
+                let name = sig.key_name.clone();
+                if key_check(key, alg, &sig.signature) {
+                    PackageError::ControlModified { alg, key: name }
+                } else {
+                    PackageError::BadSignature { alg, key: name }
+                }
+            })?;
+        Ok((alg, sig.key_name.clone()))
+    }
+
+    /// Checks the package against the `C:` value of a (trusted) index, instead of a signature.
+    pub fn verify_identity(&self, expected: &str) -> Result<(), PackageError> {
+        let actual = Sha1::digest(&self.control_gz);
+        match decode_q1(expected) {
+            Some(want) if want.as_slice() == actual.as_slice() => Ok(()),
+            _ => Err(PackageError::IdentityMismatch {
+                expected: expected.to_string(),
+                actual: q1(&actual),
+            }),
+        }
+    }
+
+    /// The data entries as a map from path, for comparisons.
+    pub fn tree(&self) -> BTreeMap<&str, &DataEntry> {
+        self.entries.iter().map(|e| (e.path(), e)).collect()
+    }
+}
+
+/// Whether `signature` is a well-formed signature under `key` (so a mismatch means the
+/// signed bytes changed, not the signature).
+pub(crate) fn key_check(key: &sign::PublicKey, alg: SigAlg, signature: &[u8]) -> bool {
+    key.signed_digest(alg, signature).is_some()
+}
+
+/// Reads, checks and verifies a package: integrity, then the signature.
+pub fn verify(bytes: &[u8], keys: &Keyring) -> Result<(Package, SigAlg, String), PackageError> {
+    let pkg = Package::parse(bytes)?;
+    let (alg, key) = pkg.verify_signature(keys)?;
+    Ok((pkg, alg, key))
+}
+
+// ---------------------------------------------------------------------------------------------
+// writing
+// ---------------------------------------------------------------------------------------------
+
+/// Owner of a path in a package.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    pub uid: u32,
+    pub gid: u32,
+    pub uname: String,
+    pub gname: String,
+}
+
+impl Owner {
+    /// `root:root`, 0:0: what everything is under abuild's fakeroot.
+    pub fn root() -> Owner {
+        Owner {
+            uid: 0,
+            gid: 0,
+            uname: "root".into(),
+            gname: "root".into(),
+        }
+    }
+}
+
+impl Default for Owner {
+    fn default() -> Self {
+        Owner::root()
+    }
+}
+
+/// Declared owners: package-relative path (`usr/bin/foo`) → owner. Paths not listed are
+/// `root:root`. The builder's own uid never leaks into a package.
+pub type OwnerMap = BTreeMap<String, Owner>;
+
+/// What to do with file mtimes when writing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MtimePolicy {
+    /// `min(mtime, SOURCE_DATE_EPOCH)`: newer files are clamped, older keep their time.
+    #[default]
+    Clamp,
+    /// Every entry gets `SOURCE_DATE_EPOCH`, as abuild's `touch -h -d @$SOURCE_DATE_EPOCH`.
+    Fixed,
+}
+
+/// Who signs and how.
+#[derive(Debug, Clone)]
+pub struct Signer {
+    pub key: PrivateKey,
+    /// File name of the public key, e.g. `me-62a9ada3.rsa.pub`.
+    pub key_name: String,
+    pub alg: SigAlg,
+}
+
+impl Signer {
+    /// Loads a private key; the key name is its file name plus `.pub`, as abuild-sign assumes.
+    pub fn from_private_key_file(path: &Path, alg: SigAlg) -> Result<Signer, PackageError> {
+        let key = PrivateKey::from_file(path).map_err(|e| PackageError::Write(e.to_string()))?;
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| PackageError::Write(format!("bad key path {}", path.display())))?;
+        Ok(Signer {
+            key,
+            key_name: format!("{name}.pub"),
+            alg,
+        })
+    }
+
+    /// The gzip'd signature member over `signed` (a cut tar with one `.SIGN.*` entry, owner
+    /// 0/0 numeric as `abuild-sign` writes it).
+    pub fn signature_member(&self, signed: &[u8], mtime: u64) -> Result<Vec<u8>, PackageError> {
+        let sig = self
+            .key
+            .sign(self.alg, signed)
+            .map_err(|e| PackageError::Write(e.to_string()))?;
+        let mut h = Header::new(self.alg.member_name(&self.key_name), EntryType::Regular);
+        h.mode = 0o644;
+        h.mtime = mtime;
+        h.size = sig.len() as u64;
+        let mut w = TarWriter::new(Vec::new(), TarStyle::GnuPosix);
+        w.append(&h, &sig).map_err(write_err)?;
+        Ok(tarball::gzip(&w.finish(TarEnd::Cut).map_err(write_err)?))
+    }
+}
+
+fn write_err(e: TarError) -> PackageError {
+    PackageError::Write(e.to_string())
+}
+
+/// Builds a v2 package from entries and metadata.
+#[derive(Debug, Clone)]
+pub struct PackageBuilder {
+    /// Metadata; `size` and `datahash` are filled in by [`PackageBuilder::build`] (`size` only
+    /// when [`PackageBuilder::compute_size`] is set).
+    pub pkginfo: PkgInfo,
+    /// Scripts in control order (abuild: `$install` then `$triggers` order).
+    pub scripts: Vec<(ScriptKind, Vec<u8>)>,
+    /// `SOURCE_DATE_EPOCH`: mtime of control and signature entries, clamp for data.
+    pub source_date_epoch: u64,
+    /// Compute `size` from the entries (spec §4.2). On by default.
+    pub compute_size: bool,
+    entries: Vec<(Header, Vec<u8>)>,
+}
+
+impl PackageBuilder {
+    pub fn new(pkginfo: PkgInfo, source_date_epoch: u64) -> PackageBuilder {
+        PackageBuilder {
+            pkginfo,
+            scripts: Vec::new(),
+            source_date_epoch,
+            compute_size: true,
+            entries: Vec::new(),
+        }
+    }
+
+    /// Adds a data entry as given (no sorting, no checks: tests use this to build hostile
+    /// packages). [`PackageBuilder::build`] adds the checksum record unless the header
+    /// already has one.
+    pub fn push_entry(&mut self, header: Header, data: Vec<u8>) {
+        self.entries.push((header, data));
+    }
+
+    pub fn entries(&self) -> impl Iterator<Item = (&Header, &[u8])> {
+        self.entries.iter().map(|(h, d)| (h, d.as_slice()))
+    }
+
+    /// Adds every entry under `dir` (not `dir` itself), sorted byte-wise by relative path as
+    /// `find * | LC_ALL=C sort` does. Hard links (same device and inode) after the first become
+    /// tar hard links. Owners come from `owners`; mtimes follow `mtime`.
+    pub fn add_tree(
+        &mut self,
+        dir: &Path,
+        owners: &OwnerMap,
+        mtime: MtimePolicy,
+    ) -> Result<(), PackageError> {
+        let io = |p: &Path| {
+            let p = p.display().to_string();
+            move |source| PackageError::Io { path: p, source }
+        };
+        let mut paths: Vec<(Vec<u8>, PathBuf)> = Vec::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).map_err(io(&d))? {
+                let e = e.map_err(io(&d))?;
+                let p = e.path();
+                let rel = p.strip_prefix(dir).expect("under dir");
+                let rel = rel
+                    .to_str()
+                    .ok_or_else(|| PackageError::Write(format!("non-UTF-8 path {}", p.display())))?
+                    .to_string();
+                if e.file_type().map_err(io(&p))?.is_dir() {
+                    stack.push(p.clone());
+                }
+                paths.push((rel.into_bytes(), p));
+            }
+        }
+        paths.sort();
+        let mut inodes: HashMap<(u64, u64), String> = HashMap::new();
+        for (rel, full) in paths {
+            let rel = String::from_utf8(rel).expect("was a str");
+            let md = std::fs::symlink_metadata(&full).map_err(io(&full))?;
+            let ft = md.file_type();
+            let owner = owners.get(&rel).cloned().unwrap_or_default();
+            let mut h = Header::new(rel.clone(), EntryType::Regular);
+            h.uid = owner.uid;
+            h.gid = owner.gid;
+            h.uname = owner.uname;
+            h.gname = owner.gname;
+            h.mode = md.mode() & 0o7777;
+            let file_mtime = u64::try_from(md.mtime()).unwrap_or(0);
+            h.mtime = match mtime {
+                MtimePolicy::Clamp => file_mtime.min(self.source_date_epoch),
+                MtimePolicy::Fixed => self.source_date_epoch,
+            };
+            let mut data = Vec::new();
+            if ft.is_dir() {
+                h.entry_type = EntryType::Directory;
+            } else if ft.is_symlink() {
+                h.entry_type = EntryType::Symlink;
+                h.mode = 0o777;
+                let target = std::fs::read_link(&full).map_err(io(&full))?;
+                h.link_name = target
+                    .to_str()
+                    .ok_or_else(|| {
+                        PackageError::Write(format!("non-UTF-8 link {}", full.display()))
+                    })?
+                    .to_string();
+            } else if ft.is_file() {
+                let key = (md.dev(), md.ino());
+                if md.nlink() > 1 {
+                    if let Some(first) = inodes.get(&key) {
+                        h.entry_type = EntryType::Hardlink;
+                        h.link_name = first.clone();
+                        self.entries.push((h, data));
+                        continue;
+                    }
+                    inodes.insert(key, rel.clone());
+                }
+                data = std::fs::read(&full).map_err(io(&full))?;
+                h.size = data.len() as u64;
+            } else {
+                return Err(PackageError::Write(format!(
+                    "{}: only files, directories and symlinks can be packaged",
+                    full.display()
+                )));
+            }
+            self.entries.push((h, data));
+        }
+        Ok(())
+    }
+
+    /// Installed size as abuild computes it (spec §4.2): regular file bytes, each inode once;
+    /// 1 if that is 0 but there is any entry or script.
+    pub fn installed_size(&self) -> u64 {
+        let sum: u64 = self
+            .entries
+            .iter()
+            .filter(|(h, _)| h.entry_type == EntryType::Regular)
+            .map(|(h, _)| h.size)
+            .sum();
+        if sum == 0 && (!self.entries.is_empty() || !self.scripts.is_empty()) {
+            1
+        } else {
+            sum
+        }
+    }
+
+    /// Writes the package; signs it when `signer` is given.
+    pub fn build(&self, signer: Option<&Signer>) -> Result<Vec<u8>, PackageError> {
+        // Data member: GNU-tar-like posix tar with checksums, padded to a 10240 record.
+        let mut data = TarWriter::new(Vec::new(), TarStyle::GnuPosix);
+        for (h, content) in &self.entries {
+            let mut h = h.clone();
+            // A checksum already in the header is kept (tests build bad packages that way).
+            let digest = match h.entry_type {
+                _ if h.pax_value(PAX_CHECKSUM_SHA1).is_some() => None,
+                EntryType::Regular => Some(Sha1::digest(content)),
+                EntryType::Symlink => Some(Sha1::digest(h.link_name.as_bytes())),
+                _ => None,
+            };
+            if let Some(d) = digest {
+                h.pax
+                    .push((PAX_CHECKSUM_SHA1.to_string(), hex::encode(d).into_bytes()));
+            }
+            data.append(&h, content).map_err(write_err)?;
+        }
+        let data_gz = tarball::gzip(&data.finish(TarEnd::GnuRecord).map_err(write_err)?);
+
+        let mut info = self.pkginfo.clone();
+        if self.compute_size {
+            info.size = self.installed_size();
+        }
+        info.datahash = Some(hex::encode(Sha256::digest(&data_gz)));
+        let pkginfo = info.to_text().into_bytes();
+
+        let mut control = TarWriter::new(Vec::new(), TarStyle::GnuPosix);
+        let mut h = Header::new(".PKGINFO", EntryType::Regular);
+        h.mode = 0o644;
+        h.uname = "root".into();
+        h.gname = "root".into();
+        h.mtime = self.source_date_epoch;
+        h.size = pkginfo.len() as u64;
+        control.append(&h, &pkginfo).map_err(write_err)?;
+        for (kind, body) in &self.scripts {
+            let mut s = h.clone();
+            s.path = format!(".{}", kind.as_str());
+            s.mode = 0o755;
+            s.size = body.len() as u64;
+            control.append(&s, body).map_err(write_err)?;
+        }
+        let control_gz = tarball::gzip(&control.finish(TarEnd::Cut).map_err(write_err)?);
+
+        let mut out = match signer {
+            Some(s) => s.signature_member(&control_gz, self.source_date_epoch)?,
+            None => Vec::new(),
+        };
+        out.extend_from_slice(&control_gz);
+        out.extend_from_slice(&data_gz);
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unsafe_paths() {
+        for p in ["", "/etc", "../x", "a/../b", "a/..", "./a", "a/./b", "a\nb"] {
+            assert!(unsafe_path_reason(p).is_some(), "{p:?}");
+        }
+        for p in ["etc", "etc/apk", ".hidden", "a..b", "..a"] {
+            assert!(unsafe_path_reason(p).is_none(), "{p:?}");
+        }
+    }
+
+    #[test]
+    fn q1_round_trip() {
+        let d = Sha1::digest(b"x");
+        let q = q1(&d);
+        assert_eq!(q.len(), 30);
+        assert_eq!(decode_q1(&q).unwrap(), d.to_vec());
+        assert_eq!(
+            decode_q1(&format!("X1{}", hex::encode(d))).unwrap(),
+            d.to_vec()
+        );
+    }
+}

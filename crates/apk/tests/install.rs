@@ -1,0 +1,404 @@
+//! Installing into a root, and every refusal leaving the root exactly as it was.
+
+mod common;
+
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use alpinist_apk::db::ScriptKind;
+use alpinist_apk::install::{self, InstallError, Transaction, Trust};
+use alpinist_apk::package::{Package, PackageBuilder, PackageError};
+use alpinist_apk::pkginfo::PkgInfo;
+use alpinist_apk::sign::SigAlg;
+use alpinist_apk::tarball::{EntryType, Header, PAX_CHECKSUM_SHA1};
+use common::*;
+use sha1::Digest;
+
+fn fresh_root() -> tempfile::TempDir {
+    let root = tempfile::tempdir().unwrap();
+    install::init_root(root.path(), "x86_64").unwrap();
+    root
+}
+
+fn dir(path: &str) -> Header {
+    let mut h = Header::new(path, EntryType::Directory);
+    h.mode = 0o755;
+    h.uname = "root".into();
+    h.gname = "root".into();
+    h
+}
+
+fn file(path: &str, data: &[u8]) -> (Header, Vec<u8>) {
+    let mut h = Header::new(path, EntryType::Regular);
+    h.mode = 0o644;
+    h.uname = "root".into();
+    h.gname = "root".into();
+    h.size = data.len() as u64;
+    (h, data.to_vec())
+}
+
+fn symlink(path: &str, target: &str) -> Header {
+    let mut h = Header::new(path, EntryType::Symlink);
+    h.mode = 0o777;
+    h.link_name = target.into();
+    h
+}
+
+/// A signed package of the given entries.
+fn package(info: PkgInfo, entries: Vec<(Header, Vec<u8>)>) -> Vec<u8> {
+    let mut b = PackageBuilder::new(info, SDE);
+    for (h, d) in entries {
+        b.push_entry(h, d);
+    }
+    b.build(Some(&test_signer(SigAlg::Sha1))).unwrap()
+}
+
+fn install_one(root: &Path, bytes: Vec<u8>, trust: Trust<'_>) -> Result<(), InstallError> {
+    let db = install::read_database(root)?;
+    let mut tx = Transaction::new(root, db);
+    tx.add(bytes, trust)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Runs `f` and checks that the root did not change at all.
+fn assert_refused_unchanged(root: &Path, bytes: Vec<u8>, trust: Trust<'_>, expect: &str) {
+    let before = snapshot(root);
+    let err = install_one(root, bytes, trust).expect_err("install should be refused");
+    assert!(err.to_string().contains(expect), "{err}");
+    assert_eq!(snapshot(root), before, "root changed after: {err}");
+}
+
+#[test]
+fn installs_files_dirs_links_and_database() {
+    let root = fresh_root();
+    let keys = test_keyring();
+    let mut b = PackageBuilder::new(pkginfo("hello", "1.0-r0"), SDE);
+    let tmp = tempfile::tempdir().unwrap();
+    let owners = sample_tree(tmp.path());
+    b.add_tree(
+        tmp.path(),
+        &owners,
+        alpinist_apk::package::MtimePolicy::Clamp,
+    )
+    .unwrap();
+    b.pkginfo.replaces = vec!["oldhello".into()];
+    b.pkginfo.triggers = vec!["/usr/share/hello".into()];
+    b.scripts
+        .push((ScriptKind::PostInstall, b"#!/bin/sh\necho hi\n".to_vec()));
+    let bytes = b.build(Some(&test_signer(SigAlg::Sha1))).unwrap();
+    let pkg = Package::parse(&bytes).unwrap();
+    install_one(root.path(), bytes, Trust::Keys(&keys)).unwrap();
+
+    let r = root.path();
+    assert_eq!(
+        std::fs::read(r.join("usr/bin/hello")).unwrap(),
+        b"#!/bin/sh\necho hello\n"
+    );
+    let md = |p: &str| std::fs::symlink_metadata(r.join(p)).unwrap();
+    assert_eq!(md("usr/bin/su-thing").mode() & 0o7777, 0o4755);
+    assert_eq!(md("etc/hello/conf").mode() & 0o7777, 0o600);
+    assert_eq!(
+        md("usr/bin/hello").mtime() as u64,
+        pkg.tree()["usr/bin/hello"].header.mtime
+    );
+    assert_eq!(
+        std::fs::read_link(r.join("usr/share/hello/link")).unwrap(),
+        Path::new("a.txt")
+    );
+    assert_eq!(
+        md("usr/share/hello/hard.txt").ino(),
+        md("usr/share/hello/a.txt").ino()
+    );
+    assert!(md("var/lib/hello").is_dir());
+    // No temporary files left behind.
+    assert!(snapshot(r).keys().all(|k| !k.contains(".apk.")));
+
+    // The database, as apk writes it.
+    let installed = std::fs::read_to_string(r.join(install::INSTALLED)).unwrap();
+    let expected_tail =
+        "r:oldhello\nF:etc\nF:etc/hello\nR:conf\na:0:0:600\nZ:Q1ddFVdxxninTO+M4pj5t1LMEMXXA=\n";
+    assert!(installed.contains(&format!("C:{}\nP:hello\nV:1.0-r0\n", pkg.identity())));
+    assert!(installed.contains(expected_tail), "{installed}");
+    assert!(
+        installed.contains("F:usr/bin\nR:hello\na:0:0:755\nZ:"),
+        "{installed}"
+    );
+    assert!(
+        installed.contains("R:su-thing\na:0:0:4755\n"),
+        "{installed}"
+    );
+    let link_z = alpinist_apk::package::q1(&sha1::Sha1::digest(b"a.txt"));
+    assert!(
+        installed.contains(&format!("R:link\na:0:0:777\nZ:{link_z}\n")),
+        "{installed}"
+    );
+    // The hard link has the digest of its target.
+    let a_txt = installed
+        .split("R:a.txt\n")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap();
+    let hard = installed
+        .split("R:hard.txt\n")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap();
+    assert_eq!(a_txt, hard);
+    assert!(installed.ends_with("\n\n"));
+    let triggers = std::fs::read_to_string(r.join(install::TRIGGERS)).unwrap();
+    assert_eq!(triggers, format!("{} /usr/share/hello\n", pkg.identity()));
+
+    // Read back: the same database, scripts included.
+    let db = install::read_database(r).unwrap();
+    let hello = db.get("hello").unwrap();
+    assert_eq!(hello.scripts.len(), 1);
+    assert_eq!(hello.scripts[0].kind, ScriptKind::PostInstall);
+    assert_eq!(hello.triggers, ["/usr/share/hello"]);
+    assert_eq!(db.to_text(), installed);
+}
+
+#[test]
+fn refuses_dotdot_path() {
+    let root = fresh_root();
+    let keys = test_keyring();
+    let bytes = package(
+        pkginfo("evil", "1-r0"),
+        vec![(dir("usr"), vec![]), file("usr/../../escaped", b"gotcha")],
+    );
+    assert_refused_unchanged(root.path(), bytes, Trust::Keys(&keys), "..");
+}
+
+#[test]
+fn refuses_write_through_symlink_in_root() {
+    let root = fresh_root();
+    let outside = tempfile::tempdir().unwrap();
+    // A symlink already in the root that climbs out of it to a real directory.
+    std::fs::create_dir_all(root.path().join("usr")).unwrap();
+    let target = format!("{}{}", "../".repeat(20), outside.path().display());
+    std::os::unix::fs::symlink(&target, root.path().join("usr/up")).unwrap();
+    let keys = test_keyring();
+    let bytes = package(
+        pkginfo("evil", "1-r0"),
+        vec![
+            (dir("usr"), vec![]),
+            (dir("usr/up"), vec![]),
+            file("usr/up/pwned", b"gotcha"),
+        ],
+    );
+    let outside_before = snapshot(outside.path());
+    assert_refused_unchanged(root.path(), bytes, Trust::Keys(&keys), "leave the root");
+    assert_eq!(snapshot(outside.path()), outside_before);
+}
+
+#[test]
+fn refuses_write_through_symlink_in_package() {
+    let root = fresh_root();
+    let keys = test_keyring();
+    let bytes = package(
+        pkginfo("evil", "1-r0"),
+        vec![
+            (dir("etc"), vec![]),
+            (symlink("etc/x", "../../../../../../../../tmp"), vec![]),
+            (dir("etc/x"), vec![]),
+            file("etc/x/pwned", b"gotcha"),
+        ],
+    );
+    assert_refused_unchanged(root.path(), bytes, Trust::Keys(&keys), "leave the root");
+}
+
+#[test]
+fn absolute_symlinks_stay_inside_the_root() {
+    // `lib64 -> /usr/lib` in the root: a package's lib64/ lands in root/usr/lib, not the host's.
+    let root = fresh_root();
+    std::fs::create_dir_all(root.path().join("usr/lib")).unwrap();
+    std::os::unix::fs::symlink("/usr/lib", root.path().join("lib64")).unwrap();
+    let keys = test_keyring();
+    let bytes = package(
+        pkginfo("libfoo", "1-r0"),
+        vec![(dir("lib64"), vec![]), file("lib64/libfoo.so.1", b"elf")],
+    );
+    install_one(root.path(), bytes, Trust::Keys(&keys)).unwrap();
+    assert_eq!(
+        std::fs::read(root.path().join("usr/lib/libfoo.so.1")).unwrap(),
+        b"elf"
+    );
+    assert!(std::fs::symlink_metadata(root.path().join("lib64"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+}
+
+#[test]
+fn refuses_checksum_mismatch() {
+    let root = fresh_root();
+    let keys = test_keyring();
+    let (mut h, data) = file("etc/motd", b"hello");
+    h.pax.push((
+        PAX_CHECKSUM_SHA1.to_string(),
+        b"0000000000000000000000000000000000000000".to_vec(),
+    ));
+    let bytes = package(
+        pkginfo("bad", "1-r0"),
+        vec![(dir("etc"), vec![]), (h, data)],
+    );
+    assert_refused_unchanged(root.path(), bytes, Trust::Keys(&keys), "checksum");
+}
+
+#[test]
+fn refuses_unsigned_and_badly_signed() {
+    let root = fresh_root();
+    let keys = test_keyring();
+    let mut b = PackageBuilder::new(pkginfo("plain", "1-r0"), SDE);
+    let (h, d) = file("motd", b"hi");
+    b.push_entry(h, d);
+    let unsigned = b.build(None).unwrap();
+    assert_refused_unchanged(
+        root.path(),
+        unsigned.clone(),
+        Trust::Keys(&keys),
+        "not signed",
+    );
+    // Signed by a key that is not trusted.
+    let other = alpinist_apk::sign::keygen("other", 1024, 1).unwrap();
+    let signer = alpinist_apk::package::Signer {
+        key: alpinist_apk::sign::PrivateKey::from_pem(&other.private_pem).unwrap(),
+        key_name: other.public_file.clone(),
+        alg: SigAlg::Sha1,
+    };
+    let foreign = b.build(Some(&signer)).unwrap();
+    assert_refused_unchanged(
+        root.path(),
+        foreign.clone(),
+        Trust::Keys(&keys),
+        "no trusted key",
+    );
+    // Signed with the right name but the wrong key.
+    let forged = alpinist_apk::package::Signer {
+        key_name: TEST_KEY_NAME.into(),
+        ..signer
+    };
+    let forged = b.build(Some(&forged)).unwrap();
+    assert_refused_unchanged(root.path(), forged, Trust::Keys(&keys), "signature");
+    // Through an index whose C: does not match.
+    let real_id = Package::parse(&unsigned).unwrap().identity();
+    let wrong_id = Package::parse(&sample_package(None)).unwrap().identity();
+    assert_refused_unchanged(
+        root.path(),
+        unsigned.clone(),
+        Trust::Identity(&wrong_id),
+        "does not match",
+    );
+    // ...and accepted when the signed index's C: matches.
+    install_one(root.path(), unsigned, Trust::Identity(&real_id)).unwrap();
+    assert_eq!(std::fs::read(root.path().join("motd")).unwrap(), b"hi");
+}
+
+#[test]
+fn refuses_file_owned_by_another_package_without_replaces() {
+    let root = fresh_root();
+    let keys = test_keyring();
+    let entries = || {
+        vec![
+            (dir("usr"), vec![]),
+            (dir("usr/bin"), vec![]),
+            file("usr/bin/tool", b"from a"),
+        ]
+    };
+    install_one(
+        root.path(),
+        package(pkginfo("a", "1-r0"), entries()),
+        Trust::Keys(&keys),
+    )
+    .unwrap();
+    let mut b_entries = entries();
+    b_entries[2] = file("usr/bin/tool", b"from b");
+    b_entries.push(file("usr/bin/other", b"b only"));
+    let b_bytes = package(pkginfo("b", "1-r0"), b_entries.clone());
+    assert_refused_unchanged(root.path(), b_bytes, Trust::Keys(&keys), "owned by a");
+
+    // With replaces it goes through and the file changes owner.
+    let mut info = pkginfo("b", "1-r0");
+    info.replaces = vec!["a".into()];
+    install_one(root.path(), package(info, b_entries), Trust::Keys(&keys)).unwrap();
+    assert_eq!(
+        std::fs::read(root.path().join("usr/bin/tool")).unwrap(),
+        b"from b"
+    );
+    let db = install::read_database(root.path()).unwrap();
+    let owned = |name: &str| db.get(name).unwrap().file_paths().collect::<Vec<_>>();
+    assert!(owned("a").is_empty());
+    assert_eq!(owned("b"), ["usr/bin/tool", "usr/bin/other"]);
+}
+
+#[test]
+fn refusal_in_a_transaction_writes_nothing() {
+    // Two packages: the second conflicts with the first; nothing of either is written.
+    let root = fresh_root();
+    let keys = test_keyring();
+    let entries = |data: &[u8]| vec![(dir("etc"), vec![]), file("etc/shared", data)];
+    let before = snapshot(root.path());
+    let mut tx = Transaction::new(root.path(), install::read_database(root.path()).unwrap());
+    tx.add(
+        package(pkginfo("one", "1-r0"), entries(b"1")),
+        Trust::Keys(&keys),
+    )
+    .unwrap();
+    let err = tx
+        .add(
+            package(pkginfo("two", "1-r0"), entries(b"2")),
+            Trust::Keys(&keys),
+        )
+        .unwrap_err();
+    assert!(matches!(err, InstallError::Conflict { .. }), "{err}");
+    drop(tx);
+    assert_eq!(snapshot(root.path()), before);
+}
+
+#[test]
+fn upgrade_removes_files_no_longer_shipped() {
+    let root = fresh_root();
+    let keys = test_keyring();
+    let v1 = package(
+        pkginfo("up", "1-r0"),
+        vec![
+            (dir("etc"), vec![]),
+            file("etc/old", b"1"),
+            file("etc/keep", b"1"),
+        ],
+    );
+    let v2 = package(
+        pkginfo("up", "2-r0"),
+        vec![(dir("etc"), vec![]), file("etc/keep", b"2")],
+    );
+    install_one(root.path(), v1, Trust::Keys(&keys)).unwrap();
+    install_one(root.path(), v2, Trust::Keys(&keys)).unwrap();
+    assert!(!root.path().join("etc/old").exists());
+    assert_eq!(std::fs::read(root.path().join("etc/keep")).unwrap(), b"2");
+    let db = install::read_database(root.path()).unwrap();
+    assert_eq!(db.packages.len(), 1);
+    assert_eq!(db.get("up").unwrap().info.version, "2-r0");
+}
+
+#[test]
+fn integrity_errors_name_the_part() {
+    let root = fresh_root();
+    let keys = test_keyring();
+    let mut bytes = sample_package(Some(&test_signer(SigAlg::Sha1)));
+    let n = bytes.len();
+    bytes[n - 20] ^= 0xff;
+    let before = snapshot(root.path());
+    let err = install_one(root.path(), bytes, Trust::Keys(&keys)).unwrap_err();
+    match &err {
+        InstallError::Package { source, .. } => {
+            assert!(matches!(source, PackageError::Corrupt { .. }), "{err}");
+            assert!(source.to_string().starts_with("data: "), "{err}");
+        }
+        _ => panic!("{err}"),
+    }
+    assert_eq!(snapshot(root.path()), before);
+}
