@@ -128,14 +128,19 @@ fn host_inputs(cx: &Context, inputs: &mut Inputs) {
     }
 }
 
+/// Patches are inputs whether or not the substitute is used: the key must be known
+/// before the source is resolved.
 fn patch_inputs(cx: &Context, inputs: &mut Inputs, component: &str, version: &str) -> Result<()> {
-    for p in patches(cx, component, version)? {
-        inputs.file(InputKind::Patch, &cx.layout.repo, &p)?;
+    for dir in [version.to_string(), format!("{version}-substitute")] {
+        for p in patches(cx, component, &dir)? {
+            inputs.file(InputKind::Patch, &cx.layout.repo, &p)?;
+        }
     }
     Ok(())
 }
 
-/// `patches/<component>/<version>/*.patch`, in name order.
+/// `patches/<component>/<dir>/*.patch`, in name order. `<dir>` is the version, or
+/// `<version>-substitute` for patches that only the documented substitute source needs.
 fn patches(cx: &Context, component: &str, version: &str) -> Result<Vec<PathBuf>> {
     let dir = cx.layout.patches().join(component).join(version);
     let mut v = Vec::new();
@@ -185,7 +190,11 @@ fn unpack(cx: &Context, run: &mut StepRun, component: &str, members: &[&str]) ->
             .args(members),
     )?;
     let top = single_subdir(&dest)?;
-    for p in patches(cx, component, &comp.version)? {
+    let mut to_apply = patches(cx, component, &comp.version)?;
+    if resolved.substitute {
+        to_apply.extend(patches(cx, component, &format!("{}-substitute", comp.version))?);
+    }
+    for p in to_apply {
         run.log
             .status(&format!("patching {component}: {}", p.display()));
         run.log.run(
