@@ -32,12 +32,18 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 10)]
         runs: usize,
     },
+    /// Time writing a signed APKINDEX.tar.gz for N generated packages (apk index --sign)
+    ApkIndex(crate::bench_apk::IndexArgs),
+    /// Time `apk add --initdb` of N generated packages into a fresh root, against `cp -r`
+    ApkInstall(crate::bench_apk::InstallArgs),
 }
 
 pub fn run(cx: &Context, what: BenchCommand) -> Result<()> {
     match what {
         BenchCommand::Toolchain(a) => toolchain_cold(cx, &a.arch),
         BenchCommand::Noop { arch, runs } => noop(cx, &arch.arch, runs),
+        BenchCommand::ApkIndex(a) => crate::bench_apk::index(cx, &a),
+        BenchCommand::ApkInstall(a) => crate::bench_apk::install(cx, &a),
     }
 }
 
@@ -71,7 +77,7 @@ fn toolchain_cold(cx: &Context, arch: &str) -> Result<()> {
     let peak = Arc::new(AtomicU64::new(0));
     let sampler = {
         let (stop, peak) = (stop.clone(), peak.clone());
-        let dirs = vec![tmp_cache.clone(), layout.work()];
+        let dirs = [tmp_cache.clone(), layout.work()];
         std::thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) {
                 let used: u64 = dirs.iter().map(|d| disk_usage(d)).sum();

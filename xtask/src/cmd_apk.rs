@@ -148,7 +148,7 @@ pub fn keygen(args: KeygenArgs) -> Result<()> {
 }
 
 /// Generates a key pair into `dir` with abuild-keygen's names; the private key is mode 0600.
-fn write_keypair(dir: &Path, name: &str, bits: usize, now: u64) -> Result<(PathBuf, PathBuf)> {
+pub fn write_keypair(dir: &Path, name: &str, bits: usize, now: u64) -> Result<(PathBuf, PathBuf)> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
     let k = sign::keygen(name, bits, now)?;
@@ -269,19 +269,19 @@ fn index_bytes(
 }
 
 /// Options of `apk add`.
-struct AddOptions<'a> {
-    root: &'a Path,
-    arch: &'a str,
-    initdb: bool,
-    repositories: &'a [PathBuf],
-    keys_dir: Option<&'a Path>,
-    simulate: bool,
-    deps: &'a [String],
+pub struct AddOptions<'a> {
+    pub root: &'a Path,
+    pub arch: &'a str,
+    pub initdb: bool,
+    pub repositories: &'a [PathBuf],
+    pub keys_dir: Option<&'a Path>,
+    pub simulate: bool,
+    pub deps: &'a [String],
 }
 
 /// Resolves with [`Solver`] as `apk add` does, then installs (or with `simulate` only
 /// plans). Returns what apk prints: `(1/2) Installing b (2)` lines and the `OK:` line.
-fn add(o: &AddOptions<'_>) -> Result<String> {
+pub fn add(o: &AddOptions<'_>) -> Result<String> {
     let root = o.root;
     if !o.simulate {
         std::fs::create_dir_all(root).with_context(|| root.display().to_string())?;

@@ -233,3 +233,34 @@ fn effective_uid() -> u32 {
         .and_then(|x| x.parse().ok())
         .unwrap_or(u32::MAX)
 }
+
+/// Checks that bubblewrap can create the sandbox here, and says how to allow it when
+/// the host forbids unprivileged user namespaces (Ubuntu 24.04's AppArmor default).
+pub fn sandbox_preflight() -> Result<()> {
+    let out = std::process::Command::new("bwrap")
+        .args([
+            "--ro-bind",
+            "/",
+            "/",
+            "--unshare-net",
+            "--unshare-pid",
+            "--",
+            "true",
+        ])
+        .output()
+        .context("running bwrap (install bubblewrap: `sudo cargo xtask setup`)")?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let err = String::from_utf8_lossy(&out.stderr);
+    bail!(
+        "the build sandbox (bubblewrap) cannot start here: {}\n\
+         bwrap needs unprivileged user namespaces. On Ubuntu 24.04 and later AppArmor\n\
+         restricts them; allow them with\n  \
+           sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0\n\
+         (or add an AppArmor profile for /usr/bin/bwrap), and on older kernels with\n  \
+           sudo sysctl -w kernel.unprivileged_userns_clone=1\n\
+         Running alpinist as root also works.",
+        err.trim()
+    )
+}

@@ -2,10 +2,13 @@
 
 pub mod arch;
 pub mod bench;
+pub mod bench_apk;
+pub mod build;
 pub mod cmd_apk;
 pub mod components;
 pub mod context;
 pub mod host;
+pub mod keys;
 pub mod layout;
 pub mod progress;
 pub mod runner;
@@ -74,4 +77,55 @@ pub fn build_toolchain(cx: &Context, arch_name: &str) -> Result<PathBuf> {
         arch.triple
     );
     Ok(link)
+}
+
+/// Builds aports for an arch (stage 1 first, cached), publishes the packages into
+/// `build/repo/<repo>/<arch>/` with a signed index. Returns the repository directories.
+pub fn build_aports(
+    cx: &Context,
+    arch_name: &str,
+    dirs: &[PathBuf],
+    settings: &build::BuildSettings,
+) -> Result<Vec<PathBuf>> {
+    let arch = cx.arches.get(arch_name)?.clone();
+    cx.layout.ensure()?;
+    host::require(&cx.layout, "toolchain")?;
+    host::require(&cx.layout, "build")?;
+    host::sandbox_preflight()?;
+    let key = keys::SigningKey::ensure(cx)?;
+    let mut aports = Vec::new();
+    for d in dirs {
+        aports.push(build::evaluate(cx, &arch, d, settings)?);
+    }
+    let (g, aport_steps) = build::graph(cx, &arch, &aports, settings, &key)?;
+    let planned = step::plan(cx, &g)?;
+    let reports = step::execute(cx, &g, &planned)?;
+    step::print_summary(&reports);
+    let done: Vec<PathBuf> = aport_steps
+        .iter()
+        .filter(|&&i| {
+            matches!(
+                reports[i].outcome,
+                step::Outcome::Built | step::Outcome::Cached
+            )
+        })
+        .map(|&i| reports[i].out.clone())
+        .collect();
+    let repos = build::publish(cx, &arch, &done, &key)?;
+    for r in &repos {
+        eprintln!(
+            "repository: {} (signed with {})",
+            r.display(),
+            key.public_name
+        );
+    }
+    if let Some(r) = reports
+        .iter()
+        .find(|r| matches!(r.outcome, step::Outcome::Failed(_)))
+    {
+        if let step::Outcome::Failed(msg) = &r.outcome {
+            anyhow::bail!("{msg}");
+        }
+    }
+    Ok(repos)
 }

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 use clap::{Args, Parser, Subcommand};
 
-use xtask::{bench, cmd_apk};
 use xtask::context::{Context, Settings};
 use xtask::layout::Layout;
+use xtask::{bench, cmd_apk};
 use xtask::{build_toolchain, fetch_toolchain_sources, host, step, toolchain, ArchArgs};
 
 /// Bootstrap Alpine Linux for a new or foreign architecture from a Debian/Ubuntu host:
@@ -63,6 +63,9 @@ enum Command {
     Fetch(ArchArgs),
     /// Stage 1: build the musl cross toolchain for an arch into build/toolchains/<arch>
     Toolchain(ArchArgs),
+    /// Stage 2: build aports (directories with an APKBUILD) into signed packages in
+    /// build/repo/<repo>/<arch>/
+    Build(BuildArgs),
     /// Show what a command would build, what is cached, and why the rest is not
     Plan {
         #[command(subcommand)]
@@ -100,6 +103,39 @@ enum Command {
 enum Plannable {
     /// The stage 1 toolchain for an arch
     Toolchain(ArchArgs),
+    /// Building aports for an arch
+    Build(BuildArgs),
+}
+
+#[derive(Args, Clone)]
+struct BuildArgs {
+    #[command(flatten)]
+    arch: ArchArgs,
+    /// BOOTSTRAP value passed to the recipes (nocc, nolibc, nobase, bootimage)
+    #[arg(long, value_name = "VALUE")]
+    bootstrap: Option<String>,
+    /// Extra environment for the recipes; repeatable
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    env: Vec<String>,
+    /// Aport directories (each holds an APKBUILD, as aports' main/<name>/)
+    #[arg(required = true, value_name = "APORT")]
+    aports: Vec<PathBuf>,
+}
+
+impl BuildArgs {
+    fn settings(&self) -> Result<xtask::build::BuildSettings> {
+        let mut env = Vec::new();
+        for kv in &self.env {
+            let Some((k, v)) = kv.split_once('=') else {
+                bail!("--env {kv:?}: expected KEY=VALUE");
+            };
+            env.push((k.to_string(), v.to_string()));
+        }
+        Ok(xtask::build::BuildSettings {
+            bootstrap: self.bootstrap.clone(),
+            env,
+        })
+    }
 }
 
 #[derive(Args)]
@@ -198,6 +234,20 @@ fn run(cli: Cli) -> Result<()> {
                     print!("{}", step::render_plan(&planned, &cx.layout.store()));
                     Ok(())
                 }
+                Plannable::Build(b) => {
+                    let arch = cx.arches.get(&b.arch.arch)?.clone();
+                    let settings = b.settings()?;
+                    let key = xtask::keys::SigningKey::find(&cx)?
+                        .unwrap_or_else(|| xtask::keys::SigningKey::not_yet(&cx));
+                    let mut aports = Vec::new();
+                    for d in &b.aports {
+                        aports.push(xtask::build::evaluate(&cx, &arch, d, &settings)?);
+                    }
+                    let (g, _) = xtask::build::graph(&cx, &arch, &aports, &settings, &key)?;
+                    let planned = step::plan(&cx, &g)?;
+                    print!("{}", step::render_plan(&planned, &cx.layout.store()));
+                    Ok(())
+                }
             }
         }
         Command::Bench { what } => {
@@ -221,6 +271,11 @@ fn run(cli: Cli) -> Result<()> {
                 bail!("cargo test failed ({st})");
             }
             Ok(())
+        }
+        Command::Build(b) => {
+            let cx = context(&cli.global)?;
+            let settings = b.settings()?;
+            xtask::build_aports(&cx, &b.arch.arch, &b.aports, &settings).map(|_| ())
         }
         Command::Apk { cmd } => cmd_apk::run(cmd),
         Command::Keygen(a) => cmd_apk::keygen(a),

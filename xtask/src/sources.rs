@@ -215,13 +215,9 @@ impl Resolver<'_> {
                     &format!("distfiles directory {}", dir.display()),
                 ) {
                     Ok(()) => {
-                        let local = dist.join(c.file);
-                        if p != local {
-                            link_or_copy(&p, &local)?;
-                        }
-                        self.share(&local, c.file);
+                        self.share(&p, c.file);
                         return Ok(Resolved {
-                            path: local,
+                            path: p,
                             substitute: c.substitute,
                             origin: format!("{}", dir.display()),
                         });
@@ -277,7 +273,7 @@ impl Resolver<'_> {
                     .unwrap_or_default()
             );
             (self.say)(&format!("fetching {origin}"));
-            match self.from_debian(deb, c.file) {
+            match self.fetch_debian(deb, c.file) {
                 Ok(dest) => match self.verify(&dest, &c.sum, &origin) {
                     Ok(()) => {
                         self.share(&dest, c.file);
@@ -338,7 +334,7 @@ impl Resolver<'_> {
         let _ = link_or_copy(path, &dest);
     }
 
-    fn from_debian(&self, deb: &DebianOrigin, file: &str) -> Result<PathBuf> {
+    fn fetch_debian(&self, deb: &DebianOrigin, file: &str) -> Result<PathBuf> {
         let dir = self
             .layout
             .distfiles
@@ -455,6 +451,11 @@ pub fn download(url: &str, dest: &Path) -> Result<()> {
 
 /// One attempt; Ok(true) when the body was complete.
 fn download_once(url: &str, part: &Path) -> Result<bool> {
+    if let Some(path) = url.strip_prefix("file://") {
+        // A local mirror directory (`--mirror file:///path`).
+        std::fs::copy(path, part).with_context(|| format!("copying {path}"))?;
+        return Ok(true);
+    }
     let have = std::fs::metadata(part).map(|m| m.len()).unwrap_or(0);
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_connect(Some(std::time::Duration::from_secs(20)))

@@ -85,13 +85,20 @@ const RECIPE: &str = "1";
 
 /// The stage 1 graph for one arch.
 pub fn graph(cx: &Context, arch: &Arch) -> Result<Graph> {
+    let mut g = Graph::new();
+    add_steps(cx, arch, &mut g)?;
+    Ok(g)
+}
+
+/// Adds the stage 1 steps for `arch` to a graph; returns the index of each by stage
+/// step name (`binutils`, `gcc`, `toolchain`, …).
+pub fn add_steps(cx: &Context, arch: &Arch, g: &mut Graph) -> Result<Vec<(String, usize)>> {
     let path = cx.layout.stages_data().join("toolchain.toml");
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     let stage: StageFile =
         toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
     let config = ToolchainConfig::load(cx)?;
-    let mut g = Graph::new();
     let mut index: Vec<(String, usize)> = Vec::new();
     for s in &stage.step {
         let mut deps = Vec::new();
@@ -119,7 +126,7 @@ pub fn graph(cx: &Context, arch: &Arch) -> Result<Graph> {
         };
         index.push((s.name.clone(), i));
     }
-    Ok(g)
+    Ok(index)
 }
 
 fn host_inputs(cx: &Context, inputs: &mut Inputs) {
@@ -192,7 +199,11 @@ fn unpack(cx: &Context, run: &mut StepRun, component: &str, members: &[&str]) ->
     let top = single_subdir(&dest)?;
     let mut to_apply = patches(cx, component, &comp.version)?;
     if resolved.substitute {
-        to_apply.extend(patches(cx, component, &format!("{}-substitute", comp.version))?);
+        to_apply.extend(patches(
+            cx,
+            component,
+            &format!("{}-substitute", comp.version),
+        )?);
     }
     for p in to_apply {
         run.log

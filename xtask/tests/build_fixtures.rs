@@ -1,0 +1,374 @@
+//! Stage 2 on the fixture aports: every fixture builds for each arch whose toolchain is
+//! present (`cargo xtask test` makes sure aarch64 is), the packages install into an empty
+//! root with alpinist's apk installer, and the fixture programs run under qemu-user (or
+//! natively) and print what tests/fixtures/aports/expected-outputs.txt says. The traced
+//! metadata is checked, and each fixture's .PKGINFO is pinned by a snapshot (aarch64).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use alpinist_apk::package::Package;
+use xtask::arch::{Arch, ArchTable};
+
+fn xtask() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    c.current_dir(common::repo());
+    c
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn arches() -> Vec<Arch> {
+    let table = ArchTable::load(&common::repo().join("toolchains/arch")).unwrap();
+    let want =
+        std::env::var("ALPINIST_FIXTURE_ARCHES").unwrap_or_else(|_| "aarch64,armv7,x86_64".into());
+    want.split(',')
+        .filter(|a| !a.is_empty())
+        .map(|a| table.get(a).unwrap().clone())
+        .filter(|a| {
+            common::repo()
+                .join("build/toolchains")
+                .join(&a.name)
+                .join("bin")
+                .join(format!("{}-gcc", a.triple))
+                .exists()
+        })
+        .collect()
+}
+
+fn fixtures() -> Vec<PathBuf> {
+    let dir = common::repo().join("tests/fixtures/aports/main");
+    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    v.sort();
+    v
+}
+
+fn keys_dir() -> PathBuf {
+    let cache = std::env::var_os("ALPINIST_CACHE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|x| PathBuf::from(x).join("alpinist")))
+        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/alpinist"));
+    cache.join("keys")
+}
+
+fn build(arch: &Arch, extra: &[&str], aports: &[PathBuf]) {
+    let mirror = format!(
+        "file://{}",
+        common::repo().join("tests/fixtures/distfiles").display()
+    );
+    let mut c = xtask();
+    c.args([
+        "build", "--quiet", "--arch", &arch.name, "--mirror", &mirror,
+    ]);
+    c.arg("--env")
+        .arg(format!("ALPINIST_KEYS_DIR={}", keys_dir().display()));
+    c.args(extra).args(aports);
+    run(&mut c);
+}
+
+fn expected() -> Vec<(String, String, String)> {
+    let text =
+        std::fs::read_to_string(common::repo().join("tests/fixtures/aports/expected-outputs.txt"))
+            .unwrap();
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let mut it = l.splitn(3, ' ');
+            (
+                it.next().unwrap().into(),
+                it.next().unwrap().into(),
+                it.next().unwrap().into(),
+            )
+        })
+        .collect()
+}
+
+fn repo_dir(arch: &Arch, repo: &str) -> PathBuf {
+    common::repo()
+        .join("build/repo")
+        .join(repo)
+        .join(&arch.name)
+}
+
+fn pkginfo(arch: &Arch, name: &str) -> alpinist_apk::pkginfo::PkgInfo {
+    let dir = repo_dir(arch, "main");
+    let f = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            let n = p.file_name().unwrap().to_string_lossy().into_owned();
+            n.strip_prefix(&format!("{name}-"))
+                .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+        })
+        .unwrap_or_else(|| panic!("no package {name} in {}", dir.display()));
+    Package::read(&f).unwrap().pkginfo
+}
+
+fn run_in_root(arch: &Arch, root: &Path, prog: &str) -> String {
+    let bin = root.join(prog.trim_start_matches('/'));
+    if arch.is_native() {
+        return run(Command::new(root.join("lib").join(&arch.loader))
+            .arg("--library-path")
+            .arg(format!(
+                "{}:{}",
+                root.join("usr/lib").display(),
+                root.join("lib").display()
+            ))
+            .arg(&bin));
+    }
+    run(Command::new(arch.qemu_binary())
+        .arg("-L")
+        .arg(root)
+        .arg(&bin))
+}
+
+#[test]
+fn fixtures_build_install_and_run() {
+    let arches = arches();
+    if arches.is_empty() {
+        eprintln!("no toolchain for any of the fixture arches; nothing to check");
+    }
+    for arch in &arches {
+        let all: Vec<PathBuf> = fixtures();
+        build(arch, &[], &all);
+        build(
+            arch,
+            &["--bootstrap", "nolibc"],
+            &[common::repo().join("tests/fixtures/aports/main/bootstrap-demo")],
+        );
+
+        // Install every program's package into an empty root and run it.
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("root");
+        let exp = expected();
+        let mut pkgs: Vec<String> = exp
+            .iter()
+            .map(|(p, _, _)| p.clone())
+            .filter(|p| p != "bootstrap-demo-pass1")
+            .collect();
+        pkgs.extend([
+            "fixture-data".into(),
+            "split-demo-extras".into(),
+            "libfoo-doc".into(),
+        ]);
+        pkgs.dedup();
+        let mut c = xtask();
+        c.args(["apk", "add", "--root"])
+            .arg(&root)
+            .args(["--arch", &arch.name, "--initdb"]);
+        c.arg("--repository")
+            .arg(repo_dir(arch, "main").parent().unwrap());
+        c.arg("--repository")
+            .arg(repo_dir(arch, "bootstrap").parent().unwrap());
+        c.arg("--keys-dir").arg(keys_dir());
+        c.args(&pkgs);
+        let out = run(&mut c);
+        assert!(out.contains("Installing foo-utils"), "{out}");
+        for (pkg, prog, line) in &exp {
+            if pkg == "bootstrap-demo-pass1" {
+                continue;
+            }
+            assert_eq!(
+                run_in_root(arch, &root, prog),
+                format!("{line}\n"),
+                "{}: {prog}",
+                arch.name
+            );
+        }
+        assert!(root.join("usr/share/fixture-data").is_dir());
+        assert!(root.join("usr/share/split-demo/extras").exists());
+        assert!(
+            root.join("usr/share/man/man3/foo.3.gz").exists(),
+            "man pages are gzipped by default_doc"
+        );
+
+        // The pass1 variant of the BOOTSTRAP-dependent recipe.
+        let root1 = tmp.path().join("root1");
+        let mut c = xtask();
+        c.args(["apk", "add", "--root"])
+            .arg(&root1)
+            .args(["--arch", &arch.name, "--initdb"]);
+        c.arg("--repository")
+            .arg(repo_dir(arch, "main").parent().unwrap());
+        c.arg("--repository")
+            .arg(repo_dir(arch, "bootstrap").parent().unwrap());
+        c.arg("--keys-dir").arg(keys_dir());
+        c.arg("bootstrap-demo-pass1");
+        run(&mut c);
+        assert_eq!(
+            run_in_root(arch, &root1, "/usr/bin/bootstrap-demo"),
+            "bootstrap-demo: pass1\n"
+        );
+
+        // Traced metadata.
+        let libc = format!("so:{}", arch.libc_soname());
+        let fu = pkginfo(arch, "foo-utils");
+        assert!(
+            fu.auto_depends.contains(&"so:libfoo.so.1".to_string()),
+            "{:?}",
+            fu.auto_depends
+        );
+        assert!(fu.auto_depends.contains(&libc), "{:?}", fu.auto_depends);
+        assert!(
+            fu.auto_provides
+                .contains(&"cmd:fooctl=1.0.0-r0".to_string()),
+            "{:?}",
+            fu.auto_provides
+        );
+        let lib = pkginfo(arch, "libfoo");
+        assert!(
+            lib.auto_provides
+                .contains(&"so:libfoo.so.1=1.2.3".to_string()),
+            "{:?}",
+            lib.auto_provides
+        );
+        let dev = pkginfo(arch, "libfoo-dev");
+        assert!(
+            dev.auto_provides.contains(&"pc:foo=1.2.3".to_string()),
+            "{:?}",
+            dev.auto_provides
+        );
+        assert!(
+            dev.auto_depends.contains(&"libfoo=1.2.3-r0".to_string()),
+            "{:?}",
+            dev.auto_depends
+        );
+        let doc = pkginfo(arch, "libfoo-doc");
+        assert_eq!(doc.arch, "noarch");
+        assert_eq!(
+            doc.install_if,
+            vec!["docs".to_string(), "libfoo=1.2.3-r0".to_string()]
+        );
+        let hs = pkginfo(arch, "hello-scripts");
+        assert!(
+            hs.depends.contains(&"/bin/sh".to_string()),
+            "{:?}",
+            hs.depends
+        );
+        assert!(!hs.triggers.is_empty());
+        assert_eq!(pkginfo(arch, "fixture-data").arch, "noarch");
+
+        if arch.name == "aarch64" {
+            let mut names: Vec<String> = std::fs::read_dir(repo_dir(arch, "main"))
+                .unwrap()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".apk"))
+                .collect();
+            names.sort();
+            let mut all = BTreeMap::new();
+            for n in names {
+                let p = Package::read(&repo_dir(arch, "main").join(&n)).unwrap();
+                all.insert(n, p.pkginfo.to_text());
+            }
+            for (n, text) in all {
+                insta::with_settings!({filters => vec![
+                    (r"builddate = \d+", "builddate = [time]"),
+                    (r"commit = \S*", "commit = [commit]"),
+                    (r"datahash = [0-9a-f]+", "datahash = [hash]"),
+                ]}, {
+                    insta::assert_snapshot!(format!("pkginfo_{}", n.trim_end_matches(".apk")), text);
+                });
+            }
+        }
+    }
+}
+
+fn bad(name: &str) -> PathBuf {
+    common::repo()
+        .join("tests/fixtures/bad-aports/main")
+        .join(name)
+}
+
+fn build_fails(arch: &str, aport: &Path) -> String {
+    let before = std::fs::read_dir(common::repo().join("build/repo/main"))
+        .map(|rd| rd.count())
+        .unwrap_or(0);
+    let out = xtask()
+        .args(["build", "--quiet", "--arch", arch])
+        .arg(aport)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{} must fail", aport.display());
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let name = aport.file_name().unwrap().to_string_lossy().into_owned();
+    let repo = common::repo().join("build/repo/main");
+    let leaked = std::fs::read_dir(&repo)
+        .map(|rd| {
+            rd.flatten()
+                .flat_map(|d| std::fs::read_dir(d.path()).into_iter().flatten().flatten())
+                .any(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .starts_with(&format!("{name}-"))
+                })
+        })
+        .unwrap_or(false);
+    assert!(!leaked, "nothing of {name} may reach the repository");
+    let _ = before;
+    err
+}
+
+#[test]
+fn a_shell_syntax_error_names_the_file_and_line() {
+    let err = build_fails("aarch64", &bad("syntax-error"));
+    assert!(err.contains("syntax-error/APKBUILD"), "{err}");
+    assert!(err.contains("line 11: syntax error"), "{err}");
+}
+
+#[test]
+fn a_missing_pkgver_names_the_file() {
+    let err = build_fails("aarch64", &bad("no-pkgver"));
+    assert!(
+        err.contains("no-pkgver/APKBUILD: pkgver is not set"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_wrong_checksum_names_the_file_and_both_sums() {
+    if arches().iter().all(|a| a.name != "aarch64") {
+        eprintln!("no aarch64 toolchain; skipped");
+        return;
+    }
+    let err = build_fails("aarch64", &bad("bad-checksum"));
+    assert!(
+        err.contains("bad-checksum/APKBUILD: checksum mismatch for local source data.txt"),
+        "{err}"
+    );
+    assert!(err.contains("expected sha512 0000"), "{err}");
+}
+
+#[test]
+fn a_patch_that_does_not_apply_names_the_file() {
+    if arches().iter().all(|a| a.name != "aarch64") {
+        eprintln!("no aarch64 toolchain; skipped");
+        return;
+    }
+    let err = build_fails("aarch64", &bad("bad-patch"));
+    assert!(
+        err.contains("bad-patch/APKBUILD: the recipe failed"),
+        "{err}"
+    );
+    assert!(err.contains("nope.patch"), "{err}");
+}
