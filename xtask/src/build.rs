@@ -658,7 +658,7 @@ impl Step for AportBuild {
                         urls: vec![url.clone()],
                         sha512: Some(s.sha512.clone()),
                         sha256: None,
-                        debian: None,
+                        debian: debian_origin(cx, &s.name)?,
                         substitute: None,
                     };
                     let say = |m: &str| {
@@ -693,6 +693,14 @@ impl Step for AportBuild {
             ("ALPINIST_ABUILD_SH".into(), sh.display().to_string()),
             ("PACKAGER".into(), "alpinist".into()),
         ]);
+        // Build paths must not reach the packages (verify-repro builds in two places).
+        let map = format!("-ffile-prefix-map={}=/home/build", work.display());
+        for (k, v) in env.iter_mut() {
+            if k == "CFLAGS" || k == "CXXFLAGS" {
+                v.push(' ');
+                v.push_str(&map);
+            }
+        }
         let net = r.option(&r.pkgname, "net");
         run.log.status("build (unpack, prepare, build)");
         run.log
@@ -730,6 +738,27 @@ impl Step for AportBuild {
     }
 }
 
+#[derive(Debug, serde::Deserialize)]
+struct DebianSources {
+    #[serde(default)]
+    source: Vec<DebianSourceEntry>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct DebianSourceEntry {
+    file: String,
+    debian: crate::sources::DebianOrigin,
+}
+
+/// The Debian source package that carries a recipe's source file, if known
+/// (`toolchains/debian-sources.toml`).
+fn debian_origin(cx: &Context, file: &str) -> Result<Option<crate::sources::DebianOrigin>> {
+    let p = cx.layout.toolchains_data().join("debian-sources.toml");
+    let text = std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
+    let f: DebianSources = toml::from_str(&text).with_context(|| format!("parsing {}", p.display()))?;
+    Ok(f.source.into_iter().find(|e| e.file == file).map(|e| e.debian))
+}
+
 fn recipe_error(path: &Path, e: anyhow::Error) -> anyhow::Error {
     anyhow!("{}: the recipe failed\n{e:#}", path.display())
 }
@@ -740,6 +769,56 @@ fn make_writable_copy(dir: &Path) -> Result<()> {
         let tmp = dir.join(format!("{rel}.alpinist-copy"));
         std::fs::copy(&full, &tmp)?;
         std::fs::rename(&tmp, &full)?;
+    }
+    Ok(())
+}
+
+/// `cargo xtask shell`: an interactive shell in the kept build tree of an aport, in the
+/// same sandbox and environment the recipe ran in.
+pub fn shell(cx: &Context, arch: &Arch, dir: &Path, settings: &BuildSettings) -> Result<()> {
+    let key = SigningKey::find(cx)?.unwrap_or_else(|| SigningKey::not_yet(cx));
+    let aport = evaluate(cx, arch, dir, settings)?;
+    let (g, steps) = graph(cx, arch, std::slice::from_ref(&aport), settings, &key)?;
+    let planned = crate::step::plan(cx, &g)?;
+    let p = &planned[*steps.last().expect("aport step")];
+    let work = cx.layout.work().join(format!("{}-{}", p.name, p.key));
+    if !work.is_dir() {
+        bail!(
+            "no kept build tree for {} at {}\n  a failed `cargo xtask build` keeps its tree; a successful one removes it",
+            aport.recipe.pkgname,
+            work.display()
+        );
+    }
+    let tc = planned
+        .iter()
+        .find(|q| q.name == format!("toolchain-{}", arch.name))
+        .map(|q| q.out.clone())
+        .ok_or_else(|| anyhow!("no toolchain step"))?;
+    let sh = abuild_sh(cx)?;
+    let mut env = recipe_env(arch, &tc, &work.join("sysroot"), settings, cx.jobs);
+    env.extend([
+        ("HOME".into(), work.join("home").display().to_string()),
+        ("srcdir".into(), work.join("src").display().to_string()),
+        ("pkgbasedir".into(), work.join("pkg").display().to_string()),
+        ("tmpdir".into(), work.join("tmp").display().to_string()),
+        ("SOURCE_DATE_EPOCH".into(), aport.source_date_epoch.to_string()),
+        ("ALPINIST_ABUILD_SH".into(), sh.display().to_string()),
+        ("TERM".into(), std::env::var("TERM").unwrap_or_else(|_| "dumb".into())),
+    ]);
+    let cmd = sandbox(
+        &work,
+        &env,
+        aport.recipe.option(&aport.recipe.pkgname, "net"),
+        &[
+            "bash".into(),
+            sh.display().to_string(),
+            "env".into(),
+            work.join("aport/APKBUILD").display().to_string(),
+        ],
+    );
+    let st = std::process::Command::new(&cmd.program).args(&cmd.args).status()?;
+    if !st.success() {
+        bail!("the shell ended with {st}");
     }
     Ok(())
 }

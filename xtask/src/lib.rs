@@ -11,6 +11,7 @@ pub mod host;
 pub mod keys;
 pub mod layout;
 pub mod progress;
+pub mod repro;
 pub mod runner;
 pub mod sources;
 pub mod step;
@@ -88,44 +89,62 @@ pub fn build_aports(
     settings: &build::BuildSettings,
 ) -> Result<Vec<PathBuf>> {
     let arch = cx.arches.get(arch_name)?.clone();
+    let key = keys::SigningKey::ensure(cx)?;
+    let (done, failure) = run_aports(cx, &arch, dirs, settings, &key)?;
+    let repos = build::publish(cx, &arch, &done, &key)?;
+    for r in &repos {
+        eprintln!("repository: {} (signed with {})", r.display(), key.public_name);
+    }
+    if let Some(msg) = failure {
+        anyhow::bail!("{msg}");
+    }
+    Ok(repos)
+}
+
+/// Builds aports without publishing; returns the store outputs of the aport steps.
+pub fn build_aport_outputs(
+    cx: &Context,
+    arch_name: &str,
+    dirs: &[PathBuf],
+    settings: &build::BuildSettings,
+) -> Result<Vec<PathBuf>> {
+    let arch = cx.arches.get(arch_name)?.clone();
+    let key = keys::SigningKey::ensure(cx)?;
+    let (done, failure) = run_aports(cx, &arch, dirs, settings, &key)?;
+    if let Some(msg) = failure {
+        anyhow::bail!("{msg}");
+    }
+    // The runtime packages are not the aports'.
+    Ok(done.into_iter().skip(1).collect())
+}
+
+fn run_aports(
+    cx: &Context,
+    arch: &arch::Arch,
+    dirs: &[PathBuf],
+    settings: &build::BuildSettings,
+    key: &keys::SigningKey,
+) -> Result<(Vec<PathBuf>, Option<String>)> {
     cx.layout.ensure()?;
     host::require(&cx.layout, "toolchain")?;
     host::require(&cx.layout, "build")?;
     host::sandbox_preflight()?;
-    let key = keys::SigningKey::ensure(cx)?;
     let mut aports = Vec::new();
     for d in dirs {
-        aports.push(build::evaluate(cx, &arch, d, settings)?);
+        aports.push(build::evaluate(cx, arch, d, settings)?);
     }
-    let (g, aport_steps) = build::graph(cx, &arch, &aports, settings, &key)?;
+    let (g, aport_steps) = build::graph(cx, arch, &aports, settings, key)?;
     let planned = step::plan(cx, &g)?;
     let reports = step::execute(cx, &g, &planned)?;
     step::print_summary(&reports);
     let done: Vec<PathBuf> = aport_steps
         .iter()
-        .filter(|&&i| {
-            matches!(
-                reports[i].outcome,
-                step::Outcome::Built | step::Outcome::Cached
-            )
-        })
+        .filter(|&&i| matches!(reports[i].outcome, step::Outcome::Built | step::Outcome::Cached))
         .map(|&i| reports[i].out.clone())
         .collect();
-    let repos = build::publish(cx, &arch, &done, &key)?;
-    for r in &repos {
-        eprintln!(
-            "repository: {} (signed with {})",
-            r.display(),
-            key.public_name
-        );
-    }
-    if let Some(r) = reports
-        .iter()
-        .find(|r| matches!(r.outcome, step::Outcome::Failed(_)))
-    {
-        if let step::Outcome::Failed(msg) = &r.outcome {
-            anyhow::bail!("{msg}");
-        }
-    }
-    Ok(repos)
+    let failure = reports.iter().find_map(|r| match &r.outcome {
+        step::Outcome::Failed(msg) => Some(msg.clone()),
+        _ => None,
+    });
+    Ok((done, failure))
 }

@@ -66,6 +66,12 @@ enum Command {
     /// Stage 2: build aports (directories with an APKBUILD) into signed packages in
     /// build/repo/<repo>/<arch>/
     Build(BuildArgs),
+    /// Enter the environment of an aport's kept (failed) build tree: the same sandbox,
+    /// variables and helpers the recipe ran with
+    Shell(BuildArgs),
+    /// Build aports twice (different build directories, different times) and compare the
+    /// packages member by member, signature aside
+    VerifyRepro(BuildArgs),
     /// Show what a command would build, what is cached, and why the rest is not
     Plan {
         #[command(subcommand)]
@@ -276,6 +282,37 @@ fn run(cli: Cli) -> Result<()> {
             let cx = context(&cli.global)?;
             let settings = b.settings()?;
             xtask::build_aports(&cx, &b.arch.arch, &b.aports, &settings).map(|_| ())
+        }
+        Command::Shell(b) => {
+            let cx = context(&cli.global)?;
+            let arch = cx.arches.get(&b.arch.arch)?.clone();
+            let settings = b.settings()?;
+            let [dir] = b.aports.as_slice() else {
+                bail!("shell takes exactly one aport directory");
+            };
+            xtask::build::shell(&cx, &arch, dir, &settings)
+        }
+        Command::VerifyRepro(b) => {
+            let cx = context(&cli.global)?;
+            let settings = b.settings()?;
+            let diffs = xtask::repro::verify(&cx, &b.arch.arch, &b.aports, &settings)?;
+            let mut bad = 0;
+            for d in &diffs {
+                if d.what.is_empty() {
+                    println!("{}: identical", d.package);
+                } else {
+                    bad += 1;
+                    println!("{}: DIFFERS", d.package);
+                    for w in &d.what {
+                        println!("  {w}");
+                    }
+                }
+            }
+            println!("{} packages, {} identical, {} differ", diffs.len(), diffs.len() - bad, bad);
+            if bad > 0 {
+                bail!("{bad} packages are not reproducible");
+            }
+            Ok(())
         }
         Command::Apk { cmd } => cmd_apk::run(cmd),
         Command::Keygen(a) => cmd_apk::keygen(a),

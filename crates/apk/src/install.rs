@@ -246,13 +246,14 @@ impl Transaction {
     }
 }
 
-/// What is at `rel`: a planned node, else what is on disk (not following a final symlink).
+/// What is at `rel`: a planned node (the last layer that has one wins), else what is on disk
+/// (not following a final symlink).
 fn lookup(
     root: &Path,
-    overlay: &BTreeMap<String, Node>,
+    overlay: &[&BTreeMap<String, Node>],
     rel: &str,
 ) -> Result<Option<Node>, InstallError> {
-    if let Some(n) = overlay.get(rel) {
+    if let Some(n) = overlay.iter().rev().find_map(|layer| layer.get(rel)) {
         return Ok(Some(n.clone()));
     }
     let full = root.join(rel);
@@ -272,7 +273,7 @@ fn lookup(
 /// following symlinks chroot-style. The last component is followed only if `follow_last`.
 fn resolve(
     root: &Path,
-    overlay: &BTreeMap<String, Node>,
+    overlay: &[&BTreeMap<String, Node>],
     name: &str,
     path: &str,
     follow_last: bool,
@@ -385,7 +386,9 @@ impl Transaction {
             .collect();
         record.triggers = pkg.pkginfo.triggers.clone();
 
-        let mut overlay = self.overlay.clone();
+        // What this package will create, on top of `self.overlay` (not a copy of it: that
+        // would make a transaction quadratic in its number of entries).
+        let mut added: BTreeMap<String, Node> = BTreeMap::new();
         let mut ops = Vec::with_capacity(pkg.entries.len());
         let mut taken: Vec<(String, String)> = Vec::new(); // (path, previous owner)
         let mut dests: HashMap<&str, String> = HashMap::new();
@@ -407,7 +410,7 @@ impl Transaction {
             // Resolve against what this transaction will have created so far.
             let dest = resolve(
                 &self.root,
-                &overlay,
+                &[&self.overlay, &added],
                 &name,
                 path,
                 h.entry_type == EntryType::Directory,
@@ -421,7 +424,7 @@ impl Transaction {
                 Some((d, b)) => (d, b),
                 None => ("", path),
             };
-            let existing = lookup(&self.root, &overlay, &dest)?;
+            let existing = lookup(&self.root, &[&self.overlay, &added], &dest)?;
             if h.entry_type == EntryType::Directory {
                 match existing {
                     None | Some(Node::Dir) => {}
@@ -429,7 +432,7 @@ impl Transaction {
                 }
                 let d = record.dir_mut(path);
                 d.acl = acl;
-                overlay.insert(dest.clone(), Node::Dir);
+                added.insert(dest.clone(), Node::Dir);
                 dests.insert(path, dest.clone());
                 ops.push(Some(Op::Dir {
                     dest,
@@ -472,7 +475,7 @@ impl Transaction {
             shipped.push(path.to_string());
             let op = match h.entry_type {
                 EntryType::Regular => {
-                    overlay.insert(dest.clone(), Node::File);
+                    added.insert(dest.clone(), Node::File);
                     Op::File {
                         dest: dest.clone(),
                         mode: h.mode & 0o7777,
@@ -482,7 +485,7 @@ impl Transaction {
                     }
                 }
                 EntryType::Symlink => {
-                    overlay.insert(dest.clone(), Node::Symlink(h.link_name.clone()));
+                    added.insert(dest.clone(), Node::Symlink(h.link_name.clone()));
                     Op::Symlink {
                         dest: dest.clone(),
                         target: h.link_name.clone(),
@@ -495,7 +498,7 @@ impl Transaction {
                         .get(h.link_name.as_str())
                         .cloned()
                         .ok_or_else(|| perr("hard link to a path not in this package"))?;
-                    overlay.insert(dest.clone(), Node::File);
+                    added.insert(dest.clone(), Node::File);
                     Op::Hardlink {
                         dest: dest.clone(),
                         source,
@@ -516,7 +519,7 @@ impl Transaction {
         if let Some(old) = &old {
             for f in old.file_paths() {
                 if !shipped.contains(&f) && self.owners.get(&f) == Some(&name) {
-                    if let Ok(d) = resolve(&self.root, &self.overlay, &name, &f, false) {
+                    if let Ok(d) = resolve(&self.root, &[&self.overlay], &name, &f, false) {
                         stale.push(d);
                     }
                 }
@@ -524,7 +527,7 @@ impl Transaction {
         }
 
         // Everything checked: update the transaction's view.
-        self.overlay = overlay;
+        self.overlay.append(&mut added);
         for (path, owner) in taken {
             if let Some(p) = self.db.get_mut(&owner) {
                 let (dir, base) = path.rsplit_once('/').unwrap_or(("", path.as_str()));
@@ -562,7 +565,7 @@ impl Transaction {
         for f in old.file_paths() {
             if self.owners.get(&f).map(String::as_str) == Some(name) {
                 self.owners.remove(&f);
-                stale.push(resolve(&self.root, &self.overlay, name, &f, false)?);
+                stale.push(resolve(&self.root, &[&self.overlay], name, &f, false)?);
             }
         }
         self.db.remove(name);
