@@ -12,6 +12,7 @@ pub mod keys;
 pub mod layout;
 pub mod progress;
 pub mod repro;
+pub mod rootfs;
 pub mod runner;
 pub mod sources;
 pub mod step;

@@ -72,6 +72,23 @@ enum Command {
     /// Build aports twice (different build directories, different times) and compare the
     /// packages member by member, signature aside
     VerifyRepro(BuildArgs),
+    /// Stage 3: install packages from the local repositories into a fresh root, run their
+    /// scripts and triggers under qemu-user, and write the minirootfs tarball
+    Rootfs {
+        #[command(flatten)]
+        arch: ArchArgs,
+        /// Packages to install
+        #[arg(long, value_delimiter = ',', default_values_t = ["alpine-base".to_string(), "apk-tools".to_string()])]
+        packages: Vec<String>,
+    },
+    /// Check a root filesystem tarball by running its own tools in it (cat, apk, busybox)
+    VerifyRootfs {
+        #[command(flatten)]
+        arch: ArchArgs,
+        /// The tarball [default: the newest build/<arch>/alpine-minirootfs-*.tar.gz]
+        #[arg(long)]
+        tarball: Option<PathBuf>,
+    },
     /// Show what a command would build, what is cached, and why the rest is not
     Plan {
         #[command(subcommand)]
@@ -313,6 +330,16 @@ fn run(cli: Cli) -> Result<()> {
                 bail!("{bad} packages are not reproducible");
             }
             Ok(())
+        }
+        Command::Rootfs { arch, packages } => {
+            let cx = context(&cli.global)?;
+            let a = cx.arches.get(&arch.arch)?.clone();
+            xtask::rootfs::rootfs(&cx, &a, &packages).map(|_| ())
+        }
+        Command::VerifyRootfs { arch, tarball } => {
+            let cx = context(&cli.global)?;
+            let a = cx.arches.get(&arch.arch)?.clone();
+            xtask::rootfs::verify(&cx, &a, tarball)
         }
         Command::Apk { cmd } => cmd_apk::run(cmd),
         Command::Keygen(a) => cmd_apk::keygen(a),

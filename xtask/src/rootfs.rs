@@ -1,0 +1,295 @@
+//! Stage 3: an Alpine root filesystem from the local repositories.
+//!
+//! Packages are installed with alpinist's apk installer (which records maintainer scripts
+//! without running them); the scripts and triggers then run inside the new root under
+//! bubblewrap, target binaries through qemu-user via binfmt_misc. The result is
+//! `build/<arch>/alpine-minirootfs-<version>-<arch>.tar.gz`.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use alpinist_apk::db::ScriptKind;
+use alpinist_apk::install;
+use anyhow::{bail, Context as _, Result};
+
+use crate::arch::Arch;
+use crate::context::Context;
+use crate::keys::SigningKey;
+
+/// Where, inside the root, the local repositories appear when the root is used through
+/// `verify-rootfs` (bind-mounted there), and so what `/etc/apk/repositories` names.
+pub const REPO_MOUNT: &str = "/var/lib/alpinist/repo";
+
+/// The local repositories that have packages for `arch`: `build/repo/<repo>`.
+pub fn local_repos(cx: &Context, arch: &Arch) -> Result<Vec<PathBuf>> {
+    let base = cx.layout.build.join("repo");
+    let mut v: Vec<PathBuf> = std::fs::read_dir(&base)
+        .with_context(|| format!("{}: no local repository yet (run `cargo xtask build`)", base.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join(&arch.name).join("APKINDEX.tar.gz").is_file())
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
+/// Makes sure the kernel runs `arch`'s programs through qemu-user (binfmt_misc).
+pub fn ensure_binfmt(arch: &Arch) -> Result<()> {
+    if arch.is_native() {
+        return Ok(());
+    }
+    let misc = Path::new("/proc/sys/fs/binfmt_misc");
+    if !misc.join("register").exists() {
+        let st = std::process::Command::new("mount")
+            .args(["-t", "binfmt_misc", "binfmt_misc"])
+            .arg(misc)
+            .status();
+        if !matches!(st, Ok(s) if s.success()) || !misc.join("register").exists() {
+            bail!(
+                "binfmt_misc is not mounted and could not be mounted; as root run\n  mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc"
+            );
+        }
+    }
+    let name = format!("qemu-{}", arch.qemu);
+    if misc.join(&name).exists() {
+        return Ok(());
+    }
+    let conf = Path::new("/usr/lib/binfmt.d").join(format!("{name}.conf"));
+    let line = std::fs::read_to_string(&conf).with_context(|| {
+        format!(
+            "{}: missing; install qemu-user-static (`sudo cargo xtask setup`)",
+            conf.display()
+        )
+    })?;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(misc.join("register"))
+        .and_then(|mut f| f.write_all(line.trim().as_bytes()))
+        .with_context(|| {
+            format!(
+                "registering {name} with binfmt_misc (needs root; or run `sudo update-binfmts --enable {name}`)"
+            )
+        })?;
+    Ok(())
+}
+
+/// Runs a command inside `root` as its `/`.
+pub fn in_root(root: &Path, binds: &[(PathBuf, String)], argv: &[&str]) -> std::process::Command {
+    let mut c = std::process::Command::new("bwrap");
+    c.arg("--bind").arg(root).arg("/");
+    c.args(["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/run", "--unshare-pid", "--die-with-parent", "--chdir", "/", "--clearenv"]);
+    c.args(["--setenv", "PATH", "/usr/sbin:/usr/bin:/sbin:/bin", "--setenv", "HOME", "/root"]);
+    for (from, to) in binds {
+        c.arg("--ro-bind").arg(from).arg(to);
+    }
+    c.arg("--").args(argv);
+    c
+}
+
+fn run_script(root: &Path, pkg: &str, kind: ScriptKind, body: &[u8], args: &[String], log: &mut String) -> Result<()> {
+    let path = root.join(".alpinist-script");
+    std::fs::write(&path, body)?;
+    let mut argv: Vec<&str> = vec!["/bin/sh", "/.alpinist-script"];
+    argv.extend(args.iter().map(|s| s.as_str()));
+    let out = in_root(root, &[], &argv).output().context("running bwrap")?;
+    let _ = std::fs::remove_file(&path);
+    log.push_str(&format!(
+        "{pkg}.{}: {}\n{}{}",
+        kind.as_str(),
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    ));
+    if !out.status.success() && kind != ScriptKind::Trigger {
+        bail!(
+            "{pkg}.{} failed inside the root ({}):\n{}",
+            kind.as_str(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim_end()
+        );
+    }
+    Ok(())
+}
+
+/// Builds the root filesystem tarball for `arch` from the local repositories.
+pub fn rootfs(cx: &Context, arch: &Arch, packages: &[String]) -> Result<PathBuf> {
+    let key = SigningKey::ensure(cx)?;
+    let repos = local_repos(cx, arch)?;
+    if repos.is_empty() {
+        bail!("no local repository has packages for {}; run `cargo xtask build --arch {}` first", arch.name, arch.name);
+    }
+    let dir = cx.layout.build.join(&arch.name);
+    let root = dir.join("rootfs");
+    if root.exists() {
+        crate::step::remove_dir_all_writable(&root)?;
+    }
+    std::fs::create_dir_all(&root)?;
+    // Only the public key goes into the root.
+    let pubdir = dir.join("keys");
+    std::fs::create_dir_all(&pubdir)?;
+    std::fs::copy(&key.public, pubdir.join(&key.public_name))?;
+    eprintln!("installing {} into {}", packages.join(" "), root.display());
+    let out = crate::cmd_apk::add(&crate::cmd_apk::AddOptions {
+        root: &root,
+        arch: &arch.name,
+        initdb: true,
+        repositories: &repos,
+        keys_dir: Some(&pubdir),
+        simulate: false,
+        deps: packages,
+    })?;
+    eprint!("{out}");
+    let lines: Vec<String> = repos
+        .iter()
+        .map(|r| format!("{REPO_MOUNT}/{}", r.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()))
+        .collect();
+    install::write_repositories(&root, &lines)?;
+
+    // Maintainer scripts, then triggers, inside the root.
+    ensure_binfmt(arch)?;
+    let db = install::read_database(&root)?;
+    let mut log = String::new();
+    for p in &db.packages {
+        for kind in [ScriptKind::PreInstall, ScriptKind::PostInstall] {
+            if let Some(s) = p.scripts.iter().find(|s| s.kind == kind) {
+                run_script(&root, &p.info.name, kind, &s.body, &[format!("{}", p.info.version)], &mut log)?;
+            }
+        }
+    }
+    for p in &db.packages {
+        let Some(t) = p.scripts.iter().find(|s| s.kind == ScriptKind::Trigger) else { continue };
+        let mut dirs = Vec::new();
+        for glob in &p.triggers {
+            if root.join(glob.trim_start_matches('/')).is_dir() {
+                dirs.push(glob.clone());
+            }
+        }
+        if !dirs.is_empty() {
+            run_script(&root, &p.info.name, ScriptKind::Trigger, &t.body, &dirs, &mut log)?;
+        }
+    }
+    std::fs::write(dir.join("rootfs-scripts.log"), &log)?;
+
+    let version = std::fs::read_to_string(root.join("etc/alpine-release"))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "0".into());
+    let tarball = dir.join(format!("alpine-minirootfs-{version}-{}.tar.gz", arch.name));
+    write_tarball(&root, &tarball)?;
+    eprintln!("root filesystem: {}", tarball.display());
+    Ok(tarball)
+}
+
+/// A deterministic gzip'd tar of `root` (sorted, numeric owners as recorded, mode kept).
+fn write_tarball(root: &Path, out: &Path) -> Result<()> {
+    let tmp = out.with_extension("tmp");
+    let f = std::fs::File::create(&tmp)?;
+    let gz = flate2::GzBuilder::new().mtime(0).write(f, flate2::Compression::best());
+    let mut b = tar::Builder::new(gz);
+    b.follow_symlinks(false);
+    b.mode(tar::HeaderMode::Deterministic);
+    let mut paths = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d)?.flatten() {
+            let p = e.path();
+            if e.file_type()?.is_dir() {
+                stack.push(p.clone());
+            }
+            paths.push(p);
+        }
+    }
+    paths.sort();
+    for p in paths {
+        let rel = p.strip_prefix(root).expect("under root");
+        b.append_path_with_name(&p, Path::new(".").join(rel))
+            .with_context(|| format!("adding {}", p.display()))?;
+    }
+    b.into_inner()?.finish()?;
+    std::fs::rename(&tmp, out)?;
+    Ok(())
+}
+
+/// `verify-rootfs`: unpack the tarball and run the root's own tools in it.
+pub fn verify(cx: &Context, arch: &Arch, tarball: Option<PathBuf>) -> Result<()> {
+    let dir = cx.layout.build.join(&arch.name);
+    let tarball = match tarball {
+        Some(t) => t,
+        None => {
+            let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
+                .with_context(|| format!("{}: no rootfs yet (run `cargo xtask rootfs`)", dir.display()))?
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name().is_some_and(|n| {
+                        let n = n.to_string_lossy();
+                        n.starts_with("alpine-minirootfs-") && n.ends_with(".tar.gz")
+                    })
+                })
+                .collect();
+            v.sort();
+            v.pop().with_context(|| format!("no alpine-minirootfs-*.tar.gz in {}", dir.display()))?
+        }
+    };
+    ensure_binfmt(arch)?;
+    let tmp = tempfile_dir(&dir)?;
+    let root = tmp.join("root");
+    std::fs::create_dir_all(&root)?;
+    let st = std::process::Command::new("tar")
+        .arg("-xzf")
+        .arg(&tarball)
+        .arg("-C")
+        .arg(&root)
+        .status()?;
+    if !st.success() {
+        bail!("unpacking {} failed", tarball.display());
+    }
+    let binds: Vec<(PathBuf, String)> = local_repos(cx, arch)?
+        .into_iter()
+        .map(|r| {
+            let name = r.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            (r, format!("{REPO_MOUNT}/{name}"))
+        })
+        .collect();
+    let some_pkg = binds
+        .iter()
+        .find_map(|(r, m)| {
+            std::fs::read_dir(r.join(&arch.name)).ok()?.flatten().find_map(|e| {
+                let n = e.file_name().to_string_lossy().into_owned();
+                n.ends_with(".apk").then(|| format!("{m}/{}/{n}", arch.name))
+            })
+        })
+        .context("no package in the local repositories")?;
+    let checks: Vec<(&str, Vec<String>)> = vec![
+        ("cat /etc/alpine-release", vec!["cat".into(), "/etc/alpine-release".into()]),
+        ("apk --version", vec!["apk".into(), "--version".into()]),
+        ("apk info", vec!["apk".into(), "info".into()]),
+        ("apk verify", vec!["apk".into(), "verify".into(), some_pkg]),
+        ("busybox applet (uname -m)", vec!["/bin/busybox".into(), "uname".into(), "-m".into()]),
+    ];
+    let mut failed = 0;
+    for (what, argv) in &checks {
+        let a: Vec<&str> = argv.iter().map(|s| s.as_str()).collect();
+        let out = in_root(&root, &binds, &a).output()?;
+        let ok = out.status.success();
+        println!(
+            "{} {what}: {}",
+            if ok { "ok  " } else { "FAIL" },
+            String::from_utf8_lossy(if ok { &out.stdout } else { &out.stderr }).trim()
+        );
+        if !ok {
+            failed += 1;
+        }
+    }
+    let _ = crate::step::remove_dir_all_writable(&tmp);
+    if failed > 0 {
+        bail!("{failed} of {} checks failed in {}", checks.len(), tarball.display());
+    }
+    Ok(())
+}
+
+fn tempfile_dir(parent: &Path) -> Result<PathBuf> {
+    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_nanos();
+    let d = parent.join(format!("verify-{stamp}"));
+    std::fs::create_dir_all(&d)?;
+    Ok(d)
+}
