@@ -168,12 +168,18 @@ fn hash_file(p: &Path) -> Result<String> {
 
 /// Evaluates an aport's APKBUILD for `arch` with a real shell.
 pub fn evaluate(cx: &Context, arch: &Arch, dir: &Path, settings: &BuildSettings) -> Result<Aport> {
-    let dir = std::fs::canonicalize(dir)
+    let orig = std::fs::canonicalize(dir)
         .with_context(|| format!("{}: no such aport directory", dir.display()))?;
-    let apkbuild = dir.join("APKBUILD");
-    if !apkbuild.is_file() {
-        bail!("{}: no APKBUILD in this directory", dir.display());
+    if !orig.join("APKBUILD").is_file() {
+        bail!("{}: no APKBUILD in this directory", orig.display());
     }
+    let repo = orig
+        .parent()
+        .and_then(|p| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "main".into());
+    let dir = patched_copy(cx, &orig, &repo)?;
+    let apkbuild = dir.join("APKBUILD");
     let text = std::fs::read_to_string(&apkbuild)
         .with_context(|| format!("reading {}", apkbuild.display()))?;
     let sh = abuild_sh(cx)?;
@@ -233,12 +239,7 @@ pub fn evaluate(cx: &Context, arch: &Arch, dir: &Path, settings: &BuildSettings)
         }
     }
     files.sort();
-    let repo = dir
-        .parent()
-        .and_then(|p| p.file_name())
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "main".into());
-    let (source_date_epoch, commit) = git_time(&dir, &apkbuild)?;
+    let (source_date_epoch, commit) = git_time(&orig, &orig.join("APKBUILD"))?;
     Ok(Aport {
         dir,
         recipe,
@@ -247,6 +248,46 @@ pub fn evaluate(cx: &Context, arch: &Arch, dir: &Path, settings: &BuildSettings)
         source_date_epoch,
         commit,
     })
+}
+
+/// `patches/aports/<repo>/<name>/*.patch`, applied (in name order, `patch -p1` from the
+/// aport directory) to a copy of the aport in `build/aports/<repo>/<name>/`. The user's
+/// checkout is never edited. Without patches the original directory is used as it is.
+fn patched_copy(cx: &Context, orig: &Path, repo: &str) -> Result<PathBuf> {
+    let name = orig.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let pdir = cx.layout.patches().join("aports").join(repo).join(&name);
+    let mut patches: Vec<PathBuf> = std::fs::read_dir(&pdir)
+        .map(|rd| rd.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "patch")).collect())
+        .unwrap_or_default();
+    if patches.is_empty() {
+        return Ok(orig.to_path_buf());
+    }
+    patches.sort();
+    let copy = cx.layout.build.join("aports").join(repo).join(&name);
+    if copy.exists() {
+        crate::step::remove_dir_all_writable(&copy)?;
+    }
+    std::fs::create_dir_all(&copy)?;
+    let st = std::process::Command::new("cp").arg("-a").arg(format!("{}/.", orig.display())).arg(&copy).status()?;
+    if !st.success() {
+        bail!("copying {} to {}", orig.display(), copy.display());
+    }
+    for p in &patches {
+        let out = std::process::Command::new("patch")
+            .args(["-p1", "-N", "--no-backup-if-mismatch", "-i"])
+            .arg(p)
+            .current_dir(&copy)
+            .output()?;
+        if !out.status.success() {
+            bail!(
+                "{}: does not apply to {}:\n{}",
+                p.display(),
+                orig.display(),
+                String::from_utf8_lossy(&out.stdout).trim_end()
+            );
+        }
+    }
+    Ok(copy)
 }
 
 /// abuild's `set_source_date`: the last commit touching the aport when the tree is
