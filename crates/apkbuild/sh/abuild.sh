@@ -362,7 +362,10 @@ default_dbg() {
 	find . -type f | while read -r f; do
 		f="${f#./}"
 		case "$f" in usr/lib/debug/*) continue ;; esac
-		if head -c 4 "$f" 2>/dev/null | grep -q 'ELF'; then
+		# Shared objects only (ET_DYN = 3, read in either byte order), as abuild does.
+		case "$(head -c 4 "$f" 2>/dev/null | tr -d '\000')" in *ELF) ;; *) continue ;; esac
+		case "$(od -An -tu2 -j16 -N2 "$f" | tr -d ' ')" in 3 | 768) ;; *) continue ;; esac
+		if true; then
 			mkdir -p "$subpkgdir/usr/lib/debug/${f%/*}"
 			"${CROSS_COMPILE}objcopy" --only-keep-debug "$f" "$subpkgdir/usr/lib/debug/$f.debug" || continue
 			"${CROSS_COMPILE}objcopy" --add-gnu-debuglink="$subpkgdir/usr/lib/debug/$f.debug" \
