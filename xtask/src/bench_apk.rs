@@ -42,9 +42,12 @@ pub struct IndexArgs {
     /// How many times to write the index
     #[arg(long, default_value_t = 5)]
     pub runs: usize,
-    /// Keep the generated packages (build/bench/apk-index-*)
+    /// Keep the generated packages (<DIR>/apk-index-*)
     #[arg(long)]
     pub keep: bool,
+    /// Where to work [default: build/bench]
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -55,9 +58,12 @@ pub struct InstallArgs {
     /// How many fresh roots to install into (and `cp -r` baselines to take)
     #[arg(long, default_value_t = 3)]
     pub runs: usize,
-    /// Keep the repository and the roots (build/bench/apk-install-*)
+    /// Keep the repository and the roots (<DIR>/apk-install-*)
     #[arg(long)]
     pub keep: bool,
+    /// Where to work (e.g. /dev/shm to take the disk out) [default: build/bench]
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -68,7 +74,7 @@ pub fn index(cx: &Context, a: &IndexArgs) -> Result<()> {
     if a.packages == 0 {
         bail!("--packages must be at least 1");
     }
-    let dir = scratch_dir(cx, "apk-index")?;
+    let dir = scratch_dir(cx, a.dir.as_deref(), "apk-index")?;
     let repo = dir.join(ARCH);
     std::fs::create_dir_all(&repo)?;
     let (signer, keys) = signer(&dir)?;
@@ -263,7 +269,7 @@ pub fn install(cx: &Context, a: &InstallArgs) -> Result<()> {
     if a.packages == 0 {
         bail!("--packages must be at least 1");
     }
-    let dir = scratch_dir(cx, "apk-install")?;
+    let dir = scratch_dir(cx, a.dir.as_deref(), "apk-install")?;
     let repo_dir = dir.join("repo");
     let arch_dir = repo_dir.join(ARCH);
     let keys_dir = dir.join("keys");
@@ -593,16 +599,14 @@ fn install_package(i: usize, n: usize) -> (String, PkgInfo, Vec<(Header, Vec<u8>
 // helpers
 // ---------------------------------------------------------------------------------------------
 
-/// `build/bench/<what>-<unix time>`, on the same filesystem as the rest of build/.
-fn scratch_dir(cx: &Context, what: &str) -> Result<PathBuf> {
+/// `<DIR>/<what>-<unix time>`; by default `DIR` is `build/bench`, on the same filesystem as
+/// the rest of build/.
+fn scratch_dir(cx: &Context, dir: Option<&Path>, what: &str) -> Result<PathBuf> {
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_secs();
-    let dir = cx
-        .layout
-        .build
-        .join("bench")
-        .join(format!("{what}-{stamp}"));
+    let base = dir.map_or_else(|| cx.layout.build.join("bench"), Path::to_path_buf);
+    let dir = base.join(format!("{what}-{stamp}"));
     std::fs::create_dir_all(&dir).with_context(|| dir.display().to_string())?;
     Ok(dir)
 }

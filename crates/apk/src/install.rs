@@ -527,7 +527,8 @@ impl Transaction {
         }
 
         // Everything checked: update the transaction's view.
-        self.overlay.append(&mut added);
+        // Inserts one by one: `BTreeMap::append` rebuilds the whole map.
+        self.overlay.extend(added);
         for (path, owner) in taken {
             if let Some(p) = self.db.get_mut(&owner) {
                 let (dir, base) = path.rsplit_once('/').unwrap_or(("", path.as_str()));

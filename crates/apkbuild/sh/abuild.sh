@@ -427,6 +427,75 @@ default_prepare() {
 prepare() { default_prepare; }
 build() { :; }
 
+# --- build-system wrappers (abuild ships these as scripts) ------------------------------
+_alp_meson_list() {
+	local w sep=
+	for w in "$@"; do
+		printf "%s'%s'" "$sep" "$w"
+		sep=", "
+	done
+}
+
+_alp_meson_cross() {
+	local family cpu endian=little
+	case "$CARCH" in
+	aarch64) family=aarch64 cpu=aarch64 ;;
+	armv7) family=arm cpu=armv7 ;;
+	armhf) family=arm cpu=armv6 ;;
+	x86) family=x86 cpu=i586 ;;
+	x86_64) family=x86_64 cpu=x86_64 ;;
+	ppc64le) family=ppc64 cpu=ppc64le ;;
+	s390x) family=s390x cpu=s390x endian=big ;;
+	riscv64) family=riscv64 cpu=riscv64 ;;
+	loongarch64) family=loongarch64 cpu=loongarch64 ;;
+	*) family="$CARCH" cpu="$CARCH" ;;
+	esac
+	local f="$tmpdir/meson-cross-$CARCH.ini"
+	mkdir -p "$tmpdir"
+	cat >"$f" <<-EOF
+	[binaries]
+	c = '${CC}'
+	cpp = '${CXX}'
+	ar = '${CROSS_COMPILE}ar'
+	nm = '${CROSS_COMPILE}nm'
+	strip = '${CROSS_COMPILE}strip'
+	objcopy = '${CROSS_COMPILE}objcopy'
+	pkg-config = 'pkg-config'
+
+	[properties]
+	sys_root = '${CBUILDROOT}'
+	pkg_config_libdir = '${PKG_CONFIG_LIBDIR}'
+
+	[host_machine]
+	system = 'linux'
+	cpu_family = '${family}'
+	cpu = '${cpu}'
+	endian = '${endian}'
+
+	[built-in options]
+	c_args = [$(_alp_meson_list $CFLAGS)]
+	cpp_args = [$(_alp_meson_list $CXXFLAGS)]
+	c_link_args = [$(_alp_meson_list $LDFLAGS)]
+	cpp_link_args = [$(_alp_meson_list $LDFLAGS)]
+	EOF
+	printf '%s' "$f"
+}
+
+# abuild-meson: meson setup with Alpine's choices, cross-aware.
+abuild-meson() {
+	local cross=
+	cross_compiling && cross="--cross-file=$(_alp_meson_cross)"
+	# shellcheck disable=SC2086
+	meson setup \
+		--prefix=/usr --libdir=/usr/lib --libexecdir=/usr/libexec --bindir=/usr/bin \
+		--sbindir=/usr/sbin --includedir=/usr/include --datadir=/usr/share \
+		--mandir=/usr/share/man --infodir=/usr/share/info --localedir=/usr/share/locale \
+		--sysconfdir=/etc --localstatedir=/var --sharedstatedir=/var/lib \
+		--buildtype=plain --auto-features=auto --wrap-mode=nodownload \
+		-Db_lto=false -Db_staticpic=true -Db_pie=true -Dpython.bytecompile=0 \
+		$cross "$@"
+}
+
 # --- driver ---------------------------------------------------------------------------
 _alp_source_recipe() {
 	APKBUILD="$1"
