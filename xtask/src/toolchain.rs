@@ -436,6 +436,9 @@ impl Step for Gcc {
         for d in [&obj, &mobj, &bsys] {
             std::fs::create_dir_all(d)?;
         }
+        // gcc's fixincludes runs during all-gcc and needs the build sysroot's header
+        // directory to exist; musl's headers go there later (none of them need fixing).
+        std::fs::create_dir_all(bsys.join("usr/include"))?;
         let with_env = |mut cmd: Cmd| -> Cmd {
             cmd = cmd.env("PATH", &path);
             for kv in &c.gcc.env {

@@ -42,6 +42,9 @@ pub const KEYS: &str = "etc/apk/keys";
 
 /// How many symlinks a path may pass through before we call it a loop (Linux: 40).
 const MAX_SYMLINKS: usize = 40;
+/// Default for [`Transaction::set_content_cache`]: checked file content kept in memory
+/// between `add` and `commit`.
+pub const CONTENT_CACHE: usize = 64 << 20;
 
 /// Why an installation was refused or failed.
 #[derive(Debug, thiserror::Error)]
@@ -195,8 +198,12 @@ enum Op {
 }
 
 struct Planned {
-    /// The package to extract; `None` for a removal.
+    /// The package to extract again at commit; `None` for a removal, or when `contents`
+    /// holds what is needed.
     bytes: Option<Vec<u8>>,
+    /// The content of every data entry (empty but for regular files), in archive order, as
+    /// checked by `add`: commit writes it without inflating the package again.
+    contents: Option<Vec<Vec<u8>>>,
     ops: Vec<Option<Op>>,
     /// Resolved paths of files of an older version of the same package, no longer shipped.
     stale: Vec<String>,
@@ -213,6 +220,8 @@ pub struct Transaction {
     /// Archive path → owning package name, for every installed and planned file.
     owners: HashMap<String, String>,
     planned: Vec<Planned>,
+    /// Bytes of file content `add` may still keep for `commit`.
+    cache_left: usize,
 }
 
 impl Transaction {
@@ -232,7 +241,16 @@ impl Transaction {
             overlay: BTreeMap::new(),
             owners,
             planned: Vec::new(),
+            cache_left: CONTENT_CACHE,
         }
+    }
+
+    /// How many bytes of checked file content [`Transaction::add`] may keep in memory, in
+    /// total, so that [`Transaction::commit`] writes it without inflating (and checking)
+    /// those packages a second time. Packages that do not fit are inflated again at commit.
+    /// Default [`CONTENT_CACHE`]; 0 keeps nothing.
+    pub fn set_content_cache(&mut self, bytes: usize) {
+        self.cache_left = bytes;
     }
 
     /// Apply owners with `chown` (default: only when running as root).
@@ -347,7 +365,22 @@ impl Transaction {
         bytes: Vec<u8>,
         trust: Trust<'_>,
     ) -> Result<&InstalledPackage, InstallError> {
-        let pkg = Package::parse(&bytes).map_err(|source| InstallError::Package {
+        // Keep the checked content for commit while it fits in what is left of the cache.
+        let budget = self.cache_left;
+        let mut kept = 0usize;
+        let mut contents: Option<Vec<Vec<u8>>> = (budget > 0).then(Vec::new);
+        let pkg = Package::parse_with(&bytes, |_, data| {
+            if let Some(c) = contents.as_mut() {
+                kept += data.len();
+                if kept > budget {
+                    contents = None;
+                } else {
+                    c.push(data.to_vec());
+                }
+            }
+            Ok(())
+        })
+        .map_err(|source| InstallError::Package {
             name: "package".into(),
             source,
         })?;
@@ -548,8 +581,17 @@ impl Transaction {
             self.owners.insert(f.clone(), name.clone());
         }
         self.db.insert(record);
+        let bytes = match &contents {
+            Some(c) => {
+                debug_assert_eq!(c.len(), ops.len());
+                self.cache_left -= kept;
+                None
+            }
+            None => Some(bytes),
+        };
         self.planned.push(Planned {
-            bytes: Some(bytes),
+            bytes,
+            contents,
             ops,
             stale,
         });
@@ -572,6 +614,7 @@ impl Transaction {
         self.db.remove(name);
         self.planned.push(Planned {
             bytes: None,
+            contents: None,
             ops: Vec::new(),
             stale,
         });
@@ -581,6 +624,13 @@ impl Transaction {
     /// Writes everything planned, then the database files. Returns the database.
     pub fn commit(self) -> Result<InstalledDb, InstallError> {
         for p in &self.planned {
+            if let Some(contents) = &p.contents {
+                for (op, data) in p.ops.iter().zip(contents) {
+                    if let Some(op) = op {
+                        apply(&self.root, op, data, self.chown)?;
+                    }
+                }
+            }
             let mut i = 0;
             let mut failure: Option<InstallError> = None;
             let bytes = p.bytes.as_deref().unwrap_or_default();
@@ -588,10 +638,10 @@ impl Transaction {
                 Ok(None)
             } else {
                 Package::parse_with(bytes, |_entry, data| {
-                    let op = p.ops.get(i).cloned().flatten();
+                    let op = p.ops.get(i).and_then(Option::as_ref);
                     i += 1;
                     if let Some(op) = op {
-                        if let Err(e) = apply(&self.root, &op, data, self.chown) {
+                        if let Err(e) = apply(&self.root, op, data, self.chown) {
                             failure = Some(e);
                             return Err(PackageError::Write("install failed".into()));
                         }
@@ -630,6 +680,22 @@ fn temp_name(dest: &Path) -> PathBuf {
     dest.with_file_name(format!(".apk.{tag}"))
 }
 
+/// Creates `tmp` with `create`; a leftover from an interrupted run is removed first. (Trying
+/// first saves a system call per entry over removing unconditionally.)
+fn create_temp<T>(
+    tmp: &Path,
+    create: impl Fn(&Path) -> std::io::Result<T>,
+) -> Result<T, InstallError> {
+    match create(tmp) {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let _ = std::fs::remove_file(tmp);
+            create(tmp)
+        }
+        r => r,
+    }
+    .map_err(io_err(tmp))
+}
+
 fn set_owner(path: &Path, uid: u32, gid: u32, symlink: bool) -> Result<(), InstallError> {
     let r = if symlink {
         std::os::unix::fs::lchown(path, Some(uid), Some(gid))
@@ -666,22 +732,22 @@ fn apply(root: &Path, op: &Op, data: &[u8], chown: bool) -> Result<(), InstallEr
         } => {
             let full = root.join(dest);
             let tmp = temp_name(&full);
-            let _ = std::fs::remove_file(&tmp);
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&tmp)
-                .map_err(io_err(&tmp))?;
+            let mut f = create_temp(&tmp, |p| {
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(p)
+            })?;
             f.write_all(data).map_err(io_err(&tmp))?;
             let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(*mtime);
             f.set_modified(t).map_err(io_err(&tmp))?;
-            drop(f);
             if chown {
-                set_owner(&tmp, *uid, *gid, false)?;
+                std::os::unix::fs::fchown(&f, Some(*uid), Some(*gid)).map_err(io_err(&tmp))?;
             }
             // After chown, which clears suid/sgid.
-            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(*mode))
+            f.set_permissions(std::fs::Permissions::from_mode(*mode))
                 .map_err(io_err(&tmp))?;
+            drop(f);
             std::fs::rename(&tmp, &full).map_err(io_err(&full))?;
         }
         Op::Symlink {
@@ -692,8 +758,7 @@ fn apply(root: &Path, op: &Op, data: &[u8], chown: bool) -> Result<(), InstallEr
         } => {
             let full = root.join(dest);
             let tmp = temp_name(&full);
-            let _ = std::fs::remove_file(&tmp);
-            std::os::unix::fs::symlink(target, &tmp).map_err(io_err(&tmp))?;
+            create_temp(&tmp, |p| std::os::unix::fs::symlink(target, p))?;
             if chown {
                 set_owner(&tmp, *uid, *gid, true)?;
             }
@@ -702,8 +767,8 @@ fn apply(root: &Path, op: &Op, data: &[u8], chown: bool) -> Result<(), InstallEr
         Op::Hardlink { dest, source } => {
             let full = root.join(dest);
             let tmp = temp_name(&full);
-            let _ = std::fs::remove_file(&tmp);
-            std::fs::hard_link(root.join(source), &tmp).map_err(io_err(&tmp))?;
+            let source = root.join(source);
+            create_temp(&tmp, |p| std::fs::hard_link(&source, p))?;
             std::fs::rename(&tmp, &full).map_err(io_err(&full))?;
         }
     }

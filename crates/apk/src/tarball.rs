@@ -488,7 +488,7 @@ impl<R: Read> TarReader<R> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(gz_io(e)),
             };
-            if buf[..n].iter().any(|&b| b != 0) {
+            if !all_zero(&buf[..n]) {
                 return Err(TarError::AfterEnd(self.offset));
             }
             self.offset += n as u64;
@@ -513,7 +513,7 @@ impl<R: Read> TarReader<R> {
                 }
                 return Ok(None);
             };
-            if block.iter().all(|&b| b == 0) {
+            if all_zero(&block) {
                 self.ended = true;
                 self.drain_end()?;
                 return Ok(None);
@@ -650,6 +650,13 @@ impl<R: Read> TarReader<R> {
         }
         Ok(n)
     }
+}
+
+/// Whether `b` is all zero bytes (compared a block at a time, which is memcmp, rather than
+/// byte by byte: the end of a data member is up to 10 KiB of zeros).
+fn all_zero(b: &[u8]) -> bool {
+    const ZEROS: [u8; BLOCK] = [0; BLOCK];
+    b.chunks(BLOCK).all(|c| c == &ZEROS[..c.len()])
 }
 
 fn pad(size: u64) -> u64 {

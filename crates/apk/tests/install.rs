@@ -402,3 +402,34 @@ fn integrity_errors_name_the_part() {
     }
     assert_eq!(snapshot(root.path()), before);
 }
+
+#[test]
+fn kept_and_reinflated_contents_write_the_same_root() {
+    // `add` keeps the checked file contents for `commit` up to a budget; packages beyond it
+    // are inflated again at commit. Every mix must write the same root and database.
+    let keys = test_keyring();
+    let packages = || {
+        vec![
+            sample_package(Some(&test_signer(SigAlg::Sha1))),
+            package(
+                pkginfo("two", "1-r0"),
+                vec![(dir("etc"), vec![]), file("etc/two", b"2")],
+            ),
+        ]
+    };
+    let mut roots = Vec::new();
+    for budget in [install::CONTENT_CACHE, 0, 30] {
+        let root = fresh_root();
+        let mut tx = Transaction::new(root.path(), install::read_database(root.path()).unwrap());
+        tx.set_content_cache(budget);
+        for p in packages() {
+            tx.add(p, Trust::Keys(&keys)).unwrap();
+        }
+        tx.commit().unwrap();
+        let md = std::fs::symlink_metadata(root.path().join("usr/bin/hello")).unwrap();
+        roots.push((snapshot(root.path()), md.mtime()));
+    }
+    assert!(roots[0].0.contains_key("etc/two"));
+    assert_eq!(roots[1], roots[0], "re-inflating at commit");
+    assert_eq!(roots[2], roots[0], "a budget that keeps only some packages");
+}
