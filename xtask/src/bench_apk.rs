@@ -1,14 +1,17 @@
 //! `cargo xtask bench apk-index|apk-install`: throughput of the `alpinist-apk` library.
 //!
 //! Both generate small but real packages with [`PackageBuilder`] (signed, with directories,
-//! files, symlinks, a hard link, dependencies and provides) into a directory under
-//! `build/bench/`, which is removed afterwards (`--keep` keeps it).
+//! files, symlinks, a hard link, dependencies and provides) into `--dir` (default
+//! `build/bench/`, the file system the project builds on), removed afterwards unless `--keep`.
 //!
 //! - `apk-index` times `apk index --sign`: read and check every package, write and sign
 //!   `APKINDEX.tar.gz`.
 //! - `apk-install` times `apk add --initdb` of one world entry that pulls in every package
 //!   (open and verify the index, solve, check and plan each package, write the root and the
-//!   database), then `cp -r` of the installed tree as the disk baseline.
+//!   database), then `cp -r` of the installed tree as the file-system baseline. CPU time is
+//!   split into user (the library) and system (the kernel's file-system work); time spent
+//!   waiting for a CPU (other processes, such as a concurrent build) is reported apart from
+//!   time blocked on I/O.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -37,10 +40,10 @@ const ARCH: &str = "x86_64";
 #[derive(Args, Debug, Clone)]
 pub struct IndexArgs {
     /// How many packages to index
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, value_name = "N", default_value_t = 1000)]
     pub packages: usize,
     /// How many times to write the index
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, value_name = "N", default_value_t = 5)]
     pub runs: usize,
     /// Keep the generated packages (<DIR>/apk-index-*)
     #[arg(long)]
@@ -53,10 +56,10 @@ pub struct IndexArgs {
 #[derive(Args, Debug, Clone)]
 pub struct InstallArgs {
     /// How many packages to install (all pulled in by one world entry)
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, value_name = "N", default_value_t = 200)]
     pub packages: usize,
     /// How many fresh roots to install into (and `cp -r` baselines to take)
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, value_name = "N", default_value_t = 3)]
     pub runs: usize,
     /// Keep the repository and the roots (<DIR>/apk-install-*)
     #[arg(long)]
@@ -188,7 +191,7 @@ fn index_package(i: usize) -> (String, PkgInfo, Vec<(Header, Vec<u8>)>) {
             });
         }
     }
-    if i % 11 == 0 {
+    if i % 11 == 5 {
         depends.push("!conflicting-thing".into());
     }
     let info = PkgInfo {
@@ -289,7 +292,7 @@ pub fn install(cx: &Context, a: &InstallArgs) -> Result<()> {
     for i in 0..a.packages {
         let (name, info, entries) = install_package(i, a.packages);
         let mut b = PackageBuilder::new(info, EPOCH);
-        if i % 10 == 0 {
+        if i % 10 == 9 {
             b.scripts.push((
                 ScriptKind::PostInstall,
                 format!("#!/bin/sh\necho {name}\n").into_bytes(),
@@ -356,7 +359,7 @@ pub fn install(cx: &Context, a: &InstallArgs) -> Result<()> {
         human(tree.bytes)
     );
     println!(
-        "{:>4} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7} {:>8} {:>9} {:>9}",
+        "{:>4} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>9} {:>7}",
         "run",
         "open",
         "solve",
@@ -365,24 +368,27 @@ pub fn install(cx: &Context, a: &InstallArgs) -> Result<()> {
         "wall",
         "user",
         "sys",
-        "cpu/wall",
+        "runq",
+        "blocked",
         "written",
-        "+syncfs"
+        "syncfs"
     );
+    let msf = |secs: f64| format!("{:.0}ms", secs * 1e3);
     for (k, r) in runs.iter().enumerate() {
         println!(
-            "{:>4} {:>6.0}ms {:>6.0}ms {:>6.0}ms {:>6.0}ms {:>6.0}ms {:>6.0}ms {:>5.0}ms {:>7.0}% {:>9} {:>7.0}ms",
+            "{:>4} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>9} {:>7}",
             k,
-            ms(r.open),
-            ms(r.solve),
-            ms(r.check),
-            ms(r.commit),
-            ms(r.wall),
-            r.cpu.user * 1e3,
-            r.cpu.sys * 1e3,
-            100.0 * (r.cpu.user + r.cpu.sys) / r.wall.as_secs_f64(),
+            msf(r.open.as_secs_f64()),
+            msf(r.solve.as_secs_f64()),
+            msf(r.check.as_secs_f64()),
+            msf(r.commit.as_secs_f64()),
+            msf(r.wall.as_secs_f64()),
+            msf(r.cpu.user),
+            msf(r.cpu.sys),
+            msf(r.runq),
+            msf(r.blocked()),
             human(r.wchar),
-            ms(r.flush),
+            msf(r.flush.as_secs_f64()),
         );
     }
     let mut walls: Vec<Duration> = runs.iter().map(|r| r.wall).collect();
@@ -398,11 +404,7 @@ pub fn install(cx: &Context, a: &InstallArgs) -> Result<()> {
         tree.files as f64 / s.median.as_secs_f64()
     );
     println!(
-        "  best run: CPU {:.0} ms (user {:.0}, sys {:.0}) = {:.0} % of wall; write() {} , storage-layer writes {}",
-        (best.cpu.user + best.cpu.sys) * 1e3,
-        best.cpu.user * 1e3,
-        best.cpu.sys * 1e3,
-        100.0 * (best.cpu.user + best.cpu.sys) / best.wall.as_secs_f64(),
+        "  write() {}, storage-layer writes {} (best run)",
         human(best.wchar),
         human(best.write_bytes)
     );
@@ -416,14 +418,32 @@ pub fn install(cx: &Context, a: &InstallArgs) -> Result<()> {
         cps.iter().map(|c| c.1).fold(f64::INFINITY, f64::min) * 1e3,
         cps.iter().map(|c| ms(c.2)).fold(f64::INFINITY, f64::min),
     );
+    // Shares of the time the run would take alone: the run-queue wait is other processes
+    // (such as a concurrent build) holding the CPUs.
     let ratio = s.median.as_secs_f64() / cs.median.as_secs_f64();
-    let cpu_share = (best.cpu.user + best.cpu.sys) / best.wall.as_secs_f64();
+    let alone = (best.wall.as_secs_f64() - best.runq).max(1e-9);
+    let (user, sys, blocked) = (
+        best.cpu.user / alone,
+        best.cpu.sys / alone,
+        best.blocked() / alone,
+    );
     println!(
-        "install / cp -r wall = {ratio:.1}x; {}",
-        if cpu_share > 0.8 {
-            "install is CPU-bound (this process is on a CPU for most of the wall time)"
+        "best run without its run-queue wait ({:.0} ms): library code (user) {:.0} %, kernel file-system work (sys) {:.0} %, blocked {:.0} %; install / cp -r = {ratio:.1}x",
+        best.runq * 1e3,
+        100.0 * user,
+        100.0 * sys,
+        100.0 * blocked
+    );
+    println!(
+        "=> {}",
+        if ratio <= 1.5 {
+            "bound by the file system: within 1.5x of cp -r of the same tree"
+        } else if blocked >= 0.3 {
+            "waiting on the disk"
+        } else if user >= 0.5 {
+            "CPU-bound in the library (its user time is most of the time)"
         } else {
-            "install waits on the disk for most of the wall time"
+            "CPU-bound, shared between the library (user) and the kernel's file-system work (sys)"
         }
     );
     finish(&dir, a.keep)
@@ -438,14 +458,24 @@ struct InstallRun {
     wall: Duration,
     flush: Duration,
     cpu: Cpu,
+    /// Seconds spent runnable but waiting for a CPU.
+    runq: f64,
     wchar: u64,
     write_bytes: u64,
+}
+
+impl InstallRun {
+    /// Seconds neither on a CPU nor waiting for one: blocked on I/O (or anything else).
+    fn blocked(&self) -> f64 {
+        (self.wall.as_secs_f64() - self.cpu.user - self.cpu.sys - self.runq).max(0.0)
+    }
 }
 
 /// What `cargo xtask apk add --initdb --root ROOT --arch x86_64 --keys-dir KEYS -X REPO
 /// bench-0` does, in phases.
 fn install_once(root: &Path, repo: &Path, keys_dir: &Path, n: usize) -> Result<InstallRun> {
     let io0 = self_io();
+    let runq0 = self_runq();
     let cpu0 = self_cpu();
     let t0 = Instant::now();
     std::fs::create_dir_all(root)?;
@@ -503,6 +533,7 @@ fn install_once(root: &Path, repo: &Path, keys_dir: &Path, n: usize) -> Result<I
     let wall = t0.elapsed();
     let commit = wall - open - solve - check;
     let cpu = self_cpu() - cpu0;
+    let runq = self_runq() - runq0;
     let io = self_io();
     let t = Instant::now();
     syncfs(root);
@@ -514,6 +545,7 @@ fn install_once(root: &Path, repo: &Path, keys_dir: &Path, n: usize) -> Result<I
         wall,
         flush: t.elapsed(),
         cpu,
+        runq,
         wchar: io.0.saturating_sub(io0.0),
         write_bytes: io.1.saturating_sub(io0.1),
     })
@@ -782,6 +814,15 @@ fn self_cpu() -> Cpu {
         child_user: get(16),
         child_sys: get(17),
     }
+}
+
+/// Seconds this (single-threaded) process has spent runnable but waiting for a CPU, from
+/// /proc/self/schedstat (0 where the kernel does not keep it).
+fn self_runq() -> f64 {
+    std::fs::read_to_string("/proc/self/schedstat")
+        .ok()
+        .and_then(|t| t.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0.0, |ns| ns as f64 / 1e9)
 }
 
 /// `wchar` (bytes passed to write calls) and `write_bytes` (bytes dirtied for the storage

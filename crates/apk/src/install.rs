@@ -424,9 +424,9 @@ impl Transaction {
         let mut added: BTreeMap<String, Node> = BTreeMap::new();
         let mut ops = Vec::with_capacity(pkg.entries.len());
         let mut taken: Vec<(String, String)> = Vec::new(); // (path, previous owner)
-        let mut dests: HashMap<&str, String> = HashMap::new();
-        let mut digests: HashMap<&str, Option<String>> = HashMap::new();
-        let mut shipped: Vec<String> = Vec::new();
+        let mut dests: HashMap<&str, String> = HashMap::with_capacity(pkg.entries.len());
+        let mut digests: HashMap<&str, Option<String>> = HashMap::with_capacity(pkg.entries.len());
+        let mut shipped: Vec<String> = Vec::with_capacity(pkg.entries.len());
         for e in &pkg.entries {
             let h = &e.header;
             let path = h.path.as_str();
