@@ -517,7 +517,9 @@ impl Step for Gcc {
             Cmd::new("make")
                 .dir(&obj)
                 .arg("MAKEINFO=true")
-                .arg("enable_shared=no")
+                // gcc's top level does not pass command-line variables on to the target
+                // library makes, but it does use $(MAKE): carry the setting in it.
+                .arg("MAKE=make enable_shared=no")
                 .arg("all-target-libgcc")
                 .jobserver(),
         ))?;
