@@ -380,7 +380,7 @@ impl Step for RuntimePackages {
         let stage = run.work.join("stage");
         let signer = Signer::from_private_key_file(&self.key.private, SigAlg::Sha1)?;
         let musl_sys = gcc_out.join("sysroot");
-        let triple_lib = gcc_out.join(&a.triple).join("lib");
+        let triple_lib = crate::toolchain::target_lib_dir(&gcc_out, &a.triple)?;
 
         std::fs::write(run.out.join("repo"), "bootstrap")?;
         // musl: the loader (real file) and the soname link.

@@ -112,6 +112,12 @@ pub trait Step: Send + Sync {
     fn inputs(&self, cx: &Context) -> Result<Inputs>;
     /// Build the output into `run.out`.
     fn run(&self, cx: &Context, run: &mut StepRun) -> Result<()>;
+    /// True when `run` can continue in the build tree of an earlier attempt with the same
+    /// key that failed cleanly (see [`StepRun::phase`]). A tree left by a killed process
+    /// is never reused.
+    fn resumable(&self) -> bool {
+        false
+    }
 }
 
 /// What a running step gets: where to write, where its dependencies are, a log.
@@ -128,7 +134,23 @@ pub struct StepRun {
     pub notes: Vec<String>,
 }
 
+/// Written into a work tree when `run` returned an error (not when the process died).
+const FAILED_MARKER: &str = ".alpinist-failed";
+
 impl StepRun {
+    /// Runs one phase of a resumable step, unless an earlier attempt with the same key
+    /// finished it (a stamp in the work tree says so).
+    pub fn phase(&mut self, name: &str, f: impl FnOnce(&mut StepRun) -> Result<()>) -> Result<()> {
+        let stamp = self.work.join(format!(".alpinist-phase-{name}"));
+        if stamp.exists() {
+            self.log.status(&format!("{name}: done in an earlier attempt"));
+            return Ok(());
+        }
+        f(self)?;
+        std::fs::write(&stamp, b"")?;
+        Ok(())
+    }
+
     pub fn dep(&self, name: &str) -> Result<&Path> {
         self.deps
             .get(name)
@@ -500,9 +522,11 @@ fn build_one(
     let tmp = tmp_root.join(format!("{prefix}{}", std::process::id()));
     std::fs::create_dir_all(&tmp)?;
     let work = cx.layout.work().join(format!("{}-{}", p.name, p.key));
-    if work.exists() {
+    let resuming = step.resumable() && work.join(FAILED_MARKER).exists();
+    if work.exists() && !resuming {
         remove_dir_all_writable(&work)?;
     }
+    let _ = std::fs::remove_file(work.join(FAILED_MARKER));
     std::fs::create_dir_all(&work)?;
     let log_path = cx
         .layout
@@ -511,6 +535,13 @@ fn build_one(
     let bar = progress.start_step(&p.name);
     let log = StepLog::create(&log_path, &p.name, bar.clone(), cx.jobserver.clone())?;
     log.header(&p.key, &p.inputs)?;
+    if resuming {
+        progress.message(&format!(
+            "{}: continuing in the build tree of the earlier failed attempt ({})",
+            p.name,
+            work.display()
+        ));
+    }
     let mut run = StepRun {
         name: p.name.clone(),
         out: tmp.clone(),
@@ -523,6 +554,7 @@ fn build_one(
     let result = step.run(cx, &mut run);
     let secs = t0.elapsed().as_secs_f64();
     if let Err(e) = result {
+        let _ = std::fs::write(work.join(FAILED_MARKER), format!("{e:#}"));
         bar.finish_failed(&p.name, Duration::from_secs_f64(secs));
         let _ = run.log.line(&format!("FAILED: {e:#}"));
         // Keep the work tree for `shell`/debugging; the partial output goes.

@@ -82,6 +82,8 @@ const HOST_LIBS: &[&str] = &["libgmp-dev", "libmpfr-dev", "libmpc-dev", "zlib1g-
 
 /// Bumped when the Rust code of a step changes what it produces.
 const RECIPE: &str = "1";
+/// The assemble step has its own, so that fixing it does not rebuild the compilers.
+const ASSEMBLE_RECIPE: &str = "2";
 
 /// The stage 1 graph for one arch.
 pub fn graph(cx: &Context, arch: &Arch) -> Result<Graph> {
@@ -421,24 +423,30 @@ impl Step for Gcc {
         }
         Ok(i)
     }
+    fn resumable(&self) -> bool {
+        true
+    }
     fn run(&self, cx: &Context, run: &mut StepRun) -> Result<()> {
         let c = &self.config;
-        let t = &self.arch.triple;
-        let gcc_src = unpack(cx, run, "gcc", &[])?;
-        let musl_src = unpack(cx, run, "musl", &[])?;
-        let binutils = run
-            .dep(&format!("binutils-{}", self.arch.name))?
-            .to_path_buf();
+        let t = self.arch.triple.clone();
+        let gcc_src = run.work.join("src-gcc").join(format!("gcc-{}", cx.components.get("gcc")?.version));
+        let musl_src = run.work.join("src-musl").join(format!("musl-{}", cx.components.get("musl")?.version));
+        run.phase("unpack", |run| {
+            for d in ["src-gcc", "src-musl"] {
+                let _ = crate::step::remove_dir_all_writable(&run.work.join(d));
+            }
+            let g = unpack(cx, run, "gcc", &[])?;
+            let m = unpack(cx, run, "musl", &[])?;
+            if g != gcc_src || m != musl_src {
+                bail!("unexpected source directories {} and {}", g.display(), m.display());
+            }
+            Ok(())
+        })?;
+        let binutils = run.dep(&format!("binutils-{}", self.arch.name))?.to_path_buf();
         let path = path_with(&binutils.join("bin"));
         let obj = run.work.join("obj-gcc");
         let mobj = run.work.join("obj-musl");
         let bsys = run.work.join("build-sysroot");
-        for d in [&obj, &mobj, &bsys] {
-            std::fs::create_dir_all(d)?;
-        }
-        // gcc's fixincludes runs during all-gcc and needs the build sysroot's header
-        // directory to exist; musl's headers go there later (none of them need fixing).
-        std::fs::create_dir_all(bsys.join("usr/include"))?;
         let with_env = |mut cmd: Cmd| -> Cmd {
             cmd = cmd.env("PATH", &path);
             for kv in &c.gcc.env {
@@ -449,97 +457,106 @@ impl Step for Gcc {
             cmd
         };
 
-        run.log.status("configure gcc");
-        run.log.run(&with_env(
-            Cmd::new(gcc_src.join("configure").display().to_string())
-                .dir(&obj)
-                .arg(format!("--target={t}"))
-                .arg("--prefix=")
-                .arg("--libdir=/lib")
-                .arg("--with-sysroot=/sysroot")
-                .arg(format!("--with-build-sysroot={}", bsys.display()))
-                .arg(format!(
-                    "--with-pkgversion={}",
-                    pkgversion(&cx.components.get("gcc")?.version)
-                ))
-                .args(self.configure())
-                .arg(format!("CFLAGS={}", c.host_cflags))
-                .arg(format!("CXXFLAGS={}", c.host_cflags))
-                .arg(format!("LDFLAGS={}", c.host_ldflags))
-                .arg(format!("CFLAGS_FOR_TARGET={}", c.target_cflags))
-                .arg(format!("CXXFLAGS_FOR_TARGET={}", c.target_cflags)),
-        ))?;
+        run.phase("configure", |run| {
+            for d in [&obj, &mobj, &bsys] {
+                let _ = crate::step::remove_dir_all_writable(d);
+                std::fs::create_dir_all(d)?;
+            }
+            // gcc's fixincludes runs during all-gcc and needs the build sysroot's header
+            // directory to exist; musl's headers go there later (none of them need fixing).
+            std::fs::create_dir_all(bsys.join("usr/include"))?;
+            run.log.status("configure gcc");
+            run.log.run(&with_env(
+                Cmd::new(gcc_src.join("configure").display().to_string())
+                    .dir(&obj)
+                    .arg(format!("--target={t}"))
+                    .arg("--prefix=")
+                    .arg("--libdir=/lib")
+                    .arg("--with-sysroot=/sysroot")
+                    .arg(format!("--with-build-sysroot={}", bsys.display()))
+                    .arg(format!(
+                        "--with-pkgversion={}",
+                        pkgversion(&cx.components.get("gcc")?.version)
+                    ))
+                    .args(self.configure())
+                    .arg(format!("CFLAGS={}", c.host_cflags))
+                    .arg(format!("CXXFLAGS={}", c.host_cflags))
+                    .arg(format!("LDFLAGS={}", c.host_ldflags))
+                    .arg(format!("CFLAGS_FOR_TARGET={}", c.target_cflags))
+                    .arg(format!("CXXFLAGS_FOR_TARGET={}", c.target_cflags)),
+            ))
+        })?;
 
-        run.log.status("make all-gcc (the compilers)");
-        run.log.run(&with_env(
-            Cmd::new("make")
-                .dir(&obj)
-                .arg("MAKEINFO=true")
-                .arg("all-gcc")
-                .jobserver(),
-        ))?;
+        run.phase("all-gcc", |run| {
+            run.log.status("make all-gcc (the compilers)");
+            run.log.run(&with_env(
+                Cmd::new("make").dir(&obj).arg("MAKEINFO=true").arg("all-gcc").jobserver(),
+            ))
+        })?;
 
-        run.log.status("configure musl");
-        let xgcc = format!(
-            "{} -B {}",
-            obj.join("gcc/xgcc").display(),
-            obj.join("gcc").display()
-        );
-        run.log.run(&with_env(
-            Cmd::new(musl_src.join("configure").display().to_string())
-                .dir(&mobj)
-                .env("CC", &xgcc)
-                .env(
-                    "LIBCC",
-                    obj.join(format!("{t}/libgcc/libgcc.a"))
-                        .display()
-                        .to_string(),
-                )
-                .env("CROSS_COMPILE", format!("{t}-"))
-                .env("CFLAGS", &c.target_cflags)
-                .env(
-                    "LDFLAGS",
-                    format!("-Wl,-soname,{}", self.arch.libc_soname()),
-                )
-                .arg(format!("--host={t}"))
-                .args(self.musl_configure()),
-        ))?;
-        run.log.status("musl headers into the build sysroot");
-        run.log.run(&with_env(
-            Cmd::new("make")
-                .dir(&mobj)
-                .arg(format!("DESTDIR={}", bsys.display()))
-                .arg("install-headers"),
-        ))?;
+        run.phase("musl-headers", |run| {
+            run.log.status("configure musl");
+            let xgcc = format!(
+                "{} -B {}",
+                obj.join("gcc/xgcc").display(),
+                obj.join("gcc").display()
+            );
+            run.log.run(&with_env(
+                Cmd::new(musl_src.join("configure").display().to_string())
+                    .dir(&mobj)
+                    .env("CC", &xgcc)
+                    .env(
+                        "LIBCC",
+                        obj.join(format!("{t}/libgcc/libgcc.a")).display().to_string(),
+                    )
+                    .env("CROSS_COMPILE", format!("{t}-"))
+                    .env("CFLAGS", &c.target_cflags)
+                    .env("LDFLAGS", format!("-Wl,-soname,{}", self.arch.libc_soname()))
+                    .arg(format!("--host={t}"))
+                    .args(self.musl_configure()),
+            ))?;
+            run.log.status("musl headers into the build sysroot");
+            run.log.run(&with_env(
+                Cmd::new("make")
+                    .dir(&mobj)
+                    .arg(format!("DESTDIR={}", bsys.display()))
+                    .arg("install-headers"),
+            ))
+        })?;
 
-        run.log.status("make all-target-libgcc (static)");
-        run.log.run(&with_env(
-            Cmd::new("make")
-                .dir(&obj)
-                .arg("MAKEINFO=true")
-                // gcc's top level does not pass command-line variables on to the target
-                // library makes, but it does use $(MAKE): carry the setting in it.
-                .arg("MAKE=make enable_shared=no")
-                .arg("all-target-libgcc")
-                .jobserver(),
-        ))?;
+        run.phase("libgcc-static", |run| {
+            run.log.status("make all-target-libgcc (static)");
+            run.log.run(&with_env(
+                Cmd::new("make")
+                    .dir(&obj)
+                    .arg("MAKEINFO=true")
+                    // gcc's top level does not pass command-line variables on to the
+                    // target library makes, but it does use $(MAKE): carry it in there.
+                    .arg("MAKE=make enable_shared=no")
+                    .arg("all-target-libgcc")
+                    .jobserver(),
+            ))
+        })?;
 
-        run.log.status("make musl");
-        run.log
-            .run(&with_env(Cmd::new("make").dir(&mobj).jobserver()))?;
-        run.log.run(&with_env(
-            Cmd::new("make")
-                .dir(&mobj)
-                .arg(format!("DESTDIR={}", bsys.display()))
-                .arg("install"),
-        ))?;
+        run.phase("musl", |run| {
+            run.log.status("make musl");
+            run.log.run(&with_env(Cmd::new("make").dir(&mobj).jobserver()))?;
+            run.log.run(&with_env(
+                Cmd::new("make")
+                    .dir(&mobj)
+                    .arg(format!("DESTDIR={}", bsys.display()))
+                    .arg("install"),
+            ))
+        })?;
 
-        run.log
-            .status("make (libgcc_s, libstdc++, libatomic, libgomp)");
-        run.log.run(&with_env(
-            Cmd::new("make").dir(&obj).arg("MAKEINFO=true").jobserver(),
-        ))?;
+        run.phase("target-libraries", |run| {
+            run.log.status("make (libgcc_s, libstdc++, libatomic, libgomp)");
+            run.log.run(&with_env(
+                Cmd::new("make").dir(&obj).arg("MAKEINFO=true").jobserver(),
+            ))
+        })?;
 
+        // Installing is not a phase: the output directory is new on every attempt.
         run.log.status("install");
         run.log.run(&with_env(
             Cmd::new("make")
@@ -578,7 +595,7 @@ impl Step for Assemble {
     }
     fn inputs(&self, _cx: &Context) -> Result<Inputs> {
         let mut i = Inputs::new();
-        i.flag("recipe", RECIPE);
+        i.flag("recipe", ASSEMBLE_RECIPE);
         i.flag("triple", &self.arch.triple);
         i.flag("loader", &self.arch.loader);
         i.flag("libc_soname", self.arch.libc_soname());
@@ -623,20 +640,14 @@ impl Step for Assemble {
         std::os::unix::fs::symlink(&a.loader, &soname)?;
 
         // Target runtime libraries, for running dynamic programs from the sysroot.
-        let target_lib = out.join(t).join("lib");
-        let target_lib = if target_lib.is_dir() {
-            target_lib
-        } else {
-            out.join(t).join("lib64")
-        };
+        let target_lib = target_lib_dir(&out, t)?;
         for e in std::fs::read_dir(&target_lib)
             .with_context(|| format!("reading {}", target_lib.display()))?
         {
             let e = e?;
             let name = e.file_name().to_string_lossy().into_owned();
-            if RUNTIME_LIBS
-                .iter()
-                .any(|l| name.starts_with(&format!("{l}.")))
+            if RUNTIME_LIBS.iter().any(|l| name.starts_with(&format!("{l}.")))
+                && !name.ends_with(".py")
             {
                 let dest = usrlib.join(&name);
                 let _ = std::fs::remove_file(&dest);
@@ -664,6 +675,18 @@ impl Step for Assemble {
         )?;
         Ok(())
     }
+}
+
+/// Where gcc installed the target libraries: `<triple>/lib`, or `<triple>/lib64` on
+/// targets whose multilib directory name gcc keeps even with --disable-multilib.
+pub fn target_lib_dir(prefix: &Path, triple: &str) -> Result<PathBuf> {
+    for d in ["lib", "lib64"] {
+        let p = prefix.join(triple).join(d);
+        if p.join("libgcc_s.so.1").exists() {
+            return Ok(p);
+        }
+    }
+    bail!("no libgcc_s.so.1 under {}/{triple}/lib or lib64", prefix.display())
 }
 
 fn write_cmake(out: &Path, a: &Arch) -> Result<()> {
