@@ -82,6 +82,8 @@ const HOST_LIBS: &[&str] = &["libgmp-dev", "libmpfr-dev", "libmpc-dev", "zlib1g-
 
 /// Bumped when the Rust code of a step changes what it produces.
 const RECIPE: &str = "1";
+/// gcc's own, bumped when the gcc step's commands change.
+const GCC_RECIPE: &str = "2";
 /// The assemble step has its own, so that fixing it does not rebuild the compilers.
 const ASSEMBLE_RECIPE: &str = "2";
 
@@ -403,7 +405,7 @@ impl Step for Gcc {
         let musl = cx.components.get("musl")?;
         let c = &self.config;
         let mut i = Inputs::new();
-        i.flag("recipe", RECIPE);
+        i.flag("recipe", GCC_RECIPE);
         i.source("gcc", gcc.source.key_value());
         i.source("musl", musl.source.key_value());
         i.flag("triple", &self.arch.triple);
@@ -462,9 +464,19 @@ impl Step for Gcc {
                 let _ = crate::step::remove_dir_all_writable(d);
                 std::fs::create_dir_all(d)?;
             }
-            // gcc's fixincludes runs during all-gcc and needs the build sysroot's header
-            // directory to exist; musl's headers go there later (none of them need fixing).
-            std::fs::create_dir_all(bsys.join("usr/include"))?;
+            // musl's headers go into the build sysroot before gcc is configured: gcc's
+            // own limits.h chains to the libc's only if it finds one then, and
+            // fixincludes looks at them. Installing headers needs no compiler (it is how
+            // Alpine's BOOTSTRAP=nocc musl works).
+            run.log.status("musl headers into the build sysroot");
+            run.log.run(
+                &Cmd::new("make")
+                    .dir(&musl_src)
+                    .arg(format!("ARCH={}", self.arch.musl_arch))
+                    .arg("prefix=/usr")
+                    .arg(format!("DESTDIR={}", bsys.display()))
+                    .arg("install-headers"),
+            )?;
             run.log.status("configure gcc");
             run.log.run(&with_env(
                 Cmd::new(gcc_src.join("configure").display().to_string())
@@ -494,7 +506,7 @@ impl Step for Gcc {
             ))
         })?;
 
-        run.phase("musl-headers", |run| {
+        run.phase("musl-configure", |run| {
             run.log.status("configure musl");
             let xgcc = format!(
                 "{} -B {}",
@@ -514,13 +526,6 @@ impl Step for Gcc {
                     .env("LDFLAGS", format!("-Wl,-soname,{}", self.arch.libc_soname()))
                     .arg(format!("--host={t}"))
                     .args(self.musl_configure()),
-            ))?;
-            run.log.status("musl headers into the build sysroot");
-            run.log.run(&with_env(
-                Cmd::new("make")
-                    .dir(&mobj)
-                    .arg(format!("DESTDIR={}", bsys.display()))
-                    .arg("install-headers"),
             ))
         })?;
 
