@@ -254,10 +254,18 @@ pub fn evaluate(cx: &Context, arch: &Arch, dir: &Path, settings: &BuildSettings)
 /// aport directory) to a copy of the aport in `build/aports/<repo>/<name>/`. The user's
 /// checkout is never edited. Without patches the original directory is used as it is.
 fn patched_copy(cx: &Context, orig: &Path, repo: &str) -> Result<PathBuf> {
-    let name = orig.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = orig
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let pdir = cx.layout.patches().join("aports").join(repo).join(&name);
     let mut patches: Vec<PathBuf> = std::fs::read_dir(&pdir)
-        .map(|rd| rd.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "patch")).collect())
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "patch"))
+                .collect()
+        })
         .unwrap_or_default();
     if patches.is_empty() {
         return Ok(orig.to_path_buf());
@@ -268,7 +276,11 @@ fn patched_copy(cx: &Context, orig: &Path, repo: &str) -> Result<PathBuf> {
         crate::step::remove_dir_all_writable(&copy)?;
     }
     std::fs::create_dir_all(&copy)?;
-    let st = std::process::Command::new("cp").arg("-a").arg(format!("{}/.", orig.display())).arg(&copy).status()?;
+    let st = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(format!("{}/.", orig.display()))
+        .arg(&copy)
+        .status()?;
     if !st.success() {
         bail!("copying {} to {}", orig.display(), copy.display());
     }
@@ -796,8 +808,12 @@ struct DebianSourceEntry {
 fn debian_origin(cx: &Context, file: &str) -> Result<Option<crate::sources::DebianOrigin>> {
     let p = cx.layout.toolchains_data().join("debian-sources.toml");
     let text = std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
-    let f: DebianSources = toml::from_str(&text).with_context(|| format!("parsing {}", p.display()))?;
-    Ok(f.source.into_iter().find(|e| e.file == file).map(|e| e.debian))
+    let f: DebianSources =
+        toml::from_str(&text).with_context(|| format!("parsing {}", p.display()))?;
+    Ok(f.source
+        .into_iter()
+        .find(|e| e.file == file)
+        .map(|e| e.debian))
 }
 
 fn recipe_error(path: &Path, e: anyhow::Error) -> anyhow::Error {
@@ -842,9 +858,15 @@ pub fn shell(cx: &Context, arch: &Arch, dir: &Path, settings: &BuildSettings) ->
         ("srcdir".into(), work.join("src").display().to_string()),
         ("pkgbasedir".into(), work.join("pkg").display().to_string()),
         ("tmpdir".into(), work.join("tmp").display().to_string()),
-        ("SOURCE_DATE_EPOCH".into(), aport.source_date_epoch.to_string()),
+        (
+            "SOURCE_DATE_EPOCH".into(),
+            aport.source_date_epoch.to_string(),
+        ),
         ("ALPINIST_ABUILD_SH".into(), sh.display().to_string()),
-        ("TERM".into(), std::env::var("TERM").unwrap_or_else(|_| "dumb".into())),
+        (
+            "TERM".into(),
+            std::env::var("TERM").unwrap_or_else(|_| "dumb".into()),
+        ),
     ]);
     let cmd = sandbox(
         &work,
@@ -857,7 +879,9 @@ pub fn shell(cx: &Context, arch: &Arch, dir: &Path, settings: &BuildSettings) ->
             work.join("aport/APKBUILD").display().to_string(),
         ],
     );
-    let st = std::process::Command::new(&cmd.program).args(&cmd.args).status()?;
+    let st = std::process::Command::new(&cmd.program)
+        .args(&cmd.args)
+        .status()?;
     if !st.success() {
         bail!("the shell ended with {st}");
     }

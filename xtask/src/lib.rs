@@ -94,7 +94,11 @@ pub fn build_aports(
     let (done, failure) = run_aports(cx, &arch, dirs, settings, &key)?;
     let repos = build::publish(cx, &arch, &done, &key)?;
     for r in &repos {
-        eprintln!("repository: {} (signed with {})", r.display(), key.public_name);
+        eprintln!(
+            "repository: {} (signed with {})",
+            r.display(),
+            key.public_name
+        );
     }
     if let Some(msg) = failure {
         anyhow::bail!("{msg}");
@@ -140,7 +144,12 @@ fn run_aports(
     step::print_summary(&reports);
     let done: Vec<PathBuf> = aport_steps
         .iter()
-        .filter(|&&i| matches!(reports[i].outcome, step::Outcome::Built | step::Outcome::Cached))
+        .filter(|&&i| {
+            matches!(
+                reports[i].outcome,
+                step::Outcome::Built | step::Outcome::Cached
+            )
+        })
         .map(|&i| reports[i].out.clone())
         .collect();
     let failure = reports.iter().find_map(|r| match &r.outcome {

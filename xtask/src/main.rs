@@ -325,7 +325,12 @@ fn run(cli: Cli) -> Result<()> {
                     }
                 }
             }
-            println!("{} packages, {} identical, {} differ", diffs.len(), diffs.len() - bad, bad);
+            println!(
+                "{} packages, {} identical, {} differ",
+                diffs.len(),
+                diffs.len() - bad,
+                bad
+            );
             if bad > 0 {
                 bail!("{bad} packages are not reproducible");
             }

@@ -53,7 +53,9 @@ pub fn compare(a: &Path, b: &Path) -> Result<Vec<String>> {
                     if x.sha1 != y.sha1 {
                         why.push(format!("data: /{p} content differs"));
                     } else if x.header != y.header {
-                        why.push(format!("data: /{p} metadata differs (mode, owner, mtime or link)"));
+                        why.push(format!(
+                            "data: /{p} metadata differs (mode, owner, mtime or link)"
+                        ));
                     }
                 }
             }
@@ -72,7 +74,12 @@ pub fn compare(a: &Path, b: &Path) -> Result<Vec<String>> {
 
 /// Builds `aports` twice (the second time with a different key input, so different work
 /// directories and a later time) and compares every package.
-pub fn verify(cx: &Context, arch: &str, aports: &[PathBuf], settings: &BuildSettings) -> Result<Vec<Difference>> {
+pub fn verify(
+    cx: &Context,
+    arch: &str,
+    aports: &[PathBuf],
+    settings: &BuildSettings,
+) -> Result<Vec<Difference>> {
     let first = build_set(cx, arch, aports, settings, "first")?;
     let second = build_set(cx, arch, aports, settings, "second")?;
     let mut out = Vec::new();

@@ -24,7 +24,12 @@ pub const REPO_MOUNT: &str = "/var/lib/alpinist/repo";
 pub fn local_repos(cx: &Context, arch: &Arch) -> Result<Vec<PathBuf>> {
     let base = cx.layout.build.join("repo");
     let mut v: Vec<PathBuf> = std::fs::read_dir(&base)
-        .with_context(|| format!("{}: no local repository yet (run `cargo xtask build`)", base.display()))?
+        .with_context(|| {
+            format!(
+                "{}: no local repository yet (run `cargo xtask build`)",
+                base.display()
+            )
+        })?
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.join(&arch.name).join("APKINDEX.tar.gz").is_file())
@@ -77,8 +82,27 @@ pub fn ensure_binfmt(arch: &Arch) -> Result<()> {
 pub fn in_root(root: &Path, binds: &[(PathBuf, String)], argv: &[&str]) -> std::process::Command {
     let mut c = std::process::Command::new("bwrap");
     c.arg("--bind").arg(root).arg("/");
-    c.args(["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/run", "--unshare-pid", "--die-with-parent", "--chdir", "/", "--clearenv"]);
-    c.args(["--setenv", "PATH", "/usr/sbin:/usr/bin:/sbin:/bin", "--setenv", "HOME", "/root"]);
+    c.args([
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        "--tmpfs",
+        "/run",
+        "--unshare-pid",
+        "--die-with-parent",
+        "--chdir",
+        "/",
+        "--clearenv",
+    ]);
+    c.args([
+        "--setenv",
+        "PATH",
+        "/usr/sbin:/usr/bin:/sbin:/bin",
+        "--setenv",
+        "HOME",
+        "/root",
+    ]);
     for (from, to) in binds {
         c.arg("--ro-bind").arg(from).arg(to);
     }
@@ -86,12 +110,21 @@ pub fn in_root(root: &Path, binds: &[(PathBuf, String)], argv: &[&str]) -> std::
     c
 }
 
-fn run_script(root: &Path, pkg: &str, kind: ScriptKind, body: &[u8], args: &[String], log: &mut String) -> Result<()> {
+fn run_script(
+    root: &Path,
+    pkg: &str,
+    kind: ScriptKind,
+    body: &[u8],
+    args: &[String],
+    log: &mut String,
+) -> Result<()> {
     let path = root.join(".alpinist-script");
     std::fs::write(&path, body)?;
     let mut argv: Vec<&str> = vec!["/bin/sh", "/.alpinist-script"];
     argv.extend(args.iter().map(|s| s.as_str()));
-    let out = in_root(root, &[], &argv).output().context("running bwrap")?;
+    let out = in_root(root, &[], &argv)
+        .output()
+        .context("running bwrap")?;
     let _ = std::fs::remove_file(&path);
     log.push_str(&format!(
         "{pkg}.{}: {}\n{}{}",
@@ -116,7 +149,11 @@ pub fn rootfs(cx: &Context, arch: &Arch, packages: &[String]) -> Result<PathBuf>
     let key = SigningKey::ensure(cx)?;
     let repos = local_repos(cx, arch)?;
     if repos.is_empty() {
-        bail!("no local repository has packages for {}; run `cargo xtask build --arch {}` first", arch.name, arch.name);
+        bail!(
+            "no local repository has packages for {}; run `cargo xtask build --arch {}` first",
+            arch.name,
+            arch.name
+        );
     }
     let dir = cx.layout.build.join(&arch.name);
     let root = dir.join("rootfs");
@@ -141,7 +178,14 @@ pub fn rootfs(cx: &Context, arch: &Arch, packages: &[String]) -> Result<PathBuf>
     eprint!("{out}");
     let lines: Vec<String> = repos
         .iter()
-        .map(|r| format!("{REPO_MOUNT}/{}", r.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()))
+        .map(|r| {
+            format!(
+                "{REPO_MOUNT}/{}",
+                r.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            )
+        })
         .collect();
     install::write_repositories(&root, &lines)?;
 
@@ -152,12 +196,21 @@ pub fn rootfs(cx: &Context, arch: &Arch, packages: &[String]) -> Result<PathBuf>
     for p in &db.packages {
         for kind in [ScriptKind::PreInstall, ScriptKind::PostInstall] {
             if let Some(s) = p.scripts.iter().find(|s| s.kind == kind) {
-                run_script(&root, &p.info.name, kind, &s.body, &[format!("{}", p.info.version)], &mut log)?;
+                run_script(
+                    &root,
+                    &p.info.name,
+                    kind,
+                    &s.body,
+                    &[p.info.version.to_string()],
+                    &mut log,
+                )?;
             }
         }
     }
     for p in &db.packages {
-        let Some(t) = p.scripts.iter().find(|s| s.kind == ScriptKind::Trigger) else { continue };
+        let Some(t) = p.scripts.iter().find(|s| s.kind == ScriptKind::Trigger) else {
+            continue;
+        };
         let mut dirs = Vec::new();
         for glob in &p.triggers {
             if root.join(glob.trim_start_matches('/')).is_dir() {
@@ -165,7 +218,14 @@ pub fn rootfs(cx: &Context, arch: &Arch, packages: &[String]) -> Result<PathBuf>
             }
         }
         if !dirs.is_empty() {
-            run_script(&root, &p.info.name, ScriptKind::Trigger, &t.body, &dirs, &mut log)?;
+            run_script(
+                &root,
+                &p.info.name,
+                ScriptKind::Trigger,
+                &t.body,
+                &dirs,
+                &mut log,
+            )?;
         }
     }
     std::fs::write(dir.join("rootfs-scripts.log"), &log)?;
@@ -183,7 +243,9 @@ pub fn rootfs(cx: &Context, arch: &Arch, packages: &[String]) -> Result<PathBuf>
 fn write_tarball(root: &Path, out: &Path) -> Result<()> {
     let tmp = out.with_extension("tmp");
     let f = std::fs::File::create(&tmp)?;
-    let gz = flate2::GzBuilder::new().mtime(0).write(f, flate2::Compression::best());
+    let gz = flate2::GzBuilder::new()
+        .mtime(0)
+        .write(f, flate2::Compression::best());
     let mut b = tar::Builder::new(gz);
     b.follow_symlinks(false);
     b.mode(tar::HeaderMode::Deterministic);
@@ -216,7 +278,12 @@ pub fn verify(cx: &Context, arch: &Arch, tarball: Option<PathBuf>) -> Result<()>
         Some(t) => t,
         None => {
             let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
-                .with_context(|| format!("{}: no rootfs yet (run `cargo xtask rootfs`)", dir.display()))?
+                .with_context(|| {
+                    format!(
+                        "{}: no rootfs yet (run `cargo xtask rootfs`)",
+                        dir.display()
+                    )
+                })?
                 .flatten()
                 .map(|e| e.path())
                 .filter(|p| {
@@ -227,7 +294,8 @@ pub fn verify(cx: &Context, arch: &Arch, tarball: Option<PathBuf>) -> Result<()>
                 })
                 .collect();
             v.sort();
-            v.pop().with_context(|| format!("no alpine-minirootfs-*.tar.gz in {}", dir.display()))?
+            v.pop()
+                .with_context(|| format!("no alpine-minirootfs-*.tar.gz in {}", dir.display()))?
         }
     };
     ensure_binfmt(arch)?;
@@ -246,25 +314,38 @@ pub fn verify(cx: &Context, arch: &Arch, tarball: Option<PathBuf>) -> Result<()>
     let binds: Vec<(PathBuf, String)> = local_repos(cx, arch)?
         .into_iter()
         .map(|r| {
-            let name = r.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = r
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             (r, format!("{REPO_MOUNT}/{name}"))
         })
         .collect();
     let some_pkg = binds
         .iter()
         .find_map(|(r, m)| {
-            std::fs::read_dir(r.join(&arch.name)).ok()?.flatten().find_map(|e| {
-                let n = e.file_name().to_string_lossy().into_owned();
-                n.ends_with(".apk").then(|| format!("{m}/{}/{n}", arch.name))
-            })
+            std::fs::read_dir(r.join(&arch.name))
+                .ok()?
+                .flatten()
+                .find_map(|e| {
+                    let n = e.file_name().to_string_lossy().into_owned();
+                    n.ends_with(".apk")
+                        .then(|| format!("{m}/{}/{n}", arch.name))
+                })
         })
         .context("no package in the local repositories")?;
     let checks: Vec<(&str, Vec<String>)> = vec![
-        ("cat /etc/alpine-release", vec!["cat".into(), "/etc/alpine-release".into()]),
+        (
+            "cat /etc/alpine-release",
+            vec!["cat".into(), "/etc/alpine-release".into()],
+        ),
         ("apk --version", vec!["apk".into(), "--version".into()]),
         ("apk info", vec!["apk".into(), "info".into()]),
         ("apk verify", vec!["apk".into(), "verify".into(), some_pkg]),
-        ("busybox applet (uname -m)", vec!["/bin/busybox".into(), "uname".into(), "-m".into()]),
+        (
+            "busybox applet (uname -m)",
+            vec!["/bin/busybox".into(), "uname".into(), "-m".into()],
+        ),
     ];
     let mut failed = 0;
     for (what, argv) in &checks {
@@ -282,13 +363,19 @@ pub fn verify(cx: &Context, arch: &Arch, tarball: Option<PathBuf>) -> Result<()>
     }
     let _ = crate::step::remove_dir_all_writable(&tmp);
     if failed > 0 {
-        bail!("{failed} of {} checks failed in {}", checks.len(), tarball.display());
+        bail!(
+            "{failed} of {} checks failed in {}",
+            checks.len(),
+            tarball.display()
+        );
     }
     Ok(())
 }
 
 fn tempfile_dir(parent: &Path) -> Result<PathBuf> {
-    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_nanos();
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_nanos();
     let d = parent.join(format!("verify-{stamp}"));
     std::fs::create_dir_all(&d)?;
     Ok(d)

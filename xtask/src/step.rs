@@ -143,7 +143,8 @@ impl StepRun {
     pub fn phase(&mut self, name: &str, f: impl FnOnce(&mut StepRun) -> Result<()>) -> Result<()> {
         let stamp = self.work.join(format!(".alpinist-phase-{name}"));
         if stamp.exists() {
-            self.log.status(&format!("{name}: done in an earlier attempt"));
+            self.log
+                .status(&format!("{name}: done in an earlier attempt"));
             return Ok(());
         }
         f(self)?;

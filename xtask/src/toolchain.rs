@@ -431,8 +431,14 @@ impl Step for Gcc {
     fn run(&self, cx: &Context, run: &mut StepRun) -> Result<()> {
         let c = &self.config;
         let t = self.arch.triple.clone();
-        let gcc_src = run.work.join("src-gcc").join(format!("gcc-{}", cx.components.get("gcc")?.version));
-        let musl_src = run.work.join("src-musl").join(format!("musl-{}", cx.components.get("musl")?.version));
+        let gcc_src = run
+            .work
+            .join("src-gcc")
+            .join(format!("gcc-{}", cx.components.get("gcc")?.version));
+        let musl_src = run
+            .work
+            .join("src-musl")
+            .join(format!("musl-{}", cx.components.get("musl")?.version));
         run.phase("unpack", |run| {
             for d in ["src-gcc", "src-musl"] {
                 let _ = crate::step::remove_dir_all_writable(&run.work.join(d));
@@ -440,11 +446,17 @@ impl Step for Gcc {
             let g = unpack(cx, run, "gcc", &[])?;
             let m = unpack(cx, run, "musl", &[])?;
             if g != gcc_src || m != musl_src {
-                bail!("unexpected source directories {} and {}", g.display(), m.display());
+                bail!(
+                    "unexpected source directories {} and {}",
+                    g.display(),
+                    m.display()
+                );
             }
             Ok(())
         })?;
-        let binutils = run.dep(&format!("binutils-{}", self.arch.name))?.to_path_buf();
+        let binutils = run
+            .dep(&format!("binutils-{}", self.arch.name))?
+            .to_path_buf();
         let path = path_with(&binutils.join("bin"));
         let obj = run.work.join("obj-gcc");
         let mobj = run.work.join("obj-musl");
@@ -502,7 +514,11 @@ impl Step for Gcc {
         run.phase("all-gcc", |run| {
             run.log.status("make all-gcc (the compilers)");
             run.log.run(&with_env(
-                Cmd::new("make").dir(&obj).arg("MAKEINFO=true").arg("all-gcc").jobserver(),
+                Cmd::new("make")
+                    .dir(&obj)
+                    .arg("MAKEINFO=true")
+                    .arg("all-gcc")
+                    .jobserver(),
             ))
         })?;
 
@@ -519,11 +535,16 @@ impl Step for Gcc {
                     .env("CC", &xgcc)
                     .env(
                         "LIBCC",
-                        obj.join(format!("{t}/libgcc/libgcc.a")).display().to_string(),
+                        obj.join(format!("{t}/libgcc/libgcc.a"))
+                            .display()
+                            .to_string(),
                     )
                     .env("CROSS_COMPILE", format!("{t}-"))
                     .env("CFLAGS", &c.target_cflags)
-                    .env("LDFLAGS", format!("-Wl,-soname,{}", self.arch.libc_soname()))
+                    .env(
+                        "LDFLAGS",
+                        format!("-Wl,-soname,{}", self.arch.libc_soname()),
+                    )
                     .arg(format!("--host={t}"))
                     .args(self.musl_configure()),
             ))
@@ -545,7 +566,8 @@ impl Step for Gcc {
 
         run.phase("musl", |run| {
             run.log.status("make musl");
-            run.log.run(&with_env(Cmd::new("make").dir(&mobj).jobserver()))?;
+            run.log
+                .run(&with_env(Cmd::new("make").dir(&mobj).jobserver()))?;
             run.log.run(&with_env(
                 Cmd::new("make")
                     .dir(&mobj)
@@ -555,7 +577,8 @@ impl Step for Gcc {
         })?;
 
         run.phase("target-libraries", |run| {
-            run.log.status("make (libgcc_s, libstdc++, libatomic, libgomp)");
+            run.log
+                .status("make (libgcc_s, libstdc++, libatomic, libgomp)");
             run.log.run(&with_env(
                 Cmd::new("make").dir(&obj).arg("MAKEINFO=true").jobserver(),
             ))
@@ -651,7 +674,9 @@ impl Step for Assemble {
         {
             let e = e?;
             let name = e.file_name().to_string_lossy().into_owned();
-            if RUNTIME_LIBS.iter().any(|l| name.starts_with(&format!("{l}.")))
+            if RUNTIME_LIBS
+                .iter()
+                .any(|l| name.starts_with(&format!("{l}.")))
                 && !name.ends_with(".py")
             {
                 let dest = usrlib.join(&name);
@@ -691,7 +716,10 @@ pub fn target_lib_dir(prefix: &Path, triple: &str) -> Result<PathBuf> {
             return Ok(p);
         }
     }
-    bail!("no libgcc_s.so.1 under {}/{triple}/lib or lib64", prefix.display())
+    bail!(
+        "no libgcc_s.so.1 under {}/{triple}/lib or lib64",
+        prefix.display()
+    )
 }
 
 fn write_cmake(out: &Path, a: &Arch) -> Result<()> {
