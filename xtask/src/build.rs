@@ -919,7 +919,8 @@ fn sandbox(work: &Path, env: &[(String, String)], net: bool, argv: &[String]) ->
     for (k, v) in env {
         c = c.args(["--setenv", k, v]);
     }
-    c.arg("--").args(argv)
+    let inner = argv.join(" ");
+    c.arg("--").args(argv).label(format!("{inner} (in the sandbox)"))
 }
 
 impl AportBuild {

@@ -24,6 +24,8 @@ pub struct Cmd {
     pub env: Vec<(String, String)>,
     /// Give the command a share of the global make jobserver.
     pub jobserver: bool,
+    /// A short name for messages (the log always has the full command line).
+    pub label: Option<String>,
 }
 
 impl Cmd {
@@ -34,7 +36,12 @@ impl Cmd {
             dir: None,
             env: Vec::new(),
             jobserver: false,
+            label: None,
         }
+    }
+    pub fn label(mut self, l: impl Into<String>) -> Cmd {
+        self.label = Some(l.into());
+        self
     }
     pub fn arg(mut self, a: impl AsRef<std::ffi::OsStr>) -> Cmd {
         self.args.push(a.as_ref().to_string_lossy().into_owned());
@@ -195,7 +202,7 @@ impl StepLog {
         bail!(
             "step {} failed: `{}` ended with {code}\n--- last 30 lines of {} ---\n{}\n--- full log: {} ---",
             self.step,
-            cmd.display(),
+            cmd.label.clone().unwrap_or_else(|| cmd.display()),
             self.path.display(),
             tail(&self.path, 30),
             self.path.display()
