@@ -124,8 +124,40 @@ fn pkginfo(arch: &Arch, name: &str) -> alpinist_apk::pkginfo::PkgInfo {
     Package::read(&f).unwrap().pkginfo
 }
 
+/// A path inside the root with its symlinks followed inside the root.
+fn resolve_in_root(root: &Path, path: &str) -> PathBuf {
+    let mut p = PathBuf::from(path.trim_start_matches('/'));
+    for _ in 0..40 {
+        let full = root.join(&p);
+        match std::fs::read_link(&full) {
+            Ok(t) if t.is_absolute() => p = t.strip_prefix("/").unwrap().to_path_buf(),
+            Ok(t) => p = p.parent().unwrap_or(Path::new("")).join(t),
+            Err(_) => return full,
+        }
+    }
+    root.join(p)
+}
+
 fn run_in_root(arch: &Arch, root: &Path, prog: &str) -> String {
     let bin = root.join(prog.trim_start_matches('/'));
+    // A script runs through its interpreter from the root (busybox sh).
+    let head = std::fs::read(&bin).unwrap_or_default();
+    if head.starts_with(b"#!") {
+        let text = String::from_utf8_lossy(&head);
+        let first = text.lines().next().unwrap_or("");
+        let interp = first.trim_start_matches("#!").split_whitespace().next().unwrap();
+        let exe = resolve_in_root(root, interp);
+        let mut args: Vec<String> = Vec::new();
+        if exe.file_name().is_some_and(|n| n == "busybox") {
+            args.push(interp.rsplit('/').next().unwrap().to_string());
+        }
+        args.push(bin.display().to_string());
+        return run_elf(arch, root, &exe, &args);
+    }
+    run_elf(arch, root, &bin, &[])
+}
+
+fn run_elf(arch: &Arch, root: &Path, bin: &Path, args: &[String]) -> String {
     if arch.is_native() {
         return run(Command::new(root.join("lib").join(&arch.loader))
             .arg("--library-path")
@@ -134,12 +166,14 @@ fn run_in_root(arch: &Arch, root: &Path, prog: &str) -> String {
                 root.join("usr/lib").display(),
                 root.join("lib").display()
             ))
-            .arg(&bin));
+            .arg(bin)
+            .args(args));
     }
     run(Command::new(arch.qemu_binary())
         .arg("-L")
         .arg(root)
-        .arg(&bin))
+        .arg(bin)
+        .args(args))
 }
 
 #[test]
