@@ -483,8 +483,12 @@ _alp_meson_cross() {
 
 # abuild-meson: meson setup with Alpine's choices, cross-aware.
 abuild-meson() {
-	local cross=
+	local cross= pyopt=
 	cross_compiling && cross="--cross-file=$(_alp_meson_cross)"
+	# python.bytecompile exists from meson 1.2 on; older hosts (Debian 12) lack it.
+	if meson --version | awk -F. '{ exit !($1 > 1 || ($1 == 1 && $2 >= 2)) }'; then
+		pyopt=-Dpython.bytecompile=0
+	fi
 	# shellcheck disable=SC2086
 	meson setup \
 		--prefix=/usr --libdir=/usr/lib --libexecdir=/usr/libexec --bindir=/usr/bin \
@@ -492,7 +496,7 @@ abuild-meson() {
 		--mandir=/usr/share/man --infodir=/usr/share/info --localedir=/usr/share/locale \
 		--sysconfdir=/etc --localstatedir=/var --sharedstatedir=/var/lib \
 		--buildtype=plain --auto-features=auto --wrap-mode=nodownload \
-		-Db_lto=false -Db_staticpic=true -Db_pie=true -Dpython.bytecompile=0 \
+		-Db_lto=false -Db_staticpic=true -Db_pie=true $pyopt \
 		$cross "$@"
 }
 
