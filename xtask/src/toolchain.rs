@@ -85,7 +85,7 @@ const RECIPE: &str = "1";
 /// gcc's own, bumped when the gcc step's commands change.
 const GCC_RECIPE: &str = "2";
 /// The assemble step has its own, so that fixing it does not rebuild the compilers.
-const ASSEMBLE_RECIPE: &str = "2";
+const ASSEMBLE_RECIPE: &str = "3";
 
 /// The stage 1 graph for one arch.
 pub fn graph(cx: &Context, arch: &Arch) -> Result<Graph> {
@@ -688,6 +688,25 @@ impl Step for Assemble {
                     std::fs::copy(e.path(), &dest)?;
                 }
             }
+        }
+
+        // The LTO plugin where binutils' ar/nm/ranlib look for plugins, so static
+        // archives of LTO objects get a symbol index (as Alpine's gcc package links it).
+        let libexec = out.join("libexec/gcc").join(t);
+        if let Some(ver) = std::fs::read_dir(&libexec)
+            .ok()
+            .and_then(|mut rd| rd.next())
+            .and_then(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+        {
+            let plugins = out.join("lib/bfd-plugins");
+            std::fs::create_dir_all(&plugins)?;
+            let link = plugins.join("liblto_plugin.so");
+            let _ = std::fs::remove_file(&link);
+            std::os::unix::fs::symlink(
+                format!("../../libexec/gcc/{t}/{ver}/liblto_plugin.so"),
+                &link,
+            )?;
         }
 
         // cc/c++ names, as Alpine's cross gcc has them.

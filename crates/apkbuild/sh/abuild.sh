@@ -461,6 +461,7 @@ _alp_meson_cross() {
 	strip = '${CROSS_COMPILE}strip'
 	objcopy = '${CROSS_COMPILE}objcopy'
 	pkg-config = 'pkg-config'
+	pkgconfig = 'pkg-config'
 
 	[properties]
 	sys_root = '${CBUILDROOT}'
