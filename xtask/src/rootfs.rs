@@ -334,6 +334,21 @@ pub fn verify(cx: &Context, arch: &Arch, tarball: Option<PathBuf>) -> Result<()>
                 })
         })
         .context("no package in the local repositories")?;
+    // A package from the local repositories that the root does not have yet.
+    let installed: std::collections::BTreeSet<String> = install::read_database(&root)?
+        .packages
+        .iter()
+        .map(|p| p.info.name.clone())
+        .collect();
+    let to_add = binds
+        .iter()
+        .flat_map(|(r, _)| {
+            alpinist_apk::index::ApkIndex::read(&r.join(&arch.name).join("APKINDEX.tar.gz"))
+                .map(|i| i.packages.into_iter().map(|p| p.name).collect::<Vec<_>>())
+                .unwrap_or_default()
+        })
+        .find(|n| !installed.contains(n))
+        .context("every package of the local repositories is already in the root")?;
     let checks: Vec<(&str, Vec<String>)> = vec![
         (
             "cat /etc/alpine-release",
@@ -345,6 +360,10 @@ pub fn verify(cx: &Context, arch: &Arch, tarball: Option<PathBuf>) -> Result<()>
         (
             "busybox applet (uname -m)",
             vec!["/bin/busybox".into(), "uname".into(), "-m".into()],
+        ),
+        (
+            "apk add (a package from the local repository)",
+            vec!["apk".into(), "add".into(), to_add],
         ),
     ];
     let mut failed = 0;

@@ -406,3 +406,34 @@ fn a_patch_that_does_not_apply_names_the_file() {
     );
     assert!(err.contains("nope.patch"), "{err}");
 }
+
+/// Stage 3 on the fixtures: install into a fresh root, run the install scripts and the
+/// trigger inside it under qemu-user (binfmt_misc; needs root), write the tarball.
+#[test]
+fn fixture_rootfs_runs_scripts_and_triggers_in_the_root() {
+    let Some(arch) = arches().into_iter().find(|a| a.name == "aarch64") else {
+        eprintln!("no aarch64 toolchain; skipped");
+        return;
+    };
+    if !alpinist_apk::install::running_as_root() {
+        eprintln!("registering binfmt_misc needs root; skipped");
+        return;
+    }
+    build(&arch, &[], &fixtures());
+    let out = run(xtask().args([
+        "rootfs",
+        "--arch",
+        "aarch64",
+        "--packages",
+        "fixture-base,hello-scripts,busybox",
+    ]));
+    let _ = out;
+    let root = common::repo().join("build/aarch64/rootfs");
+    let marker = |f: &str| std::fs::read_to_string(root.join("var/lib/hello-scripts").join(f));
+    assert!(marker("pre-install").is_ok(), "pre-install ran inside the root");
+    assert!(marker("installed").is_ok(), "post-install ran inside the root");
+    assert!(marker("triggered").is_ok(), "the trigger ran inside the root");
+    assert!(common::repo()
+        .join("build/aarch64/alpine-minirootfs-3.23.0-alpinist-aarch64.tar.gz")
+        .is_file());
+}
