@@ -721,7 +721,11 @@ impl Step for AportBuild {
                         .resolver(&say)
                         .resolve(&spec)
                         .with_context(|| format!("{}: source {}", r.path.display(), s.name))?;
-                    std::os::unix::fs::symlink(&resolved.path, &dest)?;
+                    // A copy (hard link when possible), not a symlink: the sandbox sees
+                    // only the work tree, and the distfiles may live under /tmp.
+                    if std::fs::hard_link(&resolved.path, &dest).is_err() {
+                        std::fs::copy(&resolved.path, &dest)?;
+                    }
                 }
             }
         }
@@ -730,7 +734,10 @@ impl Step for AportBuild {
         run.log.status("sysroot");
         self.make_sysroot(cx, run, &sysroot)?;
 
-        let sh = abuild_sh(cx)?;
+        // The shell library goes into the work tree, which is all the sandbox can see of
+        // the build directory (it may be under /tmp, which the sandbox replaces).
+        let sh = work.join("abuild.sh");
+        std::fs::write(&sh, alpinist_apkbuild::ABUILD_SH)?;
         let apkbuild = startdir.join("APKBUILD");
         let mut env = recipe_env(a, &toolchain, &sysroot, &self.settings, cx.jobs);
         env.extend([
@@ -759,6 +766,7 @@ impl Step for AportBuild {
         run.log
             .run(&sandbox(
                 &work,
+                &toolchain,
                 &env,
                 net,
                 &[
@@ -773,6 +781,7 @@ impl Step for AportBuild {
         run.log
             .run(&sandbox(
                 &work,
+                &toolchain,
                 &env,
                 false,
                 &[
@@ -851,7 +860,7 @@ pub fn shell(cx: &Context, arch: &Arch, dir: &Path, settings: &BuildSettings) ->
         .find(|q| q.name == format!("toolchain-{}", arch.name))
         .map(|q| q.out.clone())
         .ok_or_else(|| anyhow!("no toolchain step"))?;
-    let sh = abuild_sh(cx)?;
+    let sh = work.join("abuild.sh");
     let mut env = recipe_env(arch, &tc, &work.join("sysroot"), settings, cx.jobs);
     env.extend([
         ("HOME".into(), work.join("home").display().to_string()),
@@ -870,6 +879,7 @@ pub fn shell(cx: &Context, arch: &Arch, dir: &Path, settings: &BuildSettings) ->
     ]);
     let cmd = sandbox(
         &work,
+        &tc,
         &env,
         aport.recipe.option(&aport.recipe.pkgname, "net"),
         &[
@@ -890,8 +900,18 @@ pub fn shell(cx: &Context, arch: &Arch, dir: &Path, settings: &BuildSettings) ->
 
 /// The recipe's command inside bubblewrap: the host read-only, only `work` writable, a
 /// private /tmp, no network unless `net`.
-fn sandbox(work: &Path, env: &[(String, String)], net: bool, argv: &[String]) -> Cmd {
+fn sandbox(
+    work: &Path,
+    toolchain: &Path,
+    env: &[(String, String)],
+    net: bool,
+    argv: &[String],
+) -> Cmd {
     let w = work.display().to_string();
+    let tc = std::fs::canonicalize(toolchain)
+        .unwrap_or_else(|_| toolchain.to_path_buf())
+        .display()
+        .to_string();
     let mut c = Cmd::new("bwrap")
         .args([
             "--die-with-parent",
@@ -910,6 +930,8 @@ fn sandbox(work: &Path, env: &[(String, String)], net: bool, argv: &[String]) ->
             "--tmpfs",
             "/tmp",
         ])
+        // Mounted again after the private /tmp, in case they live under /tmp.
+        .args(["--ro-bind", &tc, &tc])
         .args(["--bind", &w, &w])
         .args(["--chdir", &w])
         .arg("--clearenv");
@@ -920,7 +942,9 @@ fn sandbox(work: &Path, env: &[(String, String)], net: bool, argv: &[String]) ->
         c = c.args(["--setenv", k, v]);
     }
     let inner = argv.join(" ");
-    c.arg("--").args(argv).label(format!("{inner} (in the sandbox)"))
+    c.arg("--")
+        .args(argv)
+        .label(format!("{inner} (in the sandbox)"))
 }
 
 impl AportBuild {

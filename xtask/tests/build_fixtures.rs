@@ -145,7 +145,11 @@ fn run_in_root(arch: &Arch, root: &Path, prog: &str) -> String {
     if head.starts_with(b"#!") {
         let text = String::from_utf8_lossy(&head);
         let first = text.lines().next().unwrap_or("");
-        let interp = first.trim_start_matches("#!").split_whitespace().next().unwrap();
+        let interp = first
+            .trim_start_matches("#!")
+            .split_whitespace()
+            .next()
+            .unwrap();
         let exe = resolve_in_root(root, interp);
         let mut args: Vec<String> = Vec::new();
         if exe.file_name().is_some_and(|n| n == "busybox") {
@@ -430,9 +434,18 @@ fn fixture_rootfs_runs_scripts_and_triggers_in_the_root() {
     let _ = out;
     let root = common::repo().join("build/aarch64/rootfs");
     let marker = |f: &str| std::fs::read_to_string(root.join("var/lib/hello-scripts").join(f));
-    assert!(marker("pre-install").is_ok(), "pre-install ran inside the root");
-    assert!(marker("installed").is_ok(), "post-install ran inside the root");
-    assert!(marker("triggered").is_ok(), "the trigger ran inside the root");
+    assert!(
+        marker("pre-install").is_ok(),
+        "pre-install ran inside the root"
+    );
+    assert!(
+        marker("installed").is_ok(),
+        "post-install ran inside the root"
+    );
+    assert!(
+        marker("triggered").is_ok(),
+        "the trigger ran inside the root"
+    );
     assert!(common::repo()
         .join("build/aarch64/alpine-minirootfs-3.23.0-alpinist-aarch64.tar.gz")
         .is_file());
