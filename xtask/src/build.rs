@@ -89,7 +89,6 @@ pub fn recipe_env(
         ("CC".into(), format!("{t}-gcc")),
         ("CXX".into(), format!("{t}-g++")),
         ("LD".into(), format!("{t}-ld")),
-        ("AR".into(), format!("{t}-ar")),
         ("HOSTCC".into(), "gcc".into()),
         ("HOSTCXX".into(), "g++".into()),
         ("HOSTLD".into(), "ld".into()),
