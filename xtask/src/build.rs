@@ -619,7 +619,6 @@ pub struct AportBuild {
     pub sysroot_deps: Vec<String>,
     /// Names of the dependency steps whose packages may go into the sysroot.
     pub package_steps: Vec<String>,
-    pub offline: bool,
 }
 
 impl AportBuild {
@@ -1512,7 +1511,6 @@ pub fn graph(
                 key: key.into(),
                 sysroot_deps,
                 package_steps,
-                offline: cx.offline,
             },
             &deps,
         );
