@@ -86,11 +86,12 @@ fn toolchain_cold(cx: &Context, arch: &str) -> Result<()> {
             }
         })
     };
-    let cpu0 = children_cpu();
+    let cpu0 = self_cpu();
     let t0 = Instant::now();
     let result = crate::build_toolchain(&bcx, arch);
     let wall = t0.elapsed();
-    let cpu = children_cpu() - cpu0;
+    let d = self_cpu() - cpu0;
+    let cpu = d.child_user + d.child_sys;
     stop.store(true, Ordering::Relaxed);
     let _ = sampler.join();
     let link = result?;
@@ -169,18 +170,44 @@ fn noop(cx: &Context, arch: &str, runs: usize) -> Result<()> {
     Ok(())
 }
 
-/// CPU seconds (user + system) of waited-for child processes, from /proc/self/stat.
-fn children_cpu() -> f64 {
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Cpu {
+    pub user: f64,
+    pub sys: f64,
+    pub child_user: f64,
+    pub child_sys: f64,
+}
+
+impl std::ops::Sub for Cpu {
+    type Output = Cpu;
+    fn sub(self, o: Cpu) -> Cpu {
+        Cpu {
+            user: self.user - o.user,
+            sys: self.sys - o.sys,
+            child_user: self.child_user - o.child_user,
+            child_sys: self.child_sys - o.child_sys,
+        }
+    }
+}
+
+/// CPU seconds of this process and of its waited-for children, from /proc/self/stat.
+pub(crate) fn self_cpu() -> Cpu {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let f: Vec<&str> = after.split_whitespace().collect();
-    // Fields after the command name start at field 3; cutime is 16, cstime 17.
+    // Fields after the command name start at field 3: utime 14, stime 15, cutime 16, cstime 17.
     let get = |n: usize| {
         f.get(n - 3)
             .and_then(|x| x.parse::<f64>().ok())
             .unwrap_or(0.0)
+            / 100.0
     };
-    (get(16) + get(17)) / 100.0
+    Cpu {
+        user: get(14),
+        sys: get(15),
+        child_user: get(16),
+        child_sys: get(17),
+    }
 }
 
 /// Bytes allocated on disk under a directory (hard links counted once per walk).

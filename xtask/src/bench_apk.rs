@@ -29,6 +29,7 @@ use alpinist_apk::sign::{self, Keyring, PrivateKey, SigAlg};
 use alpinist_apk::solver::{self, Action, Solver};
 use alpinist_apk::tarball::{EntryType, Header};
 
+use crate::bench::{self_cpu, Cpu};
 use crate::context::Context;
 
 /// The key the library's tests use; a fresh one is generated when it is absent.
@@ -775,46 +776,6 @@ fn binary(rng: &mut Rng, size: usize) -> Vec<u8> {
     }
     out.truncate(size);
     out
-}
-
-#[derive(Debug, Clone, Copy, Default)]
-struct Cpu {
-    user: f64,
-    sys: f64,
-    child_user: f64,
-    child_sys: f64,
-}
-
-impl std::ops::Sub for Cpu {
-    type Output = Cpu;
-    fn sub(self, o: Cpu) -> Cpu {
-        Cpu {
-            user: self.user - o.user,
-            sys: self.sys - o.sys,
-            child_user: self.child_user - o.child_user,
-            child_sys: self.child_sys - o.child_sys,
-        }
-    }
-}
-
-/// CPU seconds of this process and of its waited-for children, from /proc/self/stat.
-fn self_cpu() -> Cpu {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = after.split_whitespace().collect();
-    // Fields after the command name start at field 3: utime 14, stime 15, cutime 16, cstime 17.
-    let get = |n: usize| {
-        f.get(n - 3)
-            .and_then(|x| x.parse::<f64>().ok())
-            .unwrap_or(0.0)
-            / 100.0
-    };
-    Cpu {
-        user: get(14),
-        sys: get(15),
-        child_user: get(16),
-        child_sys: get(17),
-    }
 }
 
 /// Seconds this (single-threaded) process has spent runnable but waiting for a CPU, from

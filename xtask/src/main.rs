@@ -17,7 +17,12 @@ use xtask::{build_toolchain, fetch_toolchain_sources, host, step, toolchain, Arc
 /// Every step is cached by the hash of its inputs: a rerun does only what changed, and
 /// `cargo xtask plan <command>` shows what would run and why.
 #[derive(Parser)]
-#[command(name = "cargo xtask", bin_name = "cargo xtask", version, max_term_width = 100)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    version,
+    max_term_width = 100
+)]
 struct Cli {
     #[command(flatten)]
     global: Global,

@@ -7,6 +7,8 @@
 
 mod common;
 
+use common::run;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -40,20 +42,6 @@ fn toolchains() -> Vec<(Arch, PathBuf)> {
         eprintln!("no toolchain in {}; nothing to check", dir.display());
     }
     found
-}
-
-fn run(cmd: &mut Command) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed ({}):\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// A command, run with `hide` made invisible (an empty tmpfs over it) when given.

@@ -63,14 +63,24 @@ impl PackageVars {
         }
     }
     pub fn get(&self, k: &str) -> &str {
-        self.vars.get(k).map(|s| s.as_str()).unwrap_or("")
+        var(&self.vars, k)
     }
     pub fn words(&self, k: &str) -> Vec<String> {
-        self.get(k)
-            .split_whitespace()
-            .map(|s| s.to_string())
-            .collect()
+        words(&self.vars, k)
     }
+}
+
+/// A variable's value, empty when unset.
+fn var<'a>(vars: &'a BTreeMap<String, String>, k: &str) -> &'a str {
+    vars.get(k).map(|s| s.as_str()).unwrap_or("")
+}
+
+/// A variable's whitespace-separated words.
+fn words(vars: &BTreeMap<String, String>, k: &str) -> Vec<String> {
+    var(vars, k)
+        .split_whitespace()
+        .map(|s| s.to_string())
+        .collect()
 }
 
 /// Parses the NUL-separated `name=value` dump of `abuild.sh meta`.
@@ -293,13 +303,10 @@ impl Recipe {
     }
 
     pub fn get(&self, k: &str) -> &str {
-        self.vars.get(k).map(|s| s.as_str()).unwrap_or("")
+        var(&self.vars, k)
     }
     pub fn words(&self, k: &str) -> Vec<String> {
-        self.get(k)
-            .split_whitespace()
-            .map(|s| s.to_string())
-            .collect()
+        words(&self.vars, k)
     }
     /// `$pkgver-r$pkgrel`.
     pub fn full_version(&self) -> String {
