@@ -305,6 +305,12 @@ fn fixtures_build_install_and_run() {
             let mut all = BTreeMap::new();
             for n in names {
                 let p = Package::read(&repo_dir(arch, "main").join(&n)).unwrap();
+                // Only the fixtures' packages (the repository may also hold real aports).
+                if p.pkginfo.maintainer.as_deref()
+                    != Some("Alpinist Fixtures <fixtures@alpinist.invalid>")
+                {
+                    continue;
+                }
                 all.insert(n, p.pkginfo.to_text());
             }
             for (n, text) in all {
