@@ -386,7 +386,8 @@ impl Step for RuntimePackages {
             .dep(&format!("linux-headers-{}", a.kernel_arch))?
             .to_path_buf();
         let musl_ver = format!("{}-r0", cx.components.get("musl")?.version);
-        let gcc_ver = format!("{}-r0", cx.components.get("gcc")?.version);
+        let gcc_upstream = cx.components.get("gcc")?.version.clone();
+        let gcc_ver = format!("{gcc_upstream}-r0");
         let linux_ver = format!("{}-r0", cx.components.get("linux")?.version);
         let stage = run.work.join("stage");
         let signer = Signer::from_private_key_file(&self.key.private, SigAlg::Sha1)?;
@@ -500,7 +501,7 @@ impl Step for RuntimePackages {
             }
             let provides: Vec<String> = sonames
                 .iter()
-                .map(|s| format!("so:{s}={}", &gcc_ver[..gcc_ver.len() - 3]))
+                .map(|s| format!("so:{s}={gcc_upstream}"))
                 .collect();
             self.write(
                 run,
@@ -631,7 +632,7 @@ impl Step for AportBuild {
     fn name(&self) -> String {
         Self::step_name(&self.arch, &self.aport.recipe)
     }
-    fn inputs(&self, _cx: &Context) -> Result<Inputs> {
+    fn inputs(&self, cx: &Context) -> Result<Inputs> {
         let mut i = Inputs::new();
         i.flag("recipe", RECIPE);
         i.flag(
@@ -659,7 +660,7 @@ impl Step for AportBuild {
             i.source(&s.name, &s.sha512);
         }
         for t in ["bash", "fakeroot", "bwrap", "patch", "tar", "make"] {
-            i.tool(t, _cx.host_tool_version(t));
+            i.tool(t, cx.host_tool_version(t));
         }
         Ok(i)
     }
@@ -730,7 +731,7 @@ impl Step for AportBuild {
 
         // Sysroot: the makedepends_host (and the target runtime) from local packages.
         run.log.status("sysroot");
-        self.make_sysroot(cx, run, &sysroot)?;
+        self.make_sysroot(run, &sysroot)?;
 
         // The shell library goes into the work tree, which is all the sandbox can see of
         // the build directory (it may be under /tmp, which the sandbox replaces).
@@ -946,30 +947,22 @@ fn sandbox(
 }
 
 impl AportBuild {
-    fn make_sysroot(&self, cx: &Context, run: &StepRun, sysroot: &Path) -> Result<()> {
+    fn make_sysroot(&self, run: &StepRun, sysroot: &Path) -> Result<()> {
+        // A temporary signed repository (<repo>/<arch>/) of the packages it may use.
         let repo = run.work.join("sysroot-repo");
-        std::fs::create_dir_all(&repo)?;
+        let arch_dir = repo.join(&self.arch.name);
+        std::fs::create_dir_all(&arch_dir)?;
         let mut files: Vec<PathBuf> = Vec::new();
         for s in &self.package_steps {
-            let dir = run.dep(s)?;
-            for e in std::fs::read_dir(dir)?.flatten() {
+            for e in std::fs::read_dir(run.dep(s)?)?.flatten() {
                 if e.path().extension().and_then(|x| x.to_str()) == Some("apk") {
-                    let dest = repo.join(e.file_name());
+                    let dest = arch_dir.join(e.file_name());
                     std::fs::hard_link(e.path(), &dest)
                         .or_else(|_| std::fs::copy(e.path(), &dest).map(|_| ()))?;
                     files.push(dest);
                 }
             }
         }
-        let arch_dir = repo.join(&self.arch.name);
-        std::fs::create_dir_all(&arch_dir)?;
-        for f in &files {
-            std::fs::rename(f, arch_dir.join(f.file_name().expect("file")))?;
-        }
-        let files: Vec<PathBuf> = std::fs::read_dir(&arch_dir)?
-            .flatten()
-            .map(|e| e.path())
-            .collect();
         let refs: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
         let index = ApkIndex::from_package_files(Some("alpinist sysroot".into()), &refs, None)?;
         let signer = Signer::from_private_key_file(&self.key.private, SigAlg::Sha1)?;
@@ -998,7 +991,6 @@ impl AportBuild {
             )
         })?;
         let _ = run.log.line(&out);
-        let _ = cx;
         Ok(())
     }
 

@@ -95,33 +95,26 @@ impl Checksum {
     }
     /// Hashes a file with this checksum's algorithm.
     pub fn compute(&self, path: &Path) -> Result<String> {
-        let mut f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-        let mut buf = vec![0u8; 1 << 20];
         match self {
-            Checksum::Sha512(_) => {
-                let mut h = Sha512::new();
-                loop {
-                    let n = f.read(&mut buf)?;
-                    if n == 0 {
-                        break;
-                    }
-                    h.update(&buf[..n]);
-                }
-                Ok(hex::encode(h.finalize()))
-            }
-            Checksum::Sha256(_) => {
-                let mut h = Sha256::new();
-                loop {
-                    let n = f.read(&mut buf)?;
-                    if n == 0 {
-                        break;
-                    }
-                    h.update(&buf[..n]);
-                }
-                Ok(hex::encode(h.finalize()))
-            }
+            Checksum::Sha512(_) => hash_file::<Sha512>(path),
+            Checksum::Sha256(_) => hash_file::<Sha256>(path),
         }
     }
+}
+
+/// Streams a file through a digest; lowercase hex.
+fn hash_file<D: Digest>(path: &Path) -> Result<String> {
+    let mut f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut h = D::new();
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex::encode(h.finalize()))
 }
 
 impl SourceSpec {
