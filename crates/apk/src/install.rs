@@ -119,6 +119,48 @@ pub fn running_as_root() -> bool {
         .unwrap_or(false)
 }
 
+/// What new files get without being told: the process's effective ids and umask. When a
+/// file's declared owner and mode are these defaults, `commit` skips the `fchown` and
+/// `fchmod` calls (the install is then a create, a write and a timestamp per file).
+#[derive(Debug, Clone, Copy)]
+struct Defaults {
+    chown: bool,
+    uid: u32,
+    gid: u32,
+    umask: u32,
+}
+
+impl Defaults {
+    fn probe(chown: bool) -> Defaults {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let field = |name: &str, nth: usize| -> Option<u32> {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.split_whitespace().nth(nth))
+                .and_then(|v| u32::from_str_radix(v, if name == "Umask:" { 8 } else { 10 }).ok())
+        };
+        Defaults {
+            chown,
+            // Effective ids are the second field; unknown: never skip (u32::MAX).
+            uid: field("Uid:", 1).unwrap_or(u32::MAX),
+            gid: field("Gid:", 1).unwrap_or(u32::MAX),
+            // Unknown umask: assume every bit could be cleared, so always fchmod.
+            umask: field("Umask:", 0).unwrap_or(0o777),
+        }
+    }
+
+    fn needs_chown(&self, uid: u32, gid: u32) -> bool {
+        self.chown && (uid != self.uid || gid != self.gid)
+    }
+
+    /// Whether creating with `mode` leaves something other than `mode` (umask bits, or the
+    /// special bits, which chown would clear anyway).
+    fn needs_chmod(&self, mode: u32) -> bool {
+        mode & 0o7000 != 0 || mode & self.umask != 0 || self.umask == 0o777
+    }
+}
+
 /// Users and groups of the target root (`etc/passwd`, `etc/group`), used to turn tar
 /// `uname`/`gname` into ids as apk does (`root` is always 0; unknown names keep the numeric
 /// id from the header).
@@ -623,11 +665,12 @@ impl Transaction {
 
     /// Writes everything planned, then the database files. Returns the database.
     pub fn commit(self) -> Result<InstalledDb, InstallError> {
+        let defaults = Defaults::probe(self.chown);
         for p in &self.planned {
             if let Some(contents) = &p.contents {
                 for (op, data) in p.ops.iter().zip(contents) {
                     if let Some(op) = op {
-                        apply(&self.root, op, data, self.chown)?;
+                        apply(&self.root, op, data, &defaults)?;
                     }
                 }
             }
@@ -641,7 +684,7 @@ impl Transaction {
                     let op = p.ops.get(i).and_then(Option::as_ref);
                     i += 1;
                     if let Some(op) = op {
-                        if let Err(e) = apply(&self.root, op, data, self.chown) {
+                        if let Err(e) = apply(&self.root, op, data, &defaults) {
                             failure = Some(e);
                             return Err(PackageError::Write("install failed".into()));
                         }
@@ -705,7 +748,8 @@ fn set_owner(path: &Path, uid: u32, gid: u32, symlink: bool) -> Result<(), Insta
     r.map_err(io_err(path))
 }
 
-fn apply(root: &Path, op: &Op, data: &[u8], chown: bool) -> Result<(), InstallError> {
+fn apply(root: &Path, op: &Op, data: &[u8], d: &Defaults) -> Result<(), InstallError> {
+    use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
     match op {
         Op::Dir {
             dest,
@@ -714,13 +758,19 @@ fn apply(root: &Path, op: &Op, data: &[u8], chown: bool) -> Result<(), InstallEr
             gid,
         } => {
             let full = root.join(dest);
-            if !full.is_dir() {
-                std::fs::create_dir(&full).map_err(io_err(&full))?;
-                if chown {
-                    set_owner(&full, *uid, *gid, false)?;
+            match std::fs::DirBuilder::new().mode(*mode & 0o777).create(&full) {
+                Ok(()) => {
+                    if d.needs_chown(*uid, *gid) {
+                        set_owner(&full, *uid, *gid, false)?;
+                    }
+                    if d.needs_chmod(*mode) {
+                        std::fs::set_permissions(&full, std::fs::Permissions::from_mode(*mode))
+                            .map_err(io_err(&full))?;
+                    }
                 }
-                std::fs::set_permissions(&full, std::fs::Permissions::from_mode(*mode))
-                    .map_err(io_err(&full))?;
+                // An existing directory is kept as it is (as apk does).
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && full.is_dir() => {}
+                Err(e) => return Err(io_err(&full)(e)),
             }
         }
         Op::File {
@@ -731,24 +781,40 @@ fn apply(root: &Path, op: &Op, data: &[u8], chown: bool) -> Result<(), InstallEr
             mtime,
         } => {
             let full = root.join(dest);
-            let tmp = temp_name(&full);
-            let mut f = create_temp(&tmp, |p| {
+            let open = |p: &Path| {
                 std::fs::OpenOptions::new()
                     .write(true)
                     .create_new(true)
+                    .mode(*mode & 0o777)
                     .open(p)
-            })?;
-            f.write_all(data).map_err(io_err(&tmp))?;
+            };
+            // A new path is written in place (nothing to replace, and the transaction was
+            // checked before the first write); an existing one through a temporary file
+            // and a rename, so that it is never seen half-written.
+            let (mut f, tmp) = match open(&full) {
+                Ok(f) => (f, None),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let tmp = temp_name(&full);
+                    (create_temp(&tmp, open)?, Some(tmp))
+                }
+                Err(e) => return Err(io_err(&full)(e)),
+            };
+            let at = tmp.as_deref().unwrap_or(&full);
+            f.write_all(data).map_err(io_err(at))?;
             let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(*mtime);
-            f.set_modified(t).map_err(io_err(&tmp))?;
-            if chown {
-                std::os::unix::fs::fchown(&f, Some(*uid), Some(*gid)).map_err(io_err(&tmp))?;
+            f.set_modified(t).map_err(io_err(at))?;
+            if d.needs_chown(*uid, *gid) {
+                std::os::unix::fs::fchown(&f, Some(*uid), Some(*gid)).map_err(io_err(at))?;
             }
             // After chown, which clears suid/sgid.
-            f.set_permissions(std::fs::Permissions::from_mode(*mode))
-                .map_err(io_err(&tmp))?;
+            if d.needs_chmod(*mode) || d.needs_chown(*uid, *gid) {
+                f.set_permissions(std::fs::Permissions::from_mode(*mode))
+                    .map_err(io_err(at))?;
+            }
             drop(f);
-            std::fs::rename(&tmp, &full).map_err(io_err(&full))?;
+            if let Some(tmp) = tmp {
+                std::fs::rename(&tmp, &full).map_err(io_err(&full))?;
+            }
         }
         Op::Symlink {
             dest,
@@ -757,19 +823,35 @@ fn apply(root: &Path, op: &Op, data: &[u8], chown: bool) -> Result<(), InstallEr
             gid,
         } => {
             let full = root.join(dest);
-            let tmp = temp_name(&full);
-            create_temp(&tmp, |p| std::os::unix::fs::symlink(target, p))?;
-            if chown {
-                set_owner(&tmp, *uid, *gid, true)?;
+            // New: in place; existing: a temporary link renamed over it.
+            let at = match std::os::unix::fs::symlink(target, &full) {
+                Ok(()) => None,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let tmp = temp_name(&full);
+                    create_temp(&tmp, |p| std::os::unix::fs::symlink(target, p))?;
+                    Some(tmp)
+                }
+                Err(e) => return Err(io_err(&full)(e)),
+            };
+            if d.needs_chown(*uid, *gid) {
+                set_owner(at.as_deref().unwrap_or(&full), *uid, *gid, true)?;
             }
-            std::fs::rename(&tmp, &full).map_err(io_err(&full))?;
+            if let Some(tmp) = at {
+                std::fs::rename(&tmp, &full).map_err(io_err(&full))?;
+            }
         }
         Op::Hardlink { dest, source } => {
             let full = root.join(dest);
-            let tmp = temp_name(&full);
             let source = root.join(source);
-            create_temp(&tmp, |p| std::fs::hard_link(&source, p))?;
-            std::fs::rename(&tmp, &full).map_err(io_err(&full))?;
+            match std::fs::hard_link(&source, &full) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let tmp = temp_name(&full);
+                    create_temp(&tmp, |p| std::fs::hard_link(&source, p))?;
+                    std::fs::rename(&tmp, &full).map_err(io_err(&full))?;
+                }
+                Err(e) => return Err(io_err(&full)(e)),
+            }
         }
     }
     Ok(())
