@@ -195,6 +195,9 @@ fn index_bytes(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alpinist_apk::install;
+    use alpinist_apk::sign::Keyring;
+    use alpinist_apk::tarball::EntryType;
     use alpinist_apk::package::PackageBuilder;
     use alpinist_apk::pkginfo::PkgInfo;
     use alpinist_apk::sign::PrivateKey;

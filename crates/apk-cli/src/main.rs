@@ -174,7 +174,7 @@ fn run_new_scripts(root: &Path, before: &[String]) -> Result<()> {
             std::fs::write(&file, &s.body)?;
             let st = std::process::Command::new("/bin/sh")
                 .arg(&file)
-                .arg(p.info.version.to_string())
+                .arg(&p.info.version)
                 .status()
                 .with_context(|| format!("{}: running its post-install script", p.info.name))?;
             let _ = std::fs::remove_file(&file);
