@@ -137,6 +137,24 @@ impl Arch {
 }
 
 /// All arches known to this checkout, by Alpine name.
+impl Arch {
+    /// Rust's name for the same target (for recipes that build Rust code with rustup's
+    /// standard library): Alpine's vendor becomes `unknown`; armv6 is Rust's `arm`,
+    /// riscv64 its `riscv64gc`.
+    pub fn rust_target(&self) -> String {
+        let mut parts: Vec<String> = self.triple.split('-').map(str::to_string).collect();
+        if parts.len() == 4 {
+            parts[1] = "unknown".into();
+        }
+        match parts[0].as_str() {
+            "armv6" => parts[0] = "arm".into(),
+            "riscv64" => parts[0] = "riscv64gc".into(),
+            _ => {}
+        }
+        parts.join("-")
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ArchTable {
     pub arches: BTreeMap<String, Arch>,

@@ -50,6 +50,9 @@ pub struct Aport {
     pub repo: String,
     pub source_date_epoch: u64,
     pub commit: String,
+    /// Files of alpinist's own checkout the recipe builds (`_alpinist_tree`): relative
+    /// path and sha256.
+    pub tree: Vec<(String, String)>,
 }
 
 /// The environment an APKBUILD sees for a cross build (abuild's, §1.8).
@@ -118,8 +121,29 @@ pub fn recipe_env(
     if let Some(b) = &settings.bootstrap {
         env.push(("BOOTSTRAP".into(), b.clone()));
     }
+    // Rust: rustup's tools keep working under the recipe's own HOME, and recipes learn
+    // Rust's name for the target (alpinist's own variable).
+    env.push(("ALPINIST_RUST_TARGET".into(), arch.rust_target()));
+    if let Some(home) = rustup_home() {
+        env.push(("RUSTUP_HOME".into(), home.display().to_string()));
+        if let Some(bin) =
+            crate::host::which("cargo").and_then(|c| c.parent().map(Path::to_path_buf))
+        {
+            let p = &mut env[0].1;
+            p.push(':');
+            p.push_str(&bin.display().to_string());
+        }
+    }
     env.extend(settings.env.iter().cloned());
     env
+}
+
+/// rustup's data directory, when rustup manages this host's Rust.
+fn rustup_home() -> Option<PathBuf> {
+    let home = std::env::var_os("RUSTUP_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".rustup")))?;
+    home.join("toolchains").is_dir().then_some(home)
 }
 
 fn build_machine_arch() -> String {
@@ -239,6 +263,18 @@ pub fn evaluate(cx: &Context, arch: &Arch, dir: &Path, settings: &BuildSettings)
     }
     files.sort();
     let (source_date_epoch, commit) = git_time(&orig, &orig.join("APKBUILD"))?;
+    // Read from the text, not the evaluated recipe: a literal one-line assignment.
+    let tree_paths: Vec<String> = text
+        .lines()
+        .find_map(|l| l.strip_prefix("_alpinist_tree="))
+        .map(|v| {
+            v.trim_matches('"')
+                .split_whitespace()
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default();
+    let tree = alpinist_tree(&apkbuild, &tree_paths)?;
     Ok(Aport {
         dir,
         recipe,
@@ -246,7 +282,57 @@ pub fn evaluate(cx: &Context, arch: &Arch, dir: &Path, settings: &BuildSettings)
         repo,
         source_date_epoch,
         commit,
+        tree,
     })
+}
+
+/// The alpinist checkout this xtask was built from.
+pub fn alpinist_checkout() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the checkout")
+        .to_path_buf()
+}
+
+/// `_alpinist_tree="PATH…"` (an alpinist extension, for recipes that build alpinist's own
+/// code, such as the fixture root's `apk`; a literal one-line assignment in the APKBUILD):
+/// the files under those paths of the checkout,
+/// build outputs aside, each with its sha256. They are part of the step key and copied
+/// into the build as `$ALPINIST_TREE`.
+fn alpinist_tree(apkbuild: &Path, paths: &[String]) -> Result<Vec<(String, String)>> {
+    let root = alpinist_checkout();
+    let mut out = Vec::new();
+    for p in paths {
+        let start = root.join(p);
+        if !start.exists() || p.contains("..") {
+            bail!(
+                "{}: _alpinist_tree names {p}, which is not in alpinist's checkout {}",
+                apkbuild.display(),
+                root.display()
+            );
+        }
+        let mut stack = vec![start];
+        while let Some(f) = stack.pop() {
+            if f.is_dir() {
+                for e in std::fs::read_dir(&f)?.flatten() {
+                    let n = e.file_name();
+                    if n != "target" && n != "build" && n != ".git" {
+                        stack.push(e.path());
+                    }
+                }
+            } else if f.is_file() {
+                let rel = f
+                    .strip_prefix(&root)
+                    .expect("under root")
+                    .display()
+                    .to_string();
+                out.push((rel, hash_file(&f)?));
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
 }
 
 /// `patches/aports/<repo>/<name>/*.patch`, applied (in name order, `patch -p1` from the
@@ -364,7 +450,8 @@ impl From<&SigningKey> for SigningKeyRef {
     }
 }
 
-const BOOTSTRAP_EPOCH: u64 = 1_700_000_000;
+/// Build date of the stage 1 runtime packages, and the default clamp for tarball mtimes.
+pub const BOOTSTRAP_EPOCH: u64 = 1_700_000_000;
 
 impl Step for RuntimePackages {
     fn name(&self) -> String {
@@ -581,7 +668,8 @@ fn load_build_deps(cx: &Context) -> Result<Vec<BuildDep>> {
     Ok(f.map)
 }
 
-fn dep_name(d: &str) -> String {
+/// The name of a dependency (`!name`, `name>=1`, `so:x=1` → `name`, `so:x`).
+pub fn dep_name(d: &str) -> String {
     let d = d.trim_start_matches('!');
     let end = d.find(['<', '>', '=', '~']).unwrap_or(d.len());
     d[..end].to_string()
@@ -659,6 +747,17 @@ impl Step for AportBuild {
         for s in &self.aport.recipe.sources {
             i.source(&s.name, &s.sha512);
         }
+        for (f, h) in &self.aport.tree {
+            i.source(format!("alpinist/{f}"), h);
+        }
+        if !self.aport.tree.is_empty()
+            || split_deps(&self.aport.recipe)
+                .1
+                .iter()
+                .any(|d| dep_name(d) == "cargo")
+        {
+            i.tool("rustc", cx.host_tool_version("rustc"));
+        }
         for t in ["bash", "fakeroot", "bwrap", "patch", "tar", "make"] {
             i.tool(t, cx.host_tool_version(t));
         }
@@ -729,6 +828,16 @@ impl Step for AportBuild {
             }
         }
 
+        if !self.aport.tree.is_empty() {
+            let root = alpinist_checkout();
+            let tree = work.join("alpinist");
+            for (f, _) in &self.aport.tree {
+                let dest = tree.join(f);
+                std::fs::create_dir_all(dest.parent().expect("has parent"))?;
+                std::fs::copy(root.join(f), &dest)?;
+            }
+        }
+
         // Sysroot: the makedepends_host (and the target runtime) from local packages.
         run.log.status("sysroot");
         self.make_sysroot(run, &sysroot)?;
@@ -750,6 +859,10 @@ impl Step for AportBuild {
             ),
             ("ABUILD_LAST_COMMIT".into(), self.aport.commit.clone()),
             ("ALPINIST_ABUILD_SH".into(), sh.display().to_string()),
+            (
+                "ALPINIST_TREE".into(),
+                work.join("alpinist").display().to_string(),
+            ),
             ("PACKAGER".into(), "alpinist".into()),
         ]);
         // Build paths must not reach the packages (verify-repro builds in two places).
@@ -758,6 +871,15 @@ impl Step for AportBuild {
             if k == "CFLAGS" || k == "CXXFLAGS" {
                 v.push(' ');
                 v.push_str(&map);
+            }
+        }
+        // Every recipe's make takes its jobs from the one jobserver of this process, so
+        // recipes building side by side share the cores.
+        if let Some(mf) = cx.jobserver_makeflags() {
+            for (k, v) in env.iter_mut() {
+                if k == "MAKEFLAGS" {
+                    *v = mf.clone();
+                }
             }
         }
         let net = r.option(&r.pkgname, "net");
@@ -944,6 +1066,7 @@ fn sandbox(
     c.arg("--")
         .args(argv)
         .label(format!("{inner} (in the sandbox)"))
+        .jobserver()
 }
 
 impl AportBuild {
@@ -1398,6 +1521,118 @@ fn read_owners(path: &Path) -> Result<BTreeMap<String, (u32, u32, u32)>> {
 
 /// The graph for building `aports` for `arch`: stage 1, the runtime packages, and one
 /// step per aport, ordered by what each needs from the others.
+/// Who provides what among the recipes of one build: package names (subpackages too)
+/// and `provides` names, each to its aport's index.
+pub fn providers(aports: &[Aport]) -> BTreeMap<String, usize> {
+    let mut provider: BTreeMap<String, usize> = BTreeMap::new();
+    for (i, a) in aports.iter().enumerate() {
+        for n in a.recipe.package_names() {
+            provider.insert(n, i);
+        }
+        for p in a.recipe.words("provides") {
+            provider.insert(dep_name(&p), i);
+        }
+    }
+    provider
+}
+
+/// The target runtime from stage 1, packaged by [`RuntimePackages`] before any aport.
+pub const RUNTIME_NAMES: [&str; 7] = [
+    "musl",
+    "musl-dev",
+    "linux-headers",
+    "libgcc",
+    "libstdc++",
+    "libatomic",
+    "libgomp",
+];
+
+/// What each aport needs built before it: the providers of its build dependencies
+/// (`makedepends_host`, `makedepends_build`, …) and, transitively, the providers of those
+/// packages' runtime `depends` (installed into its sysroot with them). A name nobody in
+/// the build provides is left to the host (build side) or the stage 1 runtime; names of
+/// the stage 1 runtime ([`RUNTIME_NAMES`]) never order anything.
+pub fn needs(aports: &[Aport], provider: &BTreeMap<String, usize>) -> Vec<BTreeSet<usize>> {
+    // The target runtime (musl-dev, libgcc, linux-headers, …) is there from stage 1, so
+    // it never waits for the aports that provide newer builds of it.
+    let lookup = |d: &String| -> Option<usize> {
+        let n = dep_name(d);
+        if d.starts_with('!') || RUNTIME_NAMES.contains(&n.as_str()) {
+            return None;
+        }
+        provider.get(&n).copied()
+    };
+    let runtime: Vec<BTreeSet<usize>> = aports
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            a.recipe
+                .words("depends")
+                .iter()
+                .filter_map(lookup)
+                .filter(|&j| j != i)
+                .collect()
+        })
+        .collect();
+    aports
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let (h, b) = split_deps(&a.recipe);
+            let mut out = BTreeSet::new();
+            let mut todo: Vec<usize> = h.iter().chain(b.iter()).filter_map(lookup).collect();
+            while let Some(j) = todo.pop() {
+                if j != i && out.insert(j) {
+                    todo.extend(runtime[j].iter().copied());
+                }
+            }
+            out
+        })
+        .collect()
+}
+
+/// Build-side dependencies the host lacks, per aport: (aport index, what to install).
+pub fn missing_host_tools(
+    cx: &Context,
+    aports: &[Aport],
+    provider: &BTreeMap<String, usize>,
+) -> Result<Vec<(usize, String)>> {
+    let build_deps = load_build_deps(cx)?;
+    let mut missing = Vec::new();
+    for (i, a) in aports.iter().enumerate() {
+        for b in &split_deps(&a.recipe).1 {
+            let n = dep_name(b);
+            if provider.contains_key(&n) || RUNTIME_NAMES.contains(&n.as_str()) {
+                continue;
+            }
+            match build_deps.iter().find(|m| m.alpine == n) {
+                Some(m) => {
+                    if let Some(c) = &m.command {
+                        if !crate::host::on_path(c) {
+                            missing.push((
+                                i,
+                                format!(
+                                    "{n} ({}: Debian/Ubuntu package {})",
+                                    a.recipe.path.display(),
+                                    m.debian
+                                ),
+                            ));
+                        }
+                    }
+                }
+                None => missing.push((
+                    i,
+                    format!(
+                        "{n} ({}): not a package of this build and not in toolchains/build-deps.toml; add a mapping to a host command",
+                        a.recipe.path.display()
+                    ),
+                )),
+            }
+        }
+    }
+    Ok(missing)
+}
+
 pub fn graph(
     cx: &Context,
     arch: &Arch,
@@ -1420,79 +1655,45 @@ pub fn graph(
         },
         &[idx("gcc"), idx("linux-headers")],
     );
-    let build_deps = load_build_deps(cx)?;
-    // Who provides what, among the recipes of this build.
-    let mut provider: BTreeMap<String, usize> = BTreeMap::new();
-    for (i, a) in aports.iter().enumerate() {
-        for n in a.recipe.package_names() {
-            provider.insert(n, i);
-        }
-        for p in a.recipe.words("provides") {
-            provider.insert(dep_name(&p), i);
-        }
+    let provider = providers(aports);
+    let mut missing_tools: Vec<String> = missing_host_tools(cx, aports, &provider)?
+        .into_iter()
+        .map(|(_, m)| m)
+        .collect();
+    if !missing_tools.is_empty() {
+        missing_tools.sort();
+        missing_tools.dedup();
+        bail!(
+            "build-side dependencies (makedepends_build) that this host does not have:\n  {}\ninstall them, or run `sudo cargo xtask setup`",
+            missing_tools.join("\n  ")
+        );
     }
-    let order = topo_order(aports, &provider)?;
+    let needs = needs(aports, &provider);
+    let order = topo_order(aports, &needs)?;
     let mut step_of: BTreeMap<usize, usize> = BTreeMap::new();
-    let mut missing_tools: Vec<String> = Vec::new();
-    let runtime_names = [
-        "musl",
-        "musl-dev",
-        "linux-headers",
-        "libgcc",
-        "libstdc++",
-        "libatomic",
-        "libgomp",
-    ];
     for i in order {
         let a = &aports[i];
         let (host_side, build_side) = split_deps(&a.recipe);
         let mut sysroot_deps: Vec<String> =
             vec!["musl-dev".into(), "libgcc".into(), "libstdc++".into()];
-        let mut deps = vec![
-            tc.iter()
-                .find(|(n, _)| n == "toolchain")
-                .map(|(_, i)| *i)
-                .expect("toolchain"),
-            runtime,
-        ];
+        let mut deps = vec![idx("toolchain"), runtime];
         let mut package_steps = vec![format!("runtime-{}", arch.name)];
+        for &j in &needs[i] {
+            deps.push(*step_of.get(&j).ok_or_else(|| anyhow!("internal: order"))?);
+            package_steps.push(AportBuild::step_name(arch, &aports[j].recipe));
+        }
         let mut want = host_side.clone();
         for b in &build_side {
             let n = dep_name(b);
-            if provider.contains_key(&n) || runtime_names.contains(&n.as_str()) {
-                // A package, not a tool: abuild would install it on the build machine;
-                // for a cross build it is only useful in the sysroot.
+            // A package, not a tool: abuild would install it on the build machine; for a
+            // cross build it is only useful in the sysroot.
+            if provider.contains_key(&n) || RUNTIME_NAMES.contains(&n.as_str()) {
                 want.push(b.clone());
-            } else if let Some(m) = build_deps.iter().find(|m| m.alpine == n) {
-                if let Some(c) = &m.command {
-                    if !crate::host::on_path(c) {
-                        missing_tools.push(format!(
-                            "{n} ({}: Debian/Ubuntu package {})",
-                            a.recipe.path.display(),
-                            m.debian
-                        ));
-                    }
-                }
-            } else {
-                missing_tools.push(format!(
-                    "{n} ({}): not a package of this build and not in toolchains/build-deps.toml; add a mapping to a host command",
-                    a.recipe.path.display()
-                ));
             }
         }
-        for w in &want {
-            let n = dep_name(w);
-            if let Some(&j) = provider.get(&n) {
-                if j != i {
-                    let s = *step_of.get(&j).ok_or_else(|| anyhow!("internal: order"))?;
-                    if !deps.contains(&s) {
-                        deps.push(s);
-                        package_steps.push(AportBuild::step_name(arch, &aports[j].recipe));
-                    }
-                }
-            }
-            if !sysroot_deps.contains(w) {
-                sysroot_deps.push(w.clone());
+        for w in want {
+            if !sysroot_deps.contains(&w) {
+                sysroot_deps.push(w);
             }
         }
         let s = g.add(
@@ -1508,34 +1709,15 @@ pub fn graph(
         );
         step_of.insert(i, s);
     }
-    if !missing_tools.is_empty() {
-        missing_tools.sort();
-        missing_tools.dedup();
-        bail!(
-            "build-side dependencies (makedepends_build) that this host does not have:\n  {}\ninstall them, or run `sudo cargo xtask setup`",
-            missing_tools.join("\n  ")
-        );
-    }
     let mut aport_steps: Vec<usize> = vec![runtime];
     aport_steps.extend(aports.iter().enumerate().map(|(i, _)| step_of[&i]));
     Ok((g, aport_steps))
 }
 
-/// Orders recipes so that each comes after the recipes providing its build
-/// dependencies; a cycle is an error naming its members.
-fn topo_order(aports: &[Aport], provider: &BTreeMap<String, usize>) -> Result<Vec<usize>> {
+/// Orders recipes so that each comes after the recipes it needs; a cycle is an error
+/// naming its members.
+pub fn topo_order(aports: &[Aport], edges: &[BTreeSet<usize>]) -> Result<Vec<usize>> {
     let n = aports.len();
-    let mut edges: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); n];
-    for (i, a) in aports.iter().enumerate() {
-        let (h, b) = split_deps(&a.recipe);
-        for d in h.iter().chain(b.iter()) {
-            if let Some(&j) = provider.get(&dep_name(d)) {
-                if j != i {
-                    edges[i].insert(j);
-                }
-            }
-        }
-    }
     let mut state = vec![0u8; n];
     let mut out = Vec::new();
     fn visit(
@@ -1555,7 +1737,10 @@ fn topo_order(aports: &[Aport], provider: &BTreeMap<String, usize>) -> Result<Ve
                     .chain(std::iter::once(&i))
                     .map(|&x| aports[x].recipe.pkgname.clone())
                     .collect();
-                bail!("dependency cycle between recipes: {}", names.join(" -> "));
+                bail!(
+                    "dependency cycle between recipes: {} (each needs the next built first: through makedepends, or the runtime depends of a package it installs); break it with a BOOTSTRAP pass or a patch in patches/aports/",
+                    names.join(" -> ")
+                );
             }
             _ => {}
         }
@@ -1570,7 +1755,7 @@ fn topo_order(aports: &[Aport], provider: &BTreeMap<String, usize>) -> Result<Ve
         Ok(())
     }
     for i in 0..n {
-        visit(i, &edges, &mut state, &mut out, &mut Vec::new(), aports)?;
+        visit(i, edges, &mut state, &mut out, &mut Vec::new(), aports)?;
     }
     Ok(out)
 }
@@ -1586,12 +1771,7 @@ pub fn publish(
     let mut touched: BTreeSet<PathBuf> = BTreeSet::new();
     for out in outs {
         let repo = std::fs::read_to_string(out.join("repo")).unwrap_or_else(|_| "main".into());
-        let dir = cx
-            .layout
-            .build
-            .join("repo")
-            .join(repo.trim())
-            .join(&arch.name);
+        let dir = cx.repodest.join(repo.trim()).join(&arch.name);
         std::fs::create_dir_all(&dir)?;
         for e in std::fs::read_dir(out)?.flatten() {
             if e.path().extension().and_then(|x| x.to_str()) == Some("apk") {

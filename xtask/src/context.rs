@@ -22,6 +22,9 @@ pub struct Context {
     pub keep_going: bool,
     pub offline: bool,
     pub mirrors: Vec<String>,
+    /// Where packages are published, as abuild's REPODEST: `<repodest>/<repo>/<arch>/`
+    /// (default `build/repo`).
+    pub repodest: std::path::PathBuf,
     pub jobserver: Option<jobserver::Client>,
     pub progress: Progress,
     host_versions: Mutex<HashMap<String, String>>,
@@ -45,6 +48,7 @@ impl Context {
                 .unwrap_or(2)
         });
         let jobserver = jobserver::Client::new(jobs).ok();
+        let repodest = layout.build.join("repo");
         Ok(Context {
             layout,
             arches,
@@ -54,6 +58,7 @@ impl Context {
             keep_going: s.keep_going,
             offline: s.offline,
             mirrors: s.mirrors,
+            repodest,
             jobserver,
             progress: Progress::new(s.quiet),
             host_versions: Mutex::new(HashMap::new()),
@@ -61,6 +66,20 @@ impl Context {
     }
 
     /// The first line of `tool --version` (cached per run), or "missing".
+    /// `MAKEFLAGS` that hand out jobs from the process's jobserver (for commands whose
+    /// environment is set explicitly, such as the recipe sandbox; the command itself must
+    /// be marked `.jobserver()` so the descriptors are inherited).
+    pub fn jobserver_makeflags(&self) -> Option<String> {
+        let client = self.jobserver.as_ref()?;
+        let mut probe = std::process::Command::new("true");
+        client.configure_make(&mut probe);
+        probe
+            .get_envs()
+            .find(|(k, _)| *k == "MAKEFLAGS")
+            .and_then(|(_, v)| v)
+            .map(|v| v.to_string_lossy().into_owned())
+    }
+
     pub fn host_tool_version(&self, tool: &str) -> String {
         if let Some(v) = self.host_versions.lock().expect("lock").get(tool) {
             return v.clone();

@@ -68,13 +68,15 @@ fn header_exists(h: &str) -> bool {
 }
 
 pub fn on_path(cmd: &str) -> bool {
-    let Some(path) = std::env::var_os("PATH") else {
-        return false;
-    };
-    std::env::split_paths(&path).any(|d| {
-        let p = d.join(cmd);
+    which(cmd).is_some()
+}
+
+/// The executable `cmd` found on PATH.
+pub fn which(cmd: &str) -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join(cmd)).find(|p| {
         p.is_file()
-            && std::fs::metadata(&p)
+            && std::fs::metadata(p)
                 .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0)
                 .unwrap_or(false)
     })
@@ -155,7 +157,7 @@ pub fn setup(layout: &Layout, dry_run: bool) -> Result<()> {
         );
         println!("sudo tee {src_path} <<'EOF'\n{sources}EOF");
         println!("sudo apt-get update");
-        return Ok(());
+        return rust_targets(layout, true);
     }
     apt(&["update"])?;
     let mut install = vec![
@@ -171,7 +173,77 @@ pub fn setup(layout: &Layout, dry_run: bool) -> Result<()> {
     eprintln!("wrote {src_path} (deb-src lines for Debian's source archive)");
     apt(&["update"])?;
     eprintln!("host set up: {} packages present", pkgs.len());
+    rust_targets(layout, false)
+}
+
+/// Rust's standard library for every arch rustup offers one for (recipes that build Rust
+/// code with cargo, such as the fixture root's `apk`, need the target's). Only with rustup;
+/// a missing one is reported by the recipe that needs it.
+pub fn rust_targets(layout: &Layout, dry_run: bool) -> Result<()> {
+    if !on_path("rustup") {
+        eprintln!("rustup not found: recipes that build Rust code need `rustup target add` for their arch");
+        return Ok(());
+    }
+    let arches = crate::arch::ArchTable::load(&layout.toolchains_data().join("arch"))?;
+    let out = std::process::Command::new("rustup")
+        .args(["target", "list"])
+        .output()
+        .context("running rustup target list")?;
+    let offered = String::from_utf8_lossy(&out.stdout).to_string();
+    let mut want: Vec<String> = arches
+        .arches
+        .values()
+        .map(|a| a.rust_target())
+        .filter(|t| {
+            offered
+                .lines()
+                .any(|l| l.split_whitespace().next() == Some(t))
+        })
+        .collect();
+    want.sort();
+    want.dedup();
+    if dry_run {
+        println!("rustup target add {}", want.join(" "));
+        return Ok(());
+    }
+    add_rust_targets(&want);
     Ok(())
+}
+
+/// `rustup target add` for each target not installed yet; a failure is a note (rustup's
+/// server may not offer every target to this machine), reported by the recipe that needs
+/// it. One at a time: rustup rolls a whole command back when one download fails.
+pub fn add_rust_targets(targets: &[String]) {
+    if !on_path("rustup") {
+        return;
+    }
+    let installed = std::process::Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
+        .unwrap_or_default();
+    let mut missing = Vec::new();
+    for t in targets {
+        if installed.lines().any(|l| l.trim() == t) {
+            continue;
+        }
+        let ok = std::process::Command::new("rustup")
+            .args(["target", "add", t])
+            .env("RUST_BACKTRACE", "0")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            missing.push(t.as_str());
+        }
+    }
+    if !missing.is_empty() {
+        eprintln!(
+            "note: rustup could not add {}; recipes that build Rust code cannot build for those arches here",
+            missing.join(" ")
+        );
+    }
 }
 
 /// deb-src lines: the host's own archive, plus, on Debian, the newer suites whose source

@@ -3,6 +3,7 @@
 pub mod arch;
 pub mod bench;
 pub mod bench_apk;
+pub mod bootstrap;
 pub mod build;
 pub mod cmd_apk;
 pub mod components;
@@ -136,7 +137,19 @@ fn run_aports(
     host::sandbox_preflight()?;
     let mut aports = Vec::new();
     for d in dirs {
-        aports.push(build::evaluate(cx, arch, d, settings)?);
+        let a = build::evaluate(cx, arch, d, settings)?;
+        // As abuild: a recipe whose arch= excludes the target is not built, and that is
+        // not an error.
+        if !a.recipe.builds_for(&arch.name) {
+            eprintln!(
+                "{}: not built for {}: arch=\"{}\" does not include it",
+                a.recipe.path.display(),
+                arch.name,
+                a.recipe.words("arch").join(" ")
+            );
+            continue;
+        }
+        aports.push(a);
     }
     let (g, aport_steps) = build::graph(cx, arch, &aports, settings, key)?;
     let planned = step::plan(cx, &g)?;

@@ -1,0 +1,96 @@
+//! Build order comes from the recipes: build dependencies, the runtime `depends` of the
+//! packages those install, subpackages and `provides`; a cycle is reported with its members.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use xtask::build::{self, Aport, BuildSettings};
+
+fn aport(root: &Path, name: &str, extra: &str) -> PathBuf {
+    let dir = root.join("main").join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("APKBUILD"),
+        format!(
+            "# Maintainer: Alpinist Fixtures <fixtures@alpinist.invalid>\npkgname={name}\npkgver=1.0\npkgrel=0\npkgdesc=\"order test\"\nurl=\"https://alpinist.invalid\"\narch=\"noarch\"\nlicense=\"MIT\"\noptions=\"!check\"\n{extra}\npackage() {{\n\tmkdir -p \"$pkgdir\"\n}}\n"
+        ),
+    )
+    .unwrap();
+    dir
+}
+
+fn evaluate(tmp: &Path, dirs: &[PathBuf]) -> Vec<Aport> {
+    let cx = common::context(tmp);
+    let arch = cx.arches.get("aarch64").unwrap().clone();
+    dirs.iter()
+        .map(|d| build::evaluate(&cx, &arch, d, &BuildSettings::default()).unwrap())
+        .collect()
+}
+
+fn names(aports: &[Aport], order: &[usize]) -> Vec<String> {
+    order
+        .iter()
+        .map(|&i| aports[i].recipe.pkgname.clone())
+        .collect()
+}
+
+#[test]
+fn order_follows_build_deps_runtime_depends_and_provides() {
+    let tmp = tempfile::tempdir().unwrap();
+    let co = tmp.path().join("aports");
+    // c builds against b's -dev subpackage; b's packages depend at runtime on what a
+    // provides (so a must be built before c's sysroot can be made); d is unrelated.
+    let dirs = vec![
+        aport(&co, "c", "makedepends_host=\"b-dev\""),
+        aport(&co, "d", ""),
+        aport(
+            &co,
+            "b",
+            "depends=\"so:liba.so.1\"\nsubpackages=\"$pkgname-dev\"",
+        ),
+        aport(&co, "a", "provides=\"so:liba.so.1=1\""),
+    ];
+    let aports = evaluate(tmp.path(), &dirs);
+    let provider = build::providers(&aports);
+    let needs = build::needs(&aports, &provider);
+    let by_name = |n: &str| aports.iter().position(|a| a.recipe.pkgname == n).unwrap();
+    let need_names = |n: &str| -> Vec<String> {
+        needs[by_name(n)]
+            .iter()
+            .map(|&j| aports[j].recipe.pkgname.clone())
+            .collect()
+    };
+    let mut c = need_names("c");
+    c.sort();
+    assert_eq!(
+        c,
+        ["a", "b"],
+        "b-dev is b's; b's runtime so:liba.so.1 is a's"
+    );
+    assert!(
+        need_names("b").is_empty(),
+        "runtime depends alone order nothing"
+    );
+    assert!(need_names("d").is_empty());
+    let order = names(&aports, &build::topo_order(&aports, &needs).unwrap());
+    let pos = |n: &str| order.iter().position(|x| x == n).unwrap();
+    assert!(pos("a") < pos("c") && pos("b") < pos("c"), "{order:?}");
+}
+
+#[test]
+fn a_cycle_is_reported_with_its_members() {
+    let tmp = tempfile::tempdir().unwrap();
+    let co = tmp.path().join("aports");
+    let dirs = vec![
+        aport(&co, "x", "makedepends_host=\"y\""),
+        aport(&co, "y", "makedepends_build=\"z\""),
+        aport(&co, "z", "makedepends_host=\"x\""),
+    ];
+    let aports = evaluate(tmp.path(), &dirs);
+    let provider = build::providers(&aports);
+    let needs = build::needs(&aports, &provider);
+    let err = format!("{:#}", build::topo_order(&aports, &needs).unwrap_err());
+    assert!(err.contains("dependency cycle"), "{err}");
+    assert!(err.contains("x -> y -> z -> x"), "{err}");
+}
