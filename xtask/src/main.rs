@@ -66,6 +66,10 @@ enum Command {
     },
     /// Download and verify every source a later command needs, so the rest works offline
     Fetch(ArchArgs),
+    /// Stages 1-3, the main job: the toolchain, the aports of a set (stages/bootstrap.toml)
+    /// in dependency order, the root filesystem and its check; a table and
+    /// build/<arch>/report.json at the end
+    Bootstrap(BootstrapArgs),
     /// Stage 1: build the musl cross toolchain for an arch into build/toolchains/<arch>
     Toolchain(ArchArgs),
     /// Stage 2: build aports (directories with an APKBUILD) into signed packages in
@@ -82,9 +86,13 @@ enum Command {
     Rootfs {
         #[command(flatten)]
         arch: ArchArgs,
-        /// Packages to install
-        #[arg(long, value_delimiter = ',', default_values_t = ["alpine-base".to_string(), "apk-tools".to_string()])]
+        /// Packages to install [default: the `rootfs` list of a set in
+        /// stages/bootstrap.toml: Alpine's minirootfs profile for `base`]
+        #[arg(long, value_delimiter = ',')]
         packages: Vec<String>,
+        /// The set of stages/bootstrap.toml: its repositories, and its default package list
+        #[arg(long, default_value = "base")]
+        set: String,
     },
     /// Check a root filesystem tarball by running its own tools in it (cat, apk, busybox)
     VerifyRootfs {
@@ -93,6 +101,9 @@ enum Command {
         /// The tarball [default: the newest build/<arch>/alpine-minirootfs-*.tar.gz]
         #[arg(long)]
         tarball: Option<PathBuf>,
+        /// The set of stages/bootstrap.toml whose repositories `apk add` uses
+        #[arg(long, default_value = "base")]
+        set: String,
     },
     /// Show what a command would build, what is cached, and why the rest is not
     Plan {
@@ -164,6 +175,28 @@ impl BuildArgs {
             env,
         })
     }
+}
+
+#[derive(Args)]
+struct BootstrapArgs {
+    #[command(flatten)]
+    arch: ArchArgs,
+    /// An aports checkout [default: a clone at the ref pinned in stages/bootstrap.toml,
+    /// which needs the network]
+    #[arg(long, value_name = "PATH")]
+    aports: Option<PathBuf>,
+    /// Which list of aports to build (a [set.NAME] of stages/bootstrap.toml: base, fixtures)
+    #[arg(long, default_value = "base")]
+    set: String,
+    /// Build only these aports (names in the checkout) instead of the set's list
+    #[arg(long, value_delimiter = ',', value_name = "APORT,...")]
+    packages: Vec<String>,
+    /// Stop after the packages (no root filesystem)
+    #[arg(long)]
+    no_rootfs: bool,
+    /// Do not run verify-rootfs on the new root filesystem
+    #[arg(long)]
+    no_verify: bool,
 }
 
 #[derive(Args)]
@@ -248,6 +281,20 @@ fn run(cli: Cli) -> Result<()> {
             host::require(&cx.layout, "fetch")?;
             fetch_toolchain_sources(&cx)
         }
+        Command::Bootstrap(b) => {
+            let mut cx = context(&cli.global)?;
+            xtask::bootstrap::run(
+                &mut cx,
+                &xtask::bootstrap::Options {
+                    arch: b.arch.arch.clone(),
+                    aports: b.aports.clone(),
+                    set: b.set.clone(),
+                    packages: b.packages.clone(),
+                    rootfs: !b.no_rootfs,
+                    verify: !b.no_verify,
+                },
+            )
+        }
         Command::Toolchain(a) => {
             let cx = context(&cli.global)?;
             build_toolchain(&cx, &a.arch).map(|_| ())
@@ -288,6 +335,12 @@ fn run(cli: Cli) -> Result<()> {
             for a in &arches {
                 build_toolchain(&cx, a)?;
             }
+            // The fixture root's apk is Rust, cross-compiled for the tested arches.
+            let targets: Vec<String> = arches
+                .iter()
+                .filter_map(|a| cx.arches.get(a).ok().map(|a| a.rust_target()))
+                .collect();
+            host::add_rust_targets(&targets);
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
             let st = std::process::Command::new(cargo)
                 .args(["test", "--workspace"])
@@ -341,13 +394,28 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Rootfs { arch, packages } => {
-            let cx = context(&cli.global)?;
+        Command::Rootfs {
+            arch,
+            packages,
+            set,
+        } => {
+            let mut cx = context(&cli.global)?;
             let a = cx.arches.get(&arch.arch)?.clone();
+            let stages = xtask::bootstrap::Stages::load(&cx)?;
+            let set = stages.set(&set)?;
+            set.use_repodest(&mut cx);
+            let packages = if packages.is_empty() {
+                set.rootfs.clone()
+            } else {
+                packages
+            };
             xtask::rootfs::rootfs(&cx, &a, &packages).map(|_| ())
         }
-        Command::VerifyRootfs { arch, tarball } => {
-            let cx = context(&cli.global)?;
+        Command::VerifyRootfs { arch, tarball, set } => {
+            let mut cx = context(&cli.global)?;
+            xtask::bootstrap::Stages::load(&cx)?
+                .set(&set)?
+                .use_repodest(&mut cx);
             let a = cx.arches.get(&arch.arch)?.clone();
             xtask::rootfs::verify(&cx, &a, tarball)
         }

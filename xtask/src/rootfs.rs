@@ -6,6 +6,7 @@
 //! `build/<arch>/alpine-minirootfs-<version>-<arch>.tar.gz`.
 
 use std::io::Write as _;
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
 use alpinist_apk::db::ScriptKind;
@@ -22,7 +23,7 @@ pub const REPO_MOUNT: &str = "/var/lib/alpinist/repo";
 
 /// The local repositories that have packages for `arch`: `build/repo/<repo>`.
 pub fn local_repos(cx: &Context, arch: &Arch) -> Result<Vec<PathBuf>> {
-    let base = cx.layout.build.join("repo");
+    let base = cx.repodest.clone();
     let mut v: Vec<PathBuf> = std::fs::read_dir(&base)
         .with_context(|| {
             format!(
@@ -120,7 +121,14 @@ fn run_script(
 ) -> Result<()> {
     let path = root.join(".alpinist-script");
     std::fs::write(&path, body)?;
-    let mut argv: Vec<&str> = vec!["/bin/sh", "/.alpinist-script"];
+    // Executed as apk does (the kernel follows the #! line inside the root, e.g.
+    // busybox's `#!/bin/busybox sh` before /bin/sh exists); /bin/sh only without one.
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+    let mut argv: Vec<&str> = if body.starts_with(b"#!") {
+        vec!["/.alpinist-script"]
+    } else {
+        vec!["/bin/sh", "/.alpinist-script"]
+    };
     argv.extend(args.iter().map(|s| s.as_str()));
     let out = in_root(root, &[], &argv)
         .output()
@@ -239,16 +247,19 @@ pub fn rootfs(cx: &Context, arch: &Arch, packages: &[String]) -> Result<PathBuf>
     Ok(tarball)
 }
 
-/// A deterministic gzip'd tar of `root` (sorted, numeric owners as recorded, mode kept).
+/// A deterministic gzip'd tar of `root`: sorted, numeric owners and modes as installed,
+/// every mtime clamped to SOURCE_DATE_EPOCH (default: alpinist's bootstrap epoch).
 fn write_tarball(root: &Path, out: &Path) -> Result<()> {
+    let epoch: u64 = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(crate::build::BOOTSTRAP_EPOCH);
     let tmp = out.with_extension("tmp");
     let f = std::fs::File::create(&tmp)?;
     let gz = flate2::GzBuilder::new()
         .mtime(0)
         .write(f, flate2::Compression::best());
     let mut b = tar::Builder::new(gz);
-    b.follow_symlinks(false);
-    b.mode(tar::HeaderMode::Deterministic);
     let mut paths = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -262,9 +273,26 @@ fn write_tarball(root: &Path, out: &Path) -> Result<()> {
     }
     paths.sort();
     for p in paths {
-        let rel = p.strip_prefix(root).expect("under root");
-        b.append_path_with_name(&p, Path::new(".").join(rel))
-            .with_context(|| format!("adding {}", p.display()))?;
+        let rel = Path::new(".").join(p.strip_prefix(root).expect("under root"));
+        let meta = std::fs::symlink_metadata(&p)?;
+        let mut h = tar::Header::new_gnu();
+        h.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
+        h.set_mtime(h.mtime().unwrap_or(0).min(epoch));
+        // Names of the build machine's users mean nothing in the root: numbers only.
+        h.set_username("").ok();
+        h.set_groupname("").ok();
+        let ctx = || format!("adding {}", p.display());
+        if meta.file_type().is_symlink() {
+            let target = std::fs::read_link(&p)?;
+            b.append_link(&mut h, &rel, &target).with_context(ctx)?;
+        } else if meta.is_file() {
+            b.append_data(&mut h, &rel, std::fs::File::open(&p)?)
+                .with_context(ctx)?;
+        } else {
+            h.set_size(0);
+            b.append_data(&mut h, &rel, std::io::empty())
+                .with_context(ctx)?;
+        }
     }
     b.into_inner()?.finish()?;
     std::fs::rename(&tmp, out)?;
@@ -374,7 +402,9 @@ pub fn verify(cx: &Context, arch: &Arch, tarball: Option<PathBuf>) -> Result<()>
         println!(
             "{} {what}: {}",
             if ok { "ok  " } else { "FAIL" },
-            String::from_utf8_lossy(if ok { &out.stdout } else { &out.stderr }).trim()
+            String::from_utf8_lossy(if ok { &out.stdout } else { &out.stderr })
+                .trim()
+                .replace('\n', " | ")
         );
         if !ok {
             failed += 1;

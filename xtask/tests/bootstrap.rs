@@ -1,0 +1,249 @@
+//! `cargo xtask bootstrap` end to end on the fixture aports (aarch64): toolchain →
+//! packages → root filesystem → verify-rootfs, the report it leaves, and a build killed
+//! in the middle of a package that resumes at that package.
+//!
+//! Needs the aarch64 toolchain (`cargo xtask test` builds it) and root (binfmt_misc).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn xtask() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    c.current_dir(common::repo());
+    c
+}
+
+/// Both tests write build/aarch64/report.json: one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn ready() -> bool {
+    let tc = common::repo().join("build/toolchains/aarch64/bin/aarch64-alpine-linux-musl-gcc");
+    if !tc.exists() {
+        eprintln!("no aarch64 toolchain; skipped");
+        return false;
+    }
+    if !alpinist_apk::install::running_as_root() {
+        eprintln!("binfmt_misc needs root; skipped");
+        return false;
+    }
+    true
+}
+
+fn report(arch: &str) -> serde_json::Value {
+    let p = common::repo().join("build").join(arch).join("report.json");
+    serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap()
+}
+
+fn result_of<'a>(r: &'a serde_json::Value, aport: &str) -> &'a str {
+    r["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["aport"] == aport)
+        .unwrap_or_else(|| panic!("{aport} not in the report"))["result"]
+        .as_str()
+        .unwrap()
+}
+
+#[test]
+fn bootstrap_fixtures_makes_a_root_filesystem_that_verifies() {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !ready() {
+        return;
+    }
+    let out = xtask()
+        .args([
+            "bootstrap",
+            "--arch",
+            "aarch64",
+            "--aports",
+            "tests/fixtures/aports",
+            "--set",
+            "fixtures",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    // verify-rootfs ran the root's own tools: cat, apk (version, info, verify, add), busybox.
+    for check in [
+        "ok   cat /etc/alpine-release: 3.23.0-alpinist",
+        "ok   apk --version: alpinist-apk",
+        "ok   apk info",
+        "ok   apk verify",
+        "ok   busybox applet (uname -m): aarch64",
+        "ok   apk add",
+    ] {
+        assert!(stdout.contains(check), "missing {check:?} in\n{stdout}");
+    }
+    let r = report("aarch64");
+    assert_eq!(r["set"], "fixtures");
+    assert_eq!(r["verified"], true);
+    let tarball = PathBuf::from(r["rootfs"].as_str().unwrap());
+    assert!(tarball.is_file());
+    for e in r["packages"].as_array().unwrap() {
+        let res = e["result"].as_str().unwrap();
+        assert!(res == "built" || res == "cached", "{e}");
+        assert!(e["key"].as_str().unwrap().len() >= 20, "{e}");
+    }
+    assert!(r["toolchain"]["toolchain-aarch64"].is_string(), "{r}");
+    for stage in ["toolchain", "packages", "rootfs", "verify-rootfs"] {
+        assert!(r["stages"][stage].is_number(), "stage {stage}: {r}");
+    }
+    // The table names every aport of the set.
+    for n in ["fixture-base", "alpinist-apk", "busybox", "foo-utils"] {
+        assert!(
+            stderr.lines().any(|l| l.starts_with(n)),
+            "{n} not in the table:\n{stderr}"
+        );
+    }
+}
+
+/// A checkout of two aports written here: `resume-base`, and `resume-demo` (needs it),
+/// whose build waits for a gate file. The gate's path makes the recipe new on every run.
+fn gated_checkout(dir: &Path, gate: &Path) {
+    let base = dir.join("main/resume-base");
+    let demo = dir.join("main/resume-demo");
+    std::fs::create_dir_all(&base).unwrap();
+    std::fs::create_dir_all(&demo).unwrap();
+    let header = "# Maintainer: Alpinist Tests <tests@alpinist.invalid>\n";
+    std::fs::write(
+        base.join("APKBUILD"),
+        format!(
+            "{header}pkgname=resume-base\npkgver=1.0\npkgrel=0\npkgdesc=\"resume test: a dependency\"\nurl=\"https://alpinist.invalid\"\narch=\"noarch\"\nlicense=\"MIT\"\noptions=\"!check\"\n# gate {}\npackage() {{\n\tmkdir -p \"$pkgdir\"/usr/share/resume\n\techo base > \"$pkgdir\"/usr/share/resume/base\n}}\n",
+            gate.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        demo.join("APKBUILD"),
+        format!(
+            "{header}pkgname=resume-demo\npkgver=1.0\npkgrel=0\npkgdesc=\"resume test: a slow build\"\nurl=\"https://alpinist.invalid\"\narch=\"noarch\"\nlicense=\"MIT\"\nmakedepends_host=\"resume-base\"\noptions=\"!check\"\n_gate={}\nbuild() {{\n\techo \"resume-demo: building\"\n\twhile [ ! -e \"$_gate\" ]; do sleep 0.2; done\n}}\npackage() {{\n\tmkdir -p \"$pkgdir\"/usr/share/resume\n\techo demo > \"$pkgdir\"/usr/share/resume/demo\n}}\n",
+            gate.display()
+        ),
+    )
+    .unwrap();
+}
+
+fn bootstrap_cmd(checkout: &Path) -> Command {
+    let mut c = xtask();
+    c.args([
+        "bootstrap",
+        "--arch",
+        "aarch64",
+        "--set",
+        "fixtures",
+        "--packages",
+        "resume-base,resume-demo",
+        "--no-rootfs",
+        "--aports",
+    ])
+    .arg(checkout);
+    c
+}
+
+#[test]
+fn a_killed_bootstrap_resumes_at_the_package_it_was_building() {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !ready() {
+        return;
+    }
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let tmp = common::repo()
+        .join("build/tests")
+        .join(format!("resume-{stamp}"));
+    let checkout = tmp.join("aports");
+    let gate = tmp.join("gate");
+    gated_checkout(&checkout, &gate);
+
+    // First run: killed (with everything it started) while resume-demo builds.
+    let mut child = {
+        use std::os::unix::process::CommandExt as _;
+        bootstrap_cmd(&checkout)
+            .process_group(0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let logs = common::repo().join("build/logs");
+    let started = Instant::now();
+    let building = loop {
+        let found = std::fs::read_dir(&logs).ok().and_then(|d| {
+            d.flatten().map(|e| e.path()).find(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("pkg-aarch64-resume-demo-"))
+                    && std::fs::read_to_string(p).is_ok_and(|t| t.contains("resume-demo: building"))
+            })
+        });
+        if let Some(f) = found {
+            break f;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "resume-demo never started building"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "bootstrap ended early");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let pgid = child.id().to_string();
+    Command::new("kill")
+        .args(["-KILL", "--", &format!("-{pgid}")])
+        .status()
+        .unwrap();
+    child.wait().unwrap();
+    eprintln!("killed while building ({})", building.display());
+
+    // Second run: resume-base is cached, resume-demo builds again from the start.
+    std::fs::write(&gate, "go").unwrap();
+    let out = bootstrap_cmd(&checkout).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = report("aarch64");
+    assert_eq!(result_of(&r, "resume-base"), "cached", "{r}");
+    assert_eq!(result_of(&r, "resume-demo"), "built", "{r}");
+    // Its package is in the store exactly once, and nothing half-built is left over.
+    let store = std::env::var_os("ALPINIST_CACHE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/alpinist"))
+        .join("store");
+    let key = r["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["aport"] == "resume-demo")
+        .unwrap()["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out_dir = store.join(format!("{key}-pkg-aarch64-resume-demo"));
+    assert!(
+        std::fs::read_dir(&out_dir).unwrap().flatten().any(|e| e
+            .file_name()
+            .to_string_lossy()
+            .starts_with("resume-demo-1.0-r0")),
+        "{}",
+        out_dir.display()
+    );
+    let tmp_store = store.join(".tmp");
+    if let Ok(d) = std::fs::read_dir(&tmp_store) {
+        for e in d.flatten() {
+            assert!(
+                !e.file_name().to_string_lossy().contains(&key),
+                "left over: {}",
+                e.path().display()
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+}
