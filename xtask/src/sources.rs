@@ -65,6 +65,11 @@ pub struct DebianOrigin {
     /// A member inside the orig tarball that is the file itself.
     #[serde(default)]
     pub member: Option<String>,
+    /// `orig` is a binary package (`apt-get download`, e.g. `netbase_6.4_all.deb`) and
+    /// `member` a file of its data (`etc/services`): for files whose source package is
+    /// no longer in the archive at that version.
+    #[serde(default)]
+    pub binary: bool,
 }
 
 /// A checksum that a file must have.
@@ -335,6 +340,47 @@ impl Resolver<'_> {
             .join(format!("{}_{}", deb.package, deb.version));
         std::fs::create_dir_all(&dir)?;
         let orig = dir.join(&deb.orig);
+        if deb.binary && !orig.is_file() {
+            let st = duct::cmd!(
+                "apt-get",
+                "download",
+                format!("{}={}", deb.package, deb.version)
+            )
+            .dir(&dir)
+            .stderr_to_stdout()
+            .stdout_capture()
+            .unchecked()
+            .run()
+            .context("running apt-get (is this a Debian/Ubuntu host?)")?;
+            if !orig.is_file() {
+                bail!(
+                    "apt-get download did not produce {}:\n{}",
+                    deb.orig,
+                    crate::runner::tail_str(&String::from_utf8_lossy(&st.stdout), 15)
+                );
+            }
+        }
+        if deb.binary {
+            let member = deb
+                .member
+                .as_deref()
+                .context("a binary Debian origin needs a member")?;
+            let data = dir.join(format!("{}.tar", deb.orig));
+            if !data.is_file() {
+                let tmp = dir.join(format!("{}.tar.part", deb.orig));
+                duct::cmd!("dpkg-deb", "--fsys-tarfile", &orig)
+                    .stdout_path(&tmp)
+                    .run()
+                    .with_context(|| format!("dpkg-deb --fsys-tarfile {}", orig.display()))?;
+                std::fs::rename(&tmp, &data)?;
+            }
+            let dest = self.layout.distfiles.join(file);
+            let part = self.layout.distfiles.join(format!("{file}.part"));
+            extract_member(&data, member, &part)
+                .with_context(|| format!("extracting {member} from {}", orig.display()))?;
+            std::fs::rename(&part, &dest)?;
+            return Ok(dest);
+        }
         if !orig.is_file() {
             crate::host::ensure_deb_src(self.layout)?;
             // apt-get may fail on a missing .dsc for an older revision while still
