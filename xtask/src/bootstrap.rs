@@ -571,8 +571,14 @@ pub fn print_table(entries: &[Entry]) {
     );
 }
 
+/// The line of an error worth a table cell: the first one, without the engine's
+/// "step … failed after …; its build tree is kept in DIR: " lead (the log path follows).
 fn first_line(s: &str) -> String {
     let l = s.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    let l = match l.find("; its build tree is kept in ") {
+        Some(i) => l[i..].split_once(": ").map(|(_, rest)| rest).unwrap_or(l),
+        None => l,
+    };
     if l.chars().count() > 140 {
         format!("{}…", l.chars().take(140).collect::<String>())
     } else {
