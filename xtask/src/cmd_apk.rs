@@ -196,11 +196,11 @@ fn index_bytes(
 mod tests {
     use super::*;
     use alpinist_apk::install;
-    use alpinist_apk::sign::Keyring;
-    use alpinist_apk::tarball::EntryType;
     use alpinist_apk::package::PackageBuilder;
     use alpinist_apk::pkginfo::PkgInfo;
+    use alpinist_apk::sign::Keyring;
     use alpinist_apk::sign::PrivateKey;
+    use alpinist_apk::tarball::EntryType;
     use alpinist_apk::tarball::Header;
 
     fn pkg(name: &str, ver: &str, depends: &[&str], file: &str, signer: &Signer) -> Vec<u8> {
