@@ -175,11 +175,16 @@ fn a_killed_bootstrap_resumes_at_the_package_it_was_building() {
     };
     let logs = common::repo().join("build/logs");
     let started = Instant::now();
+    // Logs of earlier runs of this test are still there: only this run's count.
+    let since = std::time::SystemTime::now() - Duration::from_secs(1);
     let building = loop {
         let found = std::fs::read_dir(&logs).ok().and_then(|d| {
             d.flatten().map(|e| e.path()).find(|p| {
                 p.file_name()
                     .is_some_and(|n| n.to_string_lossy().starts_with("pkg-aarch64-resume-demo-"))
+                    && std::fs::metadata(p)
+                        .and_then(|m| m.modified())
+                        .is_ok_and(|t| t >= since)
                     && std::fs::read_to_string(p).is_ok_and(|t| t.contains("resume-demo: building"))
             })
         });
@@ -194,6 +199,7 @@ fn a_killed_bootstrap_resumes_at_the_package_it_was_building() {
         std::thread::sleep(Duration::from_millis(200));
     };
     let pgid = child.id().to_string();
+    // resume-base was finished before resume-demo could start.
     Command::new("kill")
         .args(["-KILL", "--", &format!("-{pgid}")])
         .status()
