@@ -53,6 +53,8 @@ pub struct Aport {
     /// Files of alpinist's own checkout the recipe builds (`_alpinist_tree`): relative
     /// path and sha256.
     pub tree: Vec<(String, String)>,
+    /// The arch it was evaluated for.
+    pub arch: String,
 }
 
 /// The environment an APKBUILD sees for a cross build (abuild's, §1.8).
@@ -283,6 +285,7 @@ pub fn evaluate(cx: &Context, arch: &Arch, dir: &Path, settings: &BuildSettings)
         source_date_epoch,
         commit,
         tree,
+        arch: arch.name.clone(),
     })
 }
 
@@ -1054,6 +1057,11 @@ fn sandbox(
         // Mounted again after the private /tmp, in case they live under /tmp.
         .args(["--ro-bind", &tc, &tc])
         .args(["--bind", &w, &w])
+        .args(
+            tmp_paths_in(env, &w)
+                .into_iter()
+                .flat_map(|p| ["--ro-bind".to_string(), p.clone(), p]),
+        )
         .args(["--chdir", &w])
         .arg("--clearenv");
     if !net {
@@ -1067,6 +1075,20 @@ fn sandbox(
         .args(argv)
         .label(format!("{inner} (in the sandbox)"))
         .jobserver()
+}
+
+/// Directories under /tmp that the recipe environment names (e.g. `ALPINIST_KEYS_DIR`
+/// of a cache under /tmp): visible, read-only, behind the sandbox's private /tmp.
+fn tmp_paths_in(env: &[(String, String)], work: &str) -> Vec<String> {
+    let mut v: Vec<String> = env
+        .iter()
+        .map(|(_, val)| val.as_str())
+        .filter(|val| val.starts_with("/tmp/") && !val.starts_with(work) && Path::new(val).is_dir())
+        .map(String::from)
+        .collect();
+    v.sort();
+    v.dedup();
+    v
 }
 
 impl AportBuild {
@@ -1603,6 +1625,15 @@ pub fn missing_host_tools(
         for b in &split_deps(&a.recipe).1 {
             let n = dep_name(b);
             if provider.contains_key(&n) || RUNTIME_NAMES.contains(&n.as_str()) {
+                continue;
+            }
+            // Alpine's cross toolchain packages (gcc-aarch64, g++-aarch64,
+            // binutils-aarch64): the stage 1 toolchain is exactly that.
+            let carch = &a.arch;
+            if ["gcc", "g++", "binutils"]
+                .iter()
+                .any(|t| n == format!("{t}-{carch}"))
+            {
                 continue;
             }
             match build_deps.iter().find(|m| m.alpine == n) {

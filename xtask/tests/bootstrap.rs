@@ -253,3 +253,39 @@ fn a_killed_bootstrap_resumes_at_the_package_it_was_building() {
     }
     let _ = std::fs::remove_dir_all(&tmp);
 }
+
+#[test]
+fn without_a_checkout_offline_the_error_says_to_pass_aports() {
+    let out = xtask()
+        .args(["--offline", "bootstrap", "--arch", "aarch64"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("--aports PATH") && err.contains("git clone"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_unknown_set_lists_the_known_ones() {
+    let out = xtask()
+        .args([
+            "bootstrap",
+            "--arch",
+            "aarch64",
+            "--set",
+            "nope",
+            "--aports",
+            "tests/fixtures/aports",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("no set \"nope\"") && err.contains("base, fixtures"),
+        "{err}"
+    );
+}
