@@ -169,7 +169,8 @@ fn patches(cx: &Context, component: &str, version: &str) -> Result<Vec<PathBuf>>
 
 /// Fetches and unpacks a component's source into `run.work`; applies its patches.
 /// Empties every `testsuite` directory of a source tree but for the `*.in`/`*.am` files
-/// at its top (Makefile.in, libgomp-test-support.exp.in, …), which configure reads.
+/// at its top (Makefile.in, libgomp-test-support.exp.in, …), which configure reads, and
+/// its `selftests` directory (gcc's build runs `cc1 -fself-test` on it).
 fn prune_testsuites(src: &Path) -> Result<()> {
     let mut stack = vec![src.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -186,7 +187,9 @@ fn prune_testsuites(src: &Path) -> Result<()> {
                 let n = t.file_name();
                 let n = n.to_string_lossy();
                 let is_dir = t.file_type()?.is_dir();
-                if !is_dir && (n.ends_with(".in") || n.ends_with(".am")) {
+                if (!is_dir && (n.ends_with(".in") || n.ends_with(".am")))
+                    || (is_dir && n == "selftests")
+                {
                     continue;
                 }
                 if is_dir {
@@ -475,9 +478,10 @@ impl Step for Gcc {
             for d in ["src-gcc", "src-musl"] {
                 let _ = crate::step::remove_dir_all_writable(&run.work.join(d));
             }
-            let g = unpack(cx, run, "gcc", &["--exclude=*/gcc/testsuite"])?;
-            // The test suites are a third of gcc's tree (0.4 of 1.2 GiB) and never run
-            // here; their top-level *.in stay (configure writes files from them).
+            let g = unpack(cx, run, "gcc", &[])?;
+            // The test suites are half of gcc's tree (0.59 of 1.2 GiB) and never run
+            // here; their top-level *.in stay (configure writes files from them), and
+            // gcc/testsuite/selftests (cc1 -fself-test runs on it during the build).
             prune_testsuites(&g)?;
             let m = unpack(cx, run, "musl", &[])?;
             if g != gcc_src || m != musl_src {
