@@ -104,8 +104,10 @@ fn bootstrap_fixtures_makes_a_root_filesystem_that_verifies() {
 }
 
 /// A checkout of two aports written here: `resume-base`, and `resume-demo` (needs it),
-/// whose build waits for a gate file. The gate's path makes the recipe new on every run.
-fn gated_checkout(dir: &Path, gate: &Path) {
+/// whose build waits until the time `until` (seconds since the epoch). A clock, not a
+/// file: the recipe's sandbox has a private /tmp, and the checkout may be under /tmp.
+/// The time also makes the recipes new on every run of the test.
+fn gated_checkout(dir: &Path, until: u64) {
     let base = dir.join("main/resume-base");
     let demo = dir.join("main/resume-demo");
     std::fs::create_dir_all(&base).unwrap();
@@ -114,16 +116,14 @@ fn gated_checkout(dir: &Path, gate: &Path) {
     std::fs::write(
         base.join("APKBUILD"),
         format!(
-            "{header}pkgname=resume-base\npkgver=1.0\npkgrel=0\npkgdesc=\"resume test: a dependency\"\nurl=\"https://alpinist.invalid\"\narch=\"noarch\"\nlicense=\"MIT\"\noptions=\"!check\"\n# gate {}\npackage() {{\n\tmkdir -p \"$pkgdir\"/usr/share/resume\n\techo base > \"$pkgdir\"/usr/share/resume/base\n}}\n",
-            gate.display()
+            "{header}pkgname=resume-base\npkgver=1.0\npkgrel=0\npkgdesc=\"resume test: a dependency\"\nurl=\"https://alpinist.invalid\"\narch=\"noarch\"\nlicense=\"MIT\"\noptions=\"!check\"\n# until {until}\npackage() {{\n\tmkdir -p \"$pkgdir\"/usr/share/resume\n\techo base > \"$pkgdir\"/usr/share/resume/base\n}}\n"
         ),
     )
     .unwrap();
     std::fs::write(
         demo.join("APKBUILD"),
         format!(
-            "{header}pkgname=resume-demo\npkgver=1.0\npkgrel=0\npkgdesc=\"resume test: a slow build\"\nurl=\"https://alpinist.invalid\"\narch=\"noarch\"\nlicense=\"MIT\"\nmakedepends_host=\"resume-base\"\noptions=\"!check\"\n_gate={}\nbuild() {{\n\techo \"resume-demo: building\"\n\twhile [ ! -e \"$_gate\" ]; do sleep 0.2; done\n}}\npackage() {{\n\tmkdir -p \"$pkgdir\"/usr/share/resume\n\techo demo > \"$pkgdir\"/usr/share/resume/demo\n}}\n",
-            gate.display()
+            "{header}pkgname=resume-demo\npkgver=1.0\npkgrel=0\npkgdesc=\"resume test: a slow build\"\nurl=\"https://alpinist.invalid\"\narch=\"noarch\"\nlicense=\"MIT\"\nmakedepends_host=\"resume-base\"\noptions=\"!check\"\n_until={until}\nbuild() {{\n\techo \"resume-demo: building\"\n\twhile [ \"$(date +%s)\" -lt \"$_until\" ]; do sleep 0.2; done\n}}\npackage() {{\n\tmkdir -p \"$pkgdir\"/usr/share/resume\n\techo demo > \"$pkgdir\"/usr/share/resume/demo\n}}\n"
         ),
     )
     .unwrap();
@@ -160,8 +160,13 @@ fn a_killed_bootstrap_resumes_at_the_package_it_was_building() {
         .join("build/tests")
         .join(format!("resume-{stamp}"));
     let checkout = tmp.join("aports");
-    let gate = tmp.join("gate");
-    gated_checkout(&checkout, &gate);
+    // Long enough for the first run to get there even on a loaded machine.
+    let until = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 45;
+    gated_checkout(&checkout, until);
 
     // First run: killed (with everything it started) while resume-demo builds.
     let mut child = {
@@ -208,7 +213,15 @@ fn a_killed_bootstrap_resumes_at_the_package_it_was_building() {
     eprintln!("killed while building ({})", building.display());
 
     // Second run: resume-base is cached, resume-demo builds again from the start.
-    std::fs::write(&gate, "go").unwrap();
+    // The rerun's build no longer waits once the time has passed.
+    while std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        <= until
+    {
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let out = bootstrap_cmd(&checkout).output().unwrap();
     assert!(
         out.status.success(),
