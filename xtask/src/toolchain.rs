@@ -168,41 +168,6 @@ fn patches(cx: &Context, component: &str, version: &str) -> Result<Vec<PathBuf>>
 }
 
 /// Fetches and unpacks a component's source into `run.work`; applies its patches.
-/// Empties every `testsuite` directory of a source tree but for the `*.in`/`*.am` files
-/// at its top (Makefile.in, libgomp-test-support.exp.in, …), which configure reads, and
-/// its `selftests` directory (gcc's build runs `cc1 -fself-test` on it).
-fn prune_testsuites(src: &Path) -> Result<()> {
-    let mut stack = vec![src.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d)?.flatten() {
-            if !e.file_type()?.is_dir() {
-                continue;
-            }
-            let p = e.path();
-            if e.file_name() != "testsuite" {
-                stack.push(p);
-                continue;
-            }
-            for t in std::fs::read_dir(&p)?.flatten() {
-                let n = t.file_name();
-                let n = n.to_string_lossy();
-                let is_dir = t.file_type()?.is_dir();
-                if (!is_dir && (n.ends_with(".in") || n.ends_with(".am")))
-                    || (is_dir && n == "selftests")
-                {
-                    continue;
-                }
-                if is_dir {
-                    crate::step::remove_dir_all_writable(&t.path())?;
-                } else {
-                    std::fs::remove_file(t.path())?;
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
 fn unpack(cx: &Context, run: &mut StepRun, component: &str, members: &[&str]) -> Result<PathBuf> {
     let comp = cx.components.get(component)?;
     run.log
@@ -479,10 +444,6 @@ impl Step for Gcc {
                 let _ = crate::step::remove_dir_all_writable(&run.work.join(d));
             }
             let g = unpack(cx, run, "gcc", &[])?;
-            // The test suites are half of gcc's tree (0.59 of 1.2 GiB) and never run
-            // here; their top-level *.in stay (configure writes files from them), and
-            // gcc/testsuite/selftests (cc1 -fself-test runs on it during the build).
-            prune_testsuites(&g)?;
             let m = unpack(cx, run, "musl", &[])?;
             if g != gcc_src || m != musl_src {
                 bail!(
