@@ -340,63 +340,31 @@ impl Resolver<'_> {
             .join(format!("{}_{}", deb.package, deb.version));
         std::fs::create_dir_all(&dir)?;
         let orig = dir.join(&deb.orig);
-        if deb.binary && !orig.is_file() {
-            let st = duct::cmd!(
-                "apt-get",
-                "download",
-                format!("{}={}", deb.package, deb.version)
-            )
-            .dir(&dir)
-            .stderr_to_stdout()
-            .stdout_capture()
-            .unchecked()
-            .run()
-            .context("running apt-get (is this a Debian/Ubuntu host?)")?;
-            if !orig.is_file() {
-                bail!(
-                    "apt-get download did not produce {}:\n{}",
-                    deb.orig,
-                    crate::runner::tail_str(&String::from_utf8_lossy(&st.stdout), 15)
-                );
-            }
-        }
-        if deb.binary {
-            let member = deb
-                .member
-                .as_deref()
-                .context("a binary Debian origin needs a member")?;
-            let data = dir.join(format!("{}.tar", deb.orig));
-            if !data.is_file() {
-                let tmp = dir.join(format!("{}.tar.part", deb.orig));
-                duct::cmd!("dpkg-deb", "--fsys-tarfile", &orig)
-                    .stdout_path(&tmp)
-                    .run()
-                    .with_context(|| format!("dpkg-deb --fsys-tarfile {}", orig.display()))?;
-                std::fs::rename(&tmp, &data)?;
-            }
-            let dest = self.layout.distfiles.join(file);
-            let part = self.layout.distfiles.join(format!("{file}.part"));
-            extract_member(&data, member, &part)
-                .with_context(|| format!("extracting {member} from {}", orig.display()))?;
-            std::fs::rename(&part, &dest)?;
-            return Ok(dest);
+        if deb.binary && deb.member.is_none() {
+            bail!(
+                "{file}: a binary Debian origin ({}) needs a member",
+                deb.orig
+            );
         }
         if !orig.is_file() {
-            crate::host::ensure_deb_src(self.layout)?;
+            // A source package comes with `apt-get source` (deb-src lines needed), a
+            // binary one with `apt-get download`.
+            let mut args: Vec<String> = if deb.binary {
+                vec!["download".into()]
+            } else {
+                crate::host::ensure_deb_src(self.layout)?;
+                vec!["source".into(), "--download-only".into()]
+            };
+            args.push(format!("{}={}", deb.package, deb.version));
             // apt-get may fail on a missing .dsc for an older revision while still
             // fetching the tarballs; the checksum below decides, so look at the files.
-            let out = duct::cmd!(
-                "apt-get",
-                "source",
-                "--download-only",
-                format!("{}={}", deb.package, deb.version)
-            )
-            .dir(&dir)
-            .stderr_to_stdout()
-            .stdout_capture()
-            .unchecked()
-            .run()
-            .context("running apt-get (is this a Debian/Ubuntu host?)")?;
+            let out = duct::cmd("apt-get", &args)
+                .dir(&dir)
+                .stderr_to_stdout()
+                .stdout_capture()
+                .unchecked()
+                .run()
+                .context("running apt-get (is this a Debian/Ubuntu host?)")?;
             if !orig.is_file() {
                 let text = String::from_utf8_lossy(&out.stdout);
                 let hint = if text.contains("You must put some 'deb-src'")
@@ -407,19 +375,35 @@ impl Resolver<'_> {
                     ""
                 };
                 bail!(
-                    "apt-get source did not produce {}:\n{}{hint}",
+                    "apt-get {} did not produce {}:\n{}{hint}",
+                    args[0],
                     deb.orig,
                     crate::runner::tail_str(&text, 15)
                 );
             }
         }
+        // A binary package's files are in its data tarball.
+        let archive = if deb.binary {
+            let data = dir.join(format!("{}.tar", deb.orig));
+            if !data.is_file() {
+                let tmp = dir.join(format!("{}.tar.part", deb.orig));
+                duct::cmd!("dpkg-deb", "--fsys-tarfile", &orig)
+                    .stdout_path(&tmp)
+                    .run()
+                    .with_context(|| format!("dpkg-deb --fsys-tarfile {}", orig.display()))?;
+                std::fs::rename(&tmp, &data)?;
+            }
+            data
+        } else {
+            orig.clone()
+        };
         let dest = self.layout.distfiles.join(file);
         let part = self.layout.distfiles.join(format!("{file}.part"));
         match &deb.member {
             None => {
-                link_or_copy(&orig, &part)?;
+                link_or_copy(&archive, &part)?;
             }
-            Some(member) => extract_member(&orig, member, &part)
+            Some(member) => extract_member(&archive, member, &part)
                 .with_context(|| format!("extracting {member} from {}", orig.display()))?,
         }
         std::fs::rename(&part, &dest)?;
