@@ -1,21 +1,25 @@
-//! The `apk` binary against a root made here: `add` with the root's own repositories,
-//! keys and arch, `info`, `verify` (good and corrupted), `--version`.
+//! The shared operations (`add`, `verify_files`, `info_text`) and the `apk` binary against
+//! a root made here: `add` with the root's own repositories, keys and arch, `info`,
+//! `verify` (good and corrupted), `--version`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use alpinist_apk::index::ApkIndex;
+use alpinist_apk::install;
+use alpinist_apk::package::Package;
 use alpinist_apk::package::{PackageBuilder, Signer};
 use alpinist_apk::pkginfo::PkgInfo;
+use alpinist_apk::sign::Keyring;
 use alpinist_apk::sign::{self, PrivateKey, SigAlg};
 use alpinist_apk::tarball::{EntryType, Header};
-use alpinist_apk_cli::{add, AddOptions};
+use alpinist_apk_cli::{add, info_text, load_keys, verify_files, AddOptions};
 
-fn pkg(name: &str, ver: &str, depends: &[&str], signer: &Signer) -> Vec<u8> {
+fn pkg(name: &str, ver: &str, depends: &[&str], arch: &str, signer: &Signer) -> Vec<u8> {
     let info = PkgInfo {
         pkgname: name.into(),
         pkgver: ver.into(),
-        arch: "aarch64".into(),
+        arch: arch.into(),
         origin: name.into(),
         builddate: 1_700_000_000,
         depends: depends.iter().map(|s| s.to_string()).collect(),
@@ -32,10 +36,10 @@ fn pkg(name: &str, ver: &str, depends: &[&str], signer: &Signer) -> Vec<u8> {
     b.build(Some(signer)).unwrap()
 }
 
-/// A signed repository (a needs b) and a root with b installed, set up as
-/// `rootfs` leaves one: keys, arch and repositories in its /etc/apk.
-fn setup(dir: &Path) -> (PathBuf, PathBuf) {
-    let k = sign::keygen("cli", 1024, 0x5f5e100).unwrap();
+/// A signed repository for `arch` with a (depends on b>=2) and b, and a key directory
+/// holding only the public key.
+fn repo(dir: &Path, arch: &str) -> (PathBuf, PathBuf) {
+    let k = sign::keygen("test", 1024, 0x5f5e100).unwrap();
     let keys = dir.join("keys");
     std::fs::create_dir_all(&keys).unwrap();
     std::fs::write(keys.join(&k.public_file), &k.public_pem).unwrap();
@@ -45,19 +49,26 @@ fn setup(dir: &Path) -> (PathBuf, PathBuf) {
         alg: SigAlg::Sha1,
     };
     let repo = dir.join("repo");
-    let arch_dir = repo.join("aarch64");
+    let arch_dir = repo.join(arch);
     std::fs::create_dir_all(&arch_dir).unwrap();
     let a = arch_dir.join("a-1-r0.apk");
     let b = arch_dir.join("b-2-r0.apk");
-    std::fs::write(&a, pkg("a", "1-r0", &["b"], &signer)).unwrap();
-    std::fs::write(&b, pkg("b", "2-r0", &[], &signer)).unwrap();
-    let idx =
-        ApkIndex::from_package_files(Some("t".into()), &[a.as_path(), b.as_path()], None).unwrap();
+    std::fs::write(&a, pkg("a", "1-r0", &["b>=2"], arch, &signer)).unwrap();
+    std::fs::write(&b, pkg("b", "2-r0", &[], arch, &signer)).unwrap();
+    let idx = ApkIndex::from_package_files(Some("test".into()), &[a.as_path(), b.as_path()], None)
+        .unwrap();
     std::fs::write(
         arch_dir.join("APKINDEX.tar.gz"),
         idx.to_bytes(1, Some(&signer)).unwrap(),
     )
     .unwrap();
+    (repo, keys)
+}
+
+/// The aarch64 repository and a root with b installed, set up as `rootfs` leaves one:
+/// keys, arch and repositories in its /etc/apk.
+fn setup(dir: &Path) -> (PathBuf, PathBuf) {
+    let (repo, keys) = repo(dir, "aarch64");
     let root = dir.join("root");
     add(&AddOptions {
         root: &root,
@@ -69,7 +80,7 @@ fn setup(dir: &Path) -> (PathBuf, PathBuf) {
         deps: &["b".to_string()],
     })
     .unwrap();
-    (root, a)
+    (root, repo.join("aarch64/a-1-r0.apk"))
 }
 
 fn apk(root: &Path, args: &[&str]) -> (bool, String) {
@@ -133,4 +144,87 @@ fn remote_repositories_are_refused_with_the_line() {
     .unwrap();
     let (ok, out) = apk(&root, &["add", "a"]);
     assert!(!ok && out.contains("repositories:2"), "{out}");
+}
+
+#[test]
+fn add_simulate_then_install() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (repo, keys) = repo(tmp.path(), "x86_64");
+    let root = tmp.path().join("root");
+    let repos = [repo.clone()];
+    let deps = ["a".to_string()];
+    let mut o = AddOptions {
+        root: &root,
+        arch: "x86_64",
+        initdb: true,
+        repositories: &repos,
+        keys_dir: Some(&keys),
+        simulate: true,
+        deps: &deps,
+    };
+    let out = add(&o).unwrap();
+    assert!(
+        out.starts_with("(1/2) Installing b (2-r0)\n(2/2) Installing a (1-r0)\nOK: "),
+        "{out}"
+    );
+    assert!(!root.exists(), "simulate wrote something");
+
+    o.simulate = false;
+    let out = add(&o).unwrap();
+    assert!(out.starts_with("(1/2) Installing b (2-r0)\n"), "{out}");
+    assert!(
+        out.contains("\nOK: ") && out.ends_with(" 2 packages\n"),
+        "{out}"
+    );
+    assert_eq!(std::fs::read(root.join("etc/a.conf")).unwrap(), b"a");
+    assert_eq!(std::fs::read(root.join("etc/b.conf")).unwrap(), b"b");
+    assert_eq!(
+        std::fs::read_to_string(root.join("etc/apk/world")).unwrap(),
+        "a\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("etc/apk/arch")).unwrap(),
+        "x86_64\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("etc/apk/repositories")).unwrap(),
+        format!("{}\n", repo.display())
+    );
+    assert!(root.join("etc/apk/keys/test-5f5e100.rsa.pub").is_file());
+    let db = install::read_database(&root).unwrap();
+    assert_eq!(db.packages.len(), 2);
+    // Installing again is a no-op.
+    o.initdb = false;
+    let out = add(&o).unwrap();
+    assert!(
+        out.starts_with("OK: ") && out.ends_with(" 2 packages\n"),
+        "{out}"
+    );
+    // A missing package is apk's error.
+    let missing = ["nosuch".to_string()];
+    o.deps = &missing;
+    let err = add(&o).unwrap_err().to_string();
+    assert!(err.contains("unable to select packages"), "{err}");
+}
+
+#[test]
+fn verify_and_info() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (repo, keys) = repo(tmp.path(), "x86_64");
+    let a = repo.join("x86_64/a-1-r0.apk");
+    let keyring = load_keys(&keys).unwrap();
+    let (report, bad) = verify_files(std::slice::from_ref(&a), &keyring);
+    assert_eq!(bad, 0, "{report}");
+    assert!(
+        report.contains(": OK (RSA, test-5f5e100.rsa.pub)"),
+        "{report}"
+    );
+    let (report, bad) = verify_files(std::slice::from_ref(&a), &Keyring::new());
+    assert_eq!(bad, 1);
+    assert!(report.contains("signature: no trusted key"), "{report}");
+    let info = info_text(&Package::read(&a).unwrap());
+    assert!(info.contains("pkgname = a\n"), "{info}");
+    assert!(info.contains("depend = b>=2\n"), "{info}");
+    assert!(info.contains("- 0644 / "), "{info}");
+    assert!(info.contains("d 0755 / "), "{info}");
 }
