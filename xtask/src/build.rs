@@ -247,22 +247,7 @@ pub fn evaluate(cx: &Context, arch: &Arch, dir: &Path, settings: &BuildSettings)
     }
     let recipe = Recipe::from_dump(&apkbuild, &out.stdout, &arch.name, &text)?;
     let mut files = Vec::new();
-    let mut stack = vec![dir.clone()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d)?.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.is_file() {
-                let rel = p
-                    .strip_prefix(&dir)
-                    .expect("under dir")
-                    .display()
-                    .to_string();
-                files.push((rel, hash_file(&p)?));
-            }
-        }
-    }
+    hash_files_under(&dir, &dir, &[], &mut files)?;
     files.sort();
     let (source_date_epoch, commit) = git_time(&orig, &orig.join("APKBUILD"))?;
     // Read from the text, not the evaluated recipe: a literal one-line assignment.
@@ -297,6 +282,34 @@ pub fn alpinist_checkout() -> PathBuf {
         .to_path_buf()
 }
 
+/// Every regular file under `start` (a file or a directory; directories named in `skip`
+/// left out) as (path relative to `base`, sha256), appended to `out`.
+fn hash_files_under(
+    start: &Path,
+    base: &Path,
+    skip: &[&str],
+    out: &mut Vec<(String, String)>,
+) -> Result<()> {
+    let mut stack = vec![start.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        if p.is_dir() {
+            for e in std::fs::read_dir(&p)?.flatten() {
+                if !skip.iter().any(|s| e.file_name() == **s) {
+                    stack.push(e.path());
+                }
+            }
+        } else if p.is_file() {
+            let rel = p
+                .strip_prefix(base)
+                .expect("under base")
+                .display()
+                .to_string();
+            out.push((rel, hash_file(&p)?));
+        }
+    }
+    Ok(())
+}
+
 /// `_alpinist_tree="PATH…"` (an alpinist extension, for recipes that build alpinist's own
 /// code, such as the fixture root's `apk`; a literal one-line assignment in the APKBUILD):
 /// the files under those paths of the checkout,
@@ -314,24 +327,7 @@ fn alpinist_tree(apkbuild: &Path, paths: &[String]) -> Result<Vec<(String, Strin
                 root.display()
             );
         }
-        let mut stack = vec![start];
-        while let Some(f) = stack.pop() {
-            if f.is_dir() {
-                for e in std::fs::read_dir(&f)?.flatten() {
-                    let n = e.file_name();
-                    if n != "target" && n != "build" && n != ".git" {
-                        stack.push(e.path());
-                    }
-                }
-            } else if f.is_file() {
-                let rel = f
-                    .strip_prefix(&root)
-                    .expect("under root")
-                    .display()
-                    .to_string();
-                out.push((rel, hash_file(&f)?));
-            }
-        }
+        hash_files_under(&start, &root, &["target", "build", ".git"], &mut out)?;
     }
     out.sort();
     out.dedup();
