@@ -33,7 +33,7 @@ pub struct Arch {
     #[serde(default)]
     pub binutils: ComponentFlags,
     #[serde(default)]
-    pub musl: ComponentFlags,
+    pub musl: MuslFlags,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +54,23 @@ pub struct ComponentFlags {
     /// Extra `configure` arguments for this arch.
     #[serde(default)]
     pub configure: Vec<String>,
+    /// Extra patch sets for this arch only: `patches/<component>/<version>/<set>/*.patch`,
+    /// applied after the version's own patches.
+    #[serde(default)]
+    pub patch_sets: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MuslFlags {
+    /// Extra `configure` arguments for this arch.
+    #[serde(default)]
+    pub configure: Vec<String>,
+    /// Build `libssp_nonshared.a` (the hidden `__stack_chk_fail_local`) into the
+    /// sysroot, as Alpine's musl-dev ships it; for arches whose PIC stack-protector code
+    /// calls that symbol (i386).
+    #[serde(default)]
+    pub libssp_nonshared: bool,
 }
 
 impl Arch {
