@@ -78,9 +78,15 @@ fn toolchain_cold(cx: &Context, arch: &str) -> Result<()> {
     let sampler = {
         let (stop, peak) = (stop.clone(), peak.clone());
         let dirs = [tmp_cache.clone(), layout.work()];
+        // Work trees kept from earlier (failed or unrelated) builds are not this build's.
+        let before: u64 = dirs.iter().map(|d| disk_usage(d)).sum();
         std::thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) {
-                let used: u64 = dirs.iter().map(|d| disk_usage(d)).sum();
+                let used: u64 = dirs
+                    .iter()
+                    .map(|d| disk_usage(d))
+                    .sum::<u64>()
+                    .saturating_sub(before);
                 peak.fetch_max(used, Ordering::Relaxed);
                 std::thread::sleep(Duration::from_secs(5));
             }

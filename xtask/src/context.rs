@@ -47,7 +47,9 @@ impl Context {
                 .map(|n| n.get())
                 .unwrap_or(2)
         });
-        let jobserver = jobserver::Client::new(jobs).ok();
+        // GNU make's convention: every make (and this process) holds one implicit job
+        // slot, so the pipe gets `jobs - 1` tokens and one make runs `jobs` jobs at once.
+        let jobserver = jobserver::Client::new(jobs.saturating_sub(1)).ok();
         let repodest = layout.build.join("repo");
         Ok(Context {
             layout,

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{anyhow, bail, Context as _, Result};
@@ -127,8 +127,11 @@ pub struct StepRun {
     pub out: PathBuf,
     /// A scratch directory for build trees; removed on success, kept on failure.
     pub work: PathBuf,
-    /// Finished outputs of the steps this one uses, by step name.
+    /// Outputs of the steps this one uses, by step name (finished, except "later" ones:
+    /// see [`Graph::add_later`]; [`StepRun::dep`] waits for those).
     pub deps: BTreeMap<String, PathBuf>,
+    /// Outcomes of the whole graph, for waiting on "later" dependencies.
+    later: Option<(Arc<Board>, BTreeMap<String, usize>)>,
     pub log: StepLog,
     /// Notes recorded in the manifest (e.g. that a documented substitute source was used).
     pub notes: Vec<String>,
@@ -152,7 +155,31 @@ impl StepRun {
         Ok(())
     }
 
+    /// The output of a step this one uses. For a dependency declared "later", waits
+    /// (logging that it does) until that step has finished; fails if it failed.
     pub fn dep(&self, name: &str) -> Result<&Path> {
+        if let Some((board, later)) = &self.later {
+            if let Some(&i) = later.get(name) {
+                let mut first = true;
+                let (lock, cv) = (&board.outcomes, &board.changed);
+                let mut o = lock.lock().expect("board lock");
+                loop {
+                    match &o[i] {
+                        Some(Outcome::Built) | Some(Outcome::Cached) => break,
+                        Some(Outcome::Failed(_)) | Some(Outcome::Skipped(_)) => {
+                            bail!("{} needs {name}, which did not build", self.name)
+                        }
+                        None => {
+                            if first {
+                                self.log.status(&format!("waiting for {name}"));
+                                first = false;
+                            }
+                            o = cv.wait(o).expect("board lock");
+                        }
+                    }
+                }
+            }
+        }
         self.deps
             .get(name)
             .map(|p| p.as_path())
@@ -184,6 +211,13 @@ pub struct Graph {
 struct Node {
     step: Arc<dyn Step>,
     deps: Vec<usize>,
+    later: Vec<usize>,
+}
+
+/// Step outcomes shared with running steps that wait for a "later" dependency.
+struct Board {
+    outcomes: Mutex<Vec<Option<Outcome>>>,
+    changed: Condvar,
 }
 
 impl Graph {
@@ -192,9 +226,23 @@ impl Graph {
     }
     /// Adds a step using the given earlier steps; returns its index.
     pub fn add(&mut self, step: impl Step + 'static, deps: &[usize]) -> usize {
+        self.add_later(step, deps, &[])
+    }
+    /// Like [`Graph::add`], but the step may start once the dependencies not in `later`
+    /// are done and those in `later` have started: it asks for them with
+    /// [`StepRun::dep`], which waits. Their keys are part of this step's key all the same.
+    /// (gcc unpacks its source while binutils is still building.)
+    pub fn add_later(
+        &mut self,
+        step: impl Step + 'static,
+        deps: &[usize],
+        later: &[usize],
+    ) -> usize {
+        debug_assert!(later.iter().all(|l| deps.contains(l)));
         self.nodes.push(Node {
             step: Arc::new(step),
             deps: deps.to_vec(),
+            later: later.to_vec(),
         });
         self.nodes.len() - 1
     }
@@ -221,6 +269,9 @@ pub struct Planned {
     pub inputs: Vec<Input>,
     #[serde(skip)]
     pub deps: Vec<usize>,
+    /// The subset of `deps` the step may start without (see [`Graph::add_later`]).
+    #[serde(skip)]
+    pub later: Vec<usize>,
 }
 
 /// Computes keys and statuses without side effects.
@@ -255,6 +306,7 @@ pub fn plan(cx: &Context, graph: &Graph) -> Result<Vec<Planned>> {
             out: dir,
             inputs: sorted,
             deps: node.deps.clone(),
+            later: node.later.clone(),
         });
     }
     Ok(out)
@@ -383,10 +435,20 @@ pub fn execute(cx: &Context, graph: &Graph, planned: &[Planned]) -> Result<Vec<R
         .filter(|p| p.status != Status::Cached)
         .count();
     let progress = cx.progress.start_run(total);
+    empty_trash(cx);
     let mut started = vec![false; n];
     let mut running = 0usize;
     let mut failed_any = false;
     let (tx, rx) = mpsc::channel::<(usize, Result<f64>)>();
+    let board = Arc::new(Board {
+        outcomes: Mutex::new(vec![None; n]),
+        changed: Condvar::new(),
+    });
+    let publish = |outcome: &[Option<Outcome>]| {
+        let mut o = board.outcomes.lock().expect("board lock");
+        o.clone_from_slice(outcome);
+        board.changed.notify_all();
+    };
 
     std::thread::scope(|scope| -> Result<()> {
         loop {
@@ -419,10 +481,13 @@ pub fn execute(cx: &Context, graph: &Graph, planned: &[Planned]) -> Result<Vec<R
                 if started[i] {
                     continue;
                 }
-                let ready = planned[i]
-                    .deps
-                    .iter()
-                    .all(|&d| matches!(outcome[d], Some(Outcome::Built) | Some(Outcome::Cached)));
+                let p = &planned[i];
+                // "later" dependencies must have started, so that a waiting step can
+                // never hold the slot its dependency needs.
+                let ready = p.deps.iter().all(|&d| {
+                    matches!(outcome[d], Some(Outcome::Built) | Some(Outcome::Cached))
+                        || (p.later.contains(&d) && started[d])
+                });
                 if !ready {
                     continue;
                 }
@@ -436,12 +501,19 @@ pub fn execute(cx: &Context, graph: &Graph, planned: &[Planned]) -> Result<Vec<R
                     .iter()
                     .map(|&d| (planned[d].name.clone(), planned[d].out.clone()))
                     .collect();
+                let later: BTreeMap<String, usize> = planned[i]
+                    .later
+                    .iter()
+                    .map(|&d| (planned[d].name.clone(), d))
+                    .collect();
+                let later = (!later.is_empty()).then(|| (board.clone(), later));
                 let progress = progress.clone();
                 scope.spawn(move || {
-                    let r = build_one(cx, step.as_ref(), &p, deps, &progress);
+                    let r = build_one(cx, step.as_ref(), &p, deps, later, &progress);
                     let _ = tx.send((i, r));
                 });
             }
+            publish(&outcome);
             if running == 0 {
                 break;
             }
@@ -483,6 +555,7 @@ fn build_one(
     step: &dyn Step,
     p: &Planned,
     deps: BTreeMap<String, PathBuf>,
+    later: Option<(Arc<Board>, BTreeMap<String, usize>)>,
     progress: &crate::progress::RunProgress,
 ) -> Result<f64> {
     let store = cx.layout.store();
@@ -548,6 +621,7 @@ fn build_one(
         out: tmp.clone(),
         work: work.clone(),
         deps,
+        later,
         log,
         notes: Vec::new(),
     };
@@ -584,9 +658,58 @@ fn build_one(
     std::fs::rename(&tmp, &p.out)
         .with_context(|| format!("moving {} into place as {}", tmp.display(), p.out.display()))?;
     set_last(&store, &p.name, &p.key)?;
-    let _ = remove_dir_all_writable(&work);
+    discard_tree(cx, &work);
     bar.finish_ok(&p.name, Duration::from_secs_f64(secs));
     Ok(secs)
+}
+
+/// Where finished build trees wait to be deleted.
+fn trash_dir(cx: &Context) -> PathBuf {
+    cx.layout.work().join(".trash")
+}
+
+/// Removes a finished build tree without making anyone wait: it is renamed into the
+/// trash (instant) and deleted by a background thread. Deleting gcc's 2 GiB tree takes
+/// longer than assembling the toolchain that waits for the gcc step. If the process
+/// ends first, the next run finishes the job ([`empty_trash`]).
+fn discard_tree(cx: &Context, tree: &Path) {
+    let trash = trash_dir(cx);
+    let name = format!(
+        "{}-{}",
+        tree.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        std::process::id()
+    );
+    let dest = trash.join(name);
+    if std::fs::create_dir_all(&trash).is_ok() && std::fs::rename(tree, &dest).is_ok() {
+        std::thread::spawn(move || {
+            let _ = remove_dir_all_writable(&dest);
+        });
+    } else {
+        let _ = remove_dir_all_writable(tree);
+    }
+}
+
+/// Deletes, in the background, trees an earlier process left in the trash.
+fn empty_trash(cx: &Context) {
+    let trash = trash_dir(cx);
+    let Ok(rd) = std::fs::read_dir(&trash) else {
+        return;
+    };
+    let me = format!("-{}", std::process::id());
+    let old: Vec<PathBuf> = rd
+        .flatten()
+        .filter(|e| !e.file_name().to_string_lossy().ends_with(&me))
+        .map(|e| e.path())
+        .collect();
+    if !old.is_empty() {
+        std::thread::spawn(move || {
+            for d in old {
+                let _ = remove_dir_all_writable(&d);
+            }
+        });
+    }
 }
 
 /// `remove_dir_all` that also copes with read-only directories left by builds.

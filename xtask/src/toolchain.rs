@@ -73,6 +73,9 @@ struct StageStep {
     about: String,
     #[serde(default)]
     uses: Vec<String>,
+    /// Steps of `uses` this one may start without: it waits for them when it needs them.
+    #[serde(default)]
+    uses_later: Vec<String>,
 }
 
 /// Host tools the toolchain steps run; their versions are part of the keys.
@@ -116,13 +119,24 @@ pub fn add_steps(cx: &Context, arch: &Arch, g: &mut Graph) -> Result<Vec<(String
             };
             deps.push(*i);
         }
+        let mut later = Vec::new();
+        for u in &s.uses_later {
+            let Some(pos) = s.uses.iter().position(|x| x == u) else {
+                bail!(
+                    "{}: step {} lists {u} in uses_later but not in uses",
+                    path.display(),
+                    s.name
+                );
+            };
+            later.push(deps[pos]);
+        }
         let arch = arch.clone();
         let config = config.clone();
         let i = match s.name.as_str() {
-            "binutils" => g.add(Binutils { arch, config }, &deps),
-            "linux-headers" => g.add(LinuxHeaders { arch }, &deps),
-            "gcc" => g.add(Gcc { arch, config }, &deps),
-            "toolchain" => g.add(Assemble { arch }, &deps),
+            "binutils" => g.add_later(Binutils { arch, config }, &deps, &later),
+            "linux-headers" => g.add_later(LinuxHeaders { arch }, &deps, &later),
+            "gcc" => g.add_later(Gcc { arch, config }, &deps, &later),
+            "toolchain" => g.add_later(Assemble { arch }, &deps, &later),
             other => bail!(
                 "{}: unknown step {other:?} (known: binutils, linux-headers, gcc, toolchain)",
                 path.display()
@@ -167,8 +181,32 @@ fn patches(cx: &Context, component: &str, version: &str) -> Result<Vec<PathBuf>>
     Ok(v)
 }
 
+/// An arch's extra patch set, `patches/<component>/<version>/<set>/*.patch`; a set named
+/// in an arch file must exist and hold patches.
+fn patch_set(cx: &Context, component: &str, version: &str, set: &str) -> Result<Vec<PathBuf>> {
+    let v = patches(cx, component, &format!("{version}/{set}"))?;
+    if v.is_empty() {
+        bail!(
+            "patch set {set:?} for {component} {version} has no patches: expected {}/*.patch",
+            cx.layout
+                .patches()
+                .join(component)
+                .join(version)
+                .join(set)
+                .display()
+        );
+    }
+    Ok(v)
+}
+
 /// Fetches and unpacks a component's source into `run.work`; applies its patches.
-fn unpack(cx: &Context, run: &mut StepRun, component: &str, members: &[&str]) -> Result<PathBuf> {
+fn unpack(
+    cx: &Context,
+    run: &mut StepRun,
+    component: &str,
+    members: &[&str],
+    patch_sets: &[String],
+) -> Result<PathBuf> {
     let comp = cx.components.get(component)?;
     run.log
         .status(&format!("fetching {component} {}", comp.version));
@@ -208,6 +246,9 @@ fn unpack(cx: &Context, run: &mut StepRun, component: &str, members: &[&str]) ->
             component,
             &format!("{}-substitute", comp.version),
         )?);
+    }
+    for set in patch_sets {
+        to_apply.extend(patch_set(cx, component, &comp.version, set)?);
     }
     for p in to_apply {
         run.log
@@ -266,11 +307,16 @@ impl Step for Binutils {
         i.flag("host_cflags", &self.config.host_cflags);
         i.flag("host_ldflags", &self.config.host_ldflags);
         patch_inputs(cx, &mut i, "binutils", &comp.version)?;
+        for set in &self.arch.binutils.patch_sets {
+            for p in patch_set(cx, "binutils", &comp.version, set)? {
+                i.file(InputKind::Patch, &cx.layout.repo, &p)?;
+            }
+        }
         host_inputs(cx, &mut i);
         Ok(i)
     }
     fn run(&self, cx: &Context, run: &mut StepRun) -> Result<()> {
-        let src = unpack(cx, run, "binutils", &[])?;
+        let src = unpack(cx, run, "binutils", &[], &self.arch.binutils.patch_sets)?;
         let obj = run.work.join("obj");
         std::fs::create_dir_all(&obj)?;
         let c = &self.config;
@@ -358,7 +404,7 @@ impl Step for LinuxHeaders {
         )))
         .collect();
         let members: Vec<&str> = members.iter().map(|s| s.as_str()).collect();
-        let src = unpack(cx, run, "linux", &members)?;
+        let src = unpack(cx, run, "linux", &members, &[])?;
         run.log.status("make headers_install");
         run.log.run(
             &Cmd::new("make")
@@ -418,7 +464,16 @@ impl Step for Gcc {
         i.flag("target_cflags", &c.target_cflags);
         i.flag("pkgversion", pkgversion(&gcc.version));
         patch_inputs(cx, &mut i, "gcc", &gcc.version)?;
+        for set in &self.arch.gcc.patch_sets {
+            for p in patch_set(cx, "gcc", &gcc.version, set)? {
+                i.file(InputKind::Patch, &cx.layout.repo, &p)?;
+            }
+        }
         patch_inputs(cx, &mut i, "musl", &musl.version)?;
+        // Only arches that need it carry the flag, so the others' keys do not move.
+        if self.arch.musl.libssp_nonshared {
+            i.flag("musl.libssp_nonshared", "yes");
+        }
         host_inputs(cx, &mut i);
         for l in HOST_LIBS {
             i.tool(*l, cx.host_package_version(l));
@@ -443,8 +498,8 @@ impl Step for Gcc {
             for d in ["src-gcc", "src-musl"] {
                 let _ = crate::step::remove_dir_all_writable(&run.work.join(d));
             }
-            let g = unpack(cx, run, "gcc", &[])?;
-            let m = unpack(cx, run, "musl", &[])?;
+            let g = unpack(cx, run, "gcc", &[], &self.arch.gcc.patch_sets)?;
+            let m = unpack(cx, run, "musl", &[], &[])?;
             if g != gcc_src || m != musl_src {
                 bail!(
                     "unexpected source directories {} and {}",
@@ -564,6 +619,7 @@ impl Step for Gcc {
             ))
         })?;
 
+        let ssp = self.arch.musl.libssp_nonshared;
         run.phase("musl", |run| {
             run.log.status("make musl");
             run.log
@@ -573,7 +629,15 @@ impl Step for Gcc {
                     .dir(&mobj)
                     .arg(format!("DESTDIR={}", bsys.display()))
                     .arg("install"),
-            ))
+            ))?;
+            if ssp {
+                build_ssp_nonshared(run, &obj, &t, &c.target_cflags, &mobj, &path)?;
+                std::fs::copy(
+                    mobj.join("libssp_nonshared.a"),
+                    bsys.join("usr/lib/libssp_nonshared.a"),
+                )?;
+            }
+            Ok(())
         })?;
 
         run.phase("target-libraries", |run| {
@@ -599,9 +663,53 @@ impl Step for Gcc {
                 .arg(format!("DESTDIR={}", run.out.join("sysroot").display()))
                 .arg("install"),
         ))?;
+        if ssp {
+            std::fs::copy(
+                mobj.join("libssp_nonshared.a"),
+                run.out.join("sysroot/usr/lib/libssp_nonshared.a"),
+            )?;
+        }
         let _ = std::fs::remove_dir_all(run.out.join("share"));
         Ok(())
     }
+}
+
+/// `libssp_nonshared.a`: the hidden `__stack_chk_fail_local` that i386 PIC code with
+/// the stack protector calls, forwarding to musl's `__stack_chk_fail` (what Alpine's
+/// musl-dev ships). Built with the new compiler into musl's build directory.
+fn build_ssp_nonshared(
+    run: &mut StepRun,
+    gcc_obj: &Path,
+    triple: &str,
+    cflags: &str,
+    dir: &Path,
+    path: &str,
+) -> Result<()> {
+    run.log.status("libssp_nonshared.a");
+    let src = dir.join("ssp_nonshared.c");
+    std::fs::write(
+        &src,
+        "extern void __stack_chk_fail(void);\n\
+         __attribute__((visibility(\"hidden\"))) void __stack_chk_fail_local(void)\n\
+         {\n\t__stack_chk_fail();\n}\n",
+    )?;
+    let gcc_dir = gcc_obj.join("gcc");
+    run.log.run(
+        &Cmd::new(gcc_dir.join("xgcc").display().to_string())
+            .dir(dir)
+            .env("PATH", path)
+            .arg("-B")
+            .arg(&gcc_dir)
+            .args(cflags.split_whitespace())
+            .args(["-fPIC", "-fno-stack-protector", "-c", "ssp_nonshared.c"]),
+    )?;
+    run.log.run(
+        &Cmd::new(format!("{triple}-ar"))
+            .dir(dir)
+            .env("PATH", path)
+            .args(["rcD", "libssp_nonshared.a", "ssp_nonshared.o"]),
+    )?;
+    Ok(())
 }
 
 fn pkgversion(gcc_version: &str) -> String {

@@ -250,3 +250,91 @@ fn concurrent_runs_of_one_step_build_it_once() {
         "the second run waited for the first instead of building"
     );
 }
+
+/// A step that notes when it started, then asks for its dependency `dep` (declared
+/// "later") and copies what that dependency wrote.
+#[derive(Clone)]
+struct EarlyStep {
+    dep: String,
+    started: std::sync::Arc<std::sync::Mutex<Option<Instant>>>,
+}
+
+impl xtask::step::Step for EarlyStep {
+    fn name(&self) -> String {
+        "early".into()
+    }
+    fn inputs(&self, _cx: &xtask::context::Context) -> anyhow::Result<xtask::step::Inputs> {
+        Ok(xtask::step::Inputs::new())
+    }
+    fn run(
+        &self,
+        _cx: &xtask::context::Context,
+        run: &mut xtask::step::StepRun,
+    ) -> anyhow::Result<()> {
+        *self.started.lock().unwrap() = Some(Instant::now());
+        let dep = run.dep(&self.dep)?.to_path_buf();
+        std::fs::copy(dep.join("out.txt"), run.out.join("copied.txt"))?;
+        Ok(())
+    }
+}
+
+#[test]
+fn a_later_dependency_lets_the_step_start_first_and_wait_inside() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cx = context(tmp.path());
+    let mut slow = FileStep::new("slow");
+    slow.sleep_secs = 2;
+    slow.content = "from slow\n".into();
+    let early = EarlyStep {
+        dep: "slow".into(),
+        started: Default::default(),
+    };
+    let mut g = Graph::new();
+    let s = g.add(slow.clone(), &[]);
+    g.add_later(early.clone(), &[s], &[s]);
+    let planned = step::plan(&cx, &g).unwrap();
+    let t0 = Instant::now();
+    let r = step::execute(&cx, &g, &planned).unwrap();
+    assert_eq!(r[0].outcome, Outcome::Built);
+    assert_eq!(r[1].outcome, Outcome::Built, "{:?}", r[1].outcome);
+    let started = early.started.lock().unwrap().expect("early ran");
+    assert!(
+        started.duration_since(t0) < Duration::from_millis(1500),
+        "the step started {:?} after the run began, not while its dependency slept",
+        started.duration_since(t0)
+    );
+    assert_eq!(
+        std::fs::read_to_string(r[1].out.join("copied.txt")).unwrap(),
+        "from slow\n",
+        "it read the dependency's finished output"
+    );
+    // The dependency's key is part of the step's key as with `add`.
+    assert!(planned[1].inputs.iter().any(|i| i.name == "slow"));
+}
+
+#[test]
+fn a_failed_later_dependency_fails_the_waiting_step() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cx = context(tmp.path());
+    let mut bad = FileStep::new("bad");
+    bad.sleep_secs = 1;
+    bad.fail = true;
+    let early = EarlyStep {
+        dep: "bad".into(),
+        started: Default::default(),
+    };
+    let mut g = Graph::new();
+    let b = g.add(bad, &[]);
+    g.add_later(early.clone(), &[b], &[b]);
+    let planned = step::plan(&cx, &g).unwrap();
+    let r = step::execute(&cx, &g, &planned).unwrap();
+    assert!(matches!(r[0].outcome, Outcome::Failed(_)));
+    let Outcome::Failed(msg) = &r[1].outcome else {
+        panic!("expected the waiting step to fail, got {:?}", r[1].outcome)
+    };
+    assert!(
+        msg.contains("early needs bad, which did not build"),
+        "{msg}"
+    );
+    assert!(early.started.lock().unwrap().is_some());
+}
