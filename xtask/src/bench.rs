@@ -77,18 +77,17 @@ fn toolchain_cold(cx: &Context, arch: &str) -> Result<()> {
     let peak = Arc::new(AtomicU64::new(0));
     let sampler = {
         let (stop, peak) = (stop.clone(), peak.clone());
+        // statvfs, not a walk of the trees: walking gcc's 100,000 files every few
+        // seconds cost a tenth of a core, slowing the very build it measured. The
+        // file system's used space minus what was used at the start is this build's
+        // (the machine should be otherwise idle, as for any benchmark).
         let dirs = [tmp_cache.clone(), layout.work()];
-        // Work trees kept from earlier (failed or unrelated) builds are not this build's.
-        let before: u64 = dirs.iter().map(|d| disk_usage(d)).sum();
+        let before = fs_used(&dirs);
         std::thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) {
-                let used: u64 = dirs
-                    .iter()
-                    .map(|d| disk_usage(d))
-                    .sum::<u64>()
-                    .saturating_sub(before);
+                let used = fs_used(&dirs).saturating_sub(before);
                 peak.fetch_max(used, Ordering::Relaxed);
-                std::thread::sleep(Duration::from_secs(5));
+                std::thread::sleep(Duration::from_secs(1));
             }
         })
     };
@@ -217,6 +216,30 @@ pub(crate) fn self_cpu() -> Cpu {
 }
 
 /// Bytes allocated on disk under a directory (hard links counted once per walk).
+/// Used bytes of the file systems holding `dirs` (each file system counted once).
+fn fs_used(dirs: &[PathBuf]) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let mut seen = std::collections::BTreeSet::new();
+    let mut total = 0u64;
+    for d in dirs {
+        let Ok(m) = std::fs::metadata(d) else {
+            continue;
+        };
+        if !seen.insert(m.dev()) {
+            continue;
+        }
+        let Ok(c) = std::ffi::CString::new(d.as_os_str().as_encoded_bytes()) else {
+            continue;
+        };
+        // SAFETY: statvfs fills the zeroed struct we pass; the path is NUL-terminated.
+        let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+        if unsafe { libc::statvfs(c.as_ptr(), &mut st) } == 0 {
+            total += (st.f_blocks - st.f_bfree) as u64 * st.f_frsize as u64;
+        }
+    }
+    total
+}
+
 pub fn disk_usage(dir: &Path) -> u64 {
     use std::collections::HashSet;
     use std::os::unix::fs::MetadataExt;

@@ -220,7 +220,11 @@ struct CleanArgs {
 
 fn main() {
     let cli = Cli::parse();
-    if let Err(e) = run(cli) {
+    xtask::runner::children::forward_signals();
+    let result = run(cli);
+    xtask::runner::children::wait_if_stopping();
+    xtask::step::finish_cleanup();
+    if let Err(e) = result {
         let msg = format!("{e:#}");
         if msg.starts_with("ERROR") {
             eprintln!("{msg}");

@@ -683,9 +683,10 @@ fn discard_tree(cx: &Context, tree: &Path) {
     );
     let dest = trash.join(name);
     if std::fs::create_dir_all(&trash).is_ok() && std::fs::rename(tree, &dest).is_ok() {
-        std::thread::spawn(move || {
+        let h = std::thread::spawn(move || {
             let _ = remove_dir_all_writable(&dest);
         });
+        CLEANERS.lock().expect("cleaners").push(h);
     } else {
         let _ = remove_dir_all_writable(tree);
     }
@@ -704,11 +705,23 @@ fn empty_trash(cx: &Context) {
         .map(|e| e.path())
         .collect();
     if !old.is_empty() {
-        std::thread::spawn(move || {
+        let h = std::thread::spawn(move || {
             for d in old {
                 let _ = remove_dir_all_writable(&d);
             }
         });
+        CLEANERS.lock().expect("cleaners").push(h);
+    }
+}
+
+static CLEANERS: Mutex<Vec<std::thread::JoinHandle<()>>> = Mutex::new(Vec::new());
+
+/// Waits for the background deletions of finished build trees; the command line calls
+/// it after printing its summary, so the user has the result first.
+pub fn finish_cleanup() {
+    let handles: Vec<_> = std::mem::take(&mut *CLEANERS.lock().expect("cleaners"));
+    for h in handles {
+        let _ = h.join();
     }
 }
 

@@ -338,3 +338,91 @@ fn a_failed_later_dependency_fails_the_waiting_step() {
     );
     assert!(early.started.lock().unwrap().is_some());
 }
+
+/// A step whose command records its pid in `pidfile`, then sleeps.
+#[derive(Clone)]
+struct PidStep {
+    pidfile: std::path::PathBuf,
+}
+
+impl xtask::step::Step for PidStep {
+    fn name(&self) -> String {
+        "pid".into()
+    }
+    fn inputs(&self, _cx: &xtask::context::Context) -> anyhow::Result<xtask::step::Inputs> {
+        Ok(xtask::step::Inputs::new())
+    }
+    fn run(
+        &self,
+        _cx: &xtask::context::Context,
+        run: &mut xtask::step::StepRun,
+    ) -> anyhow::Result<()> {
+        run.log.run(&xtask::runner::Cmd::new("sh").args([
+            "-c".to_string(),
+            format!("echo $$ > {}; exec sleep 60", self.pidfile.display()),
+        ]))
+    }
+}
+
+/// Runs inside a child process (see `a_stopped_alpinist_stops_its_commands`).
+#[test]
+fn child_forwards_signals() {
+    let Some(dir) = std::env::var_os("ALPINIST_TEST_SIGNAL_DIR") else {
+        return;
+    };
+    xtask::runner::children::forward_signals();
+    let dir = std::path::PathBuf::from(dir);
+    let cx = context(&dir);
+    let mut g = Graph::new();
+    g.add(
+        PidStep {
+            pidfile: dir.join("pid"),
+        },
+        &[],
+    );
+    let planned = step::plan(&cx, &g).unwrap();
+    let _ = step::execute(&cx, &g, &planned);
+    // As main() does: the signal thread, not this one, ends the process.
+    xtask::runner::children::wait_if_stopping();
+}
+
+#[test]
+fn a_stopped_alpinist_stops_its_commands() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "child_forwards_signals",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("ALPINIST_TEST_SIGNAL_DIR", tmp.path())
+        .spawn()
+        .unwrap();
+    let pidfile = tmp.path().join("pid");
+    let t0 = Instant::now();
+    let pid: i32 = loop {
+        if let Some(p) = std::fs::read_to_string(&pidfile)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+        {
+            break p;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "the command never started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // Only alpinist's own pid is signalled, as `kill <pid>` does.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(128 + libc::SIGTERM), "{status:?}");
+    let gone = (0..50).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        // SAFETY: signal 0 only checks that the process exists.
+        let alive = unsafe { libc::kill(pid, 0) } == 0;
+        !alive
+    });
+    assert!(gone, "the step's command (pid {pid}) outlived alpinist");
+}
