@@ -509,15 +509,13 @@ impl Step for Gcc {
             }
             Ok(())
         })?;
-        let binutils = run
-            .dep(&format!("binutils-{}", self.arch.name))?
-            .to_path_buf();
-        let path = path_with(&binutils.join("bin"));
         let obj = run.work.join("obj-gcc");
         let mobj = run.work.join("obj-musl");
         let bsys = run.work.join("build-sysroot");
-        let with_env = |mut cmd: Cmd| -> Cmd {
-            cmd = cmd.env("PATH", &path);
+        let gcc_env = |mut cmd: Cmd, path: Option<&str>| -> Cmd {
+            if let Some(p) = path {
+                cmd = cmd.env("PATH", p);
+            }
             for kv in &c.gcc.env {
                 if let Some((k, v)) = kv.split_once('=') {
                     cmd = cmd.env(k, v);
@@ -544,8 +542,11 @@ impl Step for Gcc {
                     .arg(format!("DESTDIR={}", bsys.display()))
                     .arg("install-headers"),
             )?;
+            // binutils may still be building: gcc's top level only records the target
+            // tools' names (`<triple>-as`, …), found on PATH later; its Makefile and
+            // config.status are the same with or without them on PATH (checked).
             run.log.status("configure gcc");
-            run.log.run(&with_env(
+            run.log.run(&gcc_env(
                 Cmd::new(gcc_src.join("configure").display().to_string())
                     .dir(&obj)
                     .arg(format!("--target={t}"))
@@ -563,8 +564,32 @@ impl Step for Gcc {
                     .arg(format!("LDFLAGS={}", c.host_ldflags))
                     .arg(format!("CFLAGS_FOR_TARGET={}", c.target_cflags))
                     .arg(format!("CXXFLAGS_FOR_TARGET={}", c.target_cflags)),
+                None,
             ))
         })?;
+
+        // What all-gcc needs that runs on the build machine only (libiberty, libcpp,
+        // libdecnumber, libbacktrace, libcody, the lto plugin, fixincludes): built while
+        // binutils may still be building. gcc's own directory, whose configure probes
+        // the target assembler and linker, comes after.
+        run.phase("host-libraries", |run| {
+            run.log
+                .status("make the host libraries gcc needs (binutils not needed yet)");
+            run.log.run(&gcc_env(
+                Cmd::new("make")
+                    .dir(&obj)
+                    .arg("MAKEINFO=true")
+                    .args(HOST_PREREQUISITES)
+                    .jobserver(),
+                None,
+            ))
+        })?;
+
+        let binutils = run
+            .dep(&format!("binutils-{}", self.arch.name))?
+            .to_path_buf();
+        let path = path_with(&binutils.join("bin"));
+        let with_env = |cmd: Cmd| -> Cmd { gcc_env(cmd, Some(&path)) };
 
         run.phase("all-gcc", |run| {
             run.log.status("make all-gcc (the compilers)");
@@ -711,6 +736,22 @@ fn build_ssp_nonshared(
     )?;
     Ok(())
 }
+
+/// The top-level targets `all-gcc` depends on that build programs and libraries for the
+/// build machine (gcc 15's Makefile.in: the `all-gcc`/`configure-gcc` prerequisites,
+/// less those for in-tree binutils, gmp/mpfr/mpc/isl and gettext, which are not here).
+const HOST_PREREQUISITES: &[&str] = &[
+    "all-libiberty",
+    "all-libcpp",
+    "all-libdecnumber",
+    "all-libbacktrace",
+    "all-libcody",
+    "maybe-all-lto-plugin",
+    "maybe-all-fixincludes",
+    "maybe-all-build-libiberty",
+    "maybe-all-build-libcpp",
+    "maybe-all-build-fixincludes",
+];
 
 fn pkgversion(gcc_version: &str) -> String {
     format!("Alpine {gcc_version} (alpinist cross)")
