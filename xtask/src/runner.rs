@@ -313,6 +313,11 @@ pub mod children {
 
     static STOPPING: AtomicI32 = AtomicI32::new(0);
 
+    /// True once a stop signal arrived: commands failing now were killed, not broken.
+    pub fn stopping() -> bool {
+        STOPPING.load(Ordering::SeqCst) != 0
+    }
+
     /// When a stop signal arrived, blocks until the signal thread ends the process (with
     /// 128 + the signal), so that the main thread, seeing its commands fail, does not
     /// exit first with another status.

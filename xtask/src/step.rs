@@ -629,7 +629,11 @@ fn build_one(
     let result = step.run(cx, &mut run);
     let secs = t0.elapsed().as_secs_f64();
     if let Err(e) = result {
-        let _ = std::fs::write(work.join(FAILED_MARKER), format!("{e:#}"));
+        // A step stopped by a signal was killed, not failed: its tree may hold a
+        // half-written file, so it must not be resumed (no marker, so it is removed).
+        if !crate::runner::children::stopping() {
+            let _ = std::fs::write(work.join(FAILED_MARKER), format!("{e:#}"));
+        }
         bar.finish_failed(&p.name, Duration::from_secs_f64(secs));
         let _ = run.log.line(&format!("FAILED: {e:#}"));
         // Keep the work tree for `shell`/debugging; the partial output goes.

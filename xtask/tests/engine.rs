@@ -425,4 +425,13 @@ fn a_stopped_alpinist_stops_its_commands() {
         !alive
     });
     assert!(gone, "the step's command (pid {pid}) outlived alpinist");
+    // Stopped, not failed: the tree is not marked for resuming.
+    let work = tmp.path().join("build/work");
+    for e in std::fs::read_dir(&work).unwrap().flatten() {
+        assert!(
+            !e.path().join(".alpinist-failed").exists(),
+            "{} is marked as a failed (resumable) tree",
+            e.path().display()
+        );
+    }
 }
