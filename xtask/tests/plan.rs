@@ -115,8 +115,8 @@ fn plan_after_changing_one_gcc_flag() {
         status,
         [
             ("binutils-aarch64", true),
-            ("linux-headers-arm64", true),
             ("gcc-aarch64", false),
+            ("linux-headers-arm64", true),
             ("toolchain-aarch64", false)
         ]
     );
