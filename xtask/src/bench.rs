@@ -215,7 +215,6 @@ pub(crate) fn self_cpu() -> Cpu {
     }
 }
 
-/// Bytes allocated on disk under a directory (hard links counted once per walk).
 /// Used bytes of the file systems holding `dirs` (each file system counted once).
 fn fs_used(dirs: &[PathBuf]) -> u64 {
     use std::os::unix::fs::MetadataExt;
@@ -240,6 +239,7 @@ fn fs_used(dirs: &[PathBuf]) -> u64 {
     total
 }
 
+/// Bytes allocated on disk under a directory (hard links counted once per walk).
 pub fn disk_usage(dir: &Path) -> u64 {
     use std::collections::HashSet;
     use std::os::unix::fs::MetadataExt;

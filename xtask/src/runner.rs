@@ -322,7 +322,7 @@ pub mod children {
     /// 128 + the signal), so that the main thread, seeing its commands fail, does not
     /// exit first with another status.
     pub fn wait_if_stopping() {
-        if STOPPING.load(Ordering::SeqCst) != 0 {
+        if stopping() {
             loop {
                 std::thread::sleep(std::time::Duration::from_secs(1));
             }

@@ -154,12 +154,23 @@ fn host_inputs(cx: &Context, inputs: &mut Inputs) {
 }
 
 /// Patches are inputs whether or not the substitute is used: the key must be known
-/// before the source is resolved.
-fn patch_inputs(cx: &Context, inputs: &mut Inputs, component: &str, version: &str) -> Result<()> {
+/// before the source is resolved. `sets` are the arch's extra patch sets.
+fn patch_inputs(
+    cx: &Context,
+    inputs: &mut Inputs,
+    component: &str,
+    version: &str,
+    sets: &[String],
+) -> Result<()> {
+    let mut all = Vec::new();
     for dir in [version.to_string(), format!("{version}-substitute")] {
-        for p in patches(cx, component, &dir)? {
-            inputs.file(InputKind::Patch, &cx.layout.repo, &p)?;
-        }
+        all.extend(patches(cx, component, &dir)?);
+    }
+    for set in sets {
+        all.extend(patch_set(cx, component, version, set)?);
+    }
+    for p in all {
+        inputs.file(InputKind::Patch, &cx.layout.repo, &p)?;
     }
     Ok(())
 }
@@ -306,12 +317,13 @@ impl Step for Binutils {
         );
         i.flag("host_cflags", &self.config.host_cflags);
         i.flag("host_ldflags", &self.config.host_ldflags);
-        patch_inputs(cx, &mut i, "binutils", &comp.version)?;
-        for set in &self.arch.binutils.patch_sets {
-            for p in patch_set(cx, "binutils", &comp.version, set)? {
-                i.file(InputKind::Patch, &cx.layout.repo, &p)?;
-            }
-        }
+        patch_inputs(
+            cx,
+            &mut i,
+            "binutils",
+            &comp.version,
+            &self.arch.binutils.patch_sets,
+        )?;
         host_inputs(cx, &mut i);
         Ok(i)
     }
@@ -378,7 +390,7 @@ impl Step for LinuxHeaders {
         i.flag("recipe", RECIPE);
         i.source("linux", comp.source.key_value());
         i.flag("kernel_arch", &self.arch.kernel_arch);
-        patch_inputs(cx, &mut i, "linux", &comp.version)?;
+        patch_inputs(cx, &mut i, "linux", &comp.version, &[])?;
         i.tool("make", cx.host_tool_version("make"));
         i.tool("gcc", cx.host_tool_version("gcc"));
         Ok(i)
@@ -463,13 +475,8 @@ impl Step for Gcc {
         i.flag("host_ldflags", &c.host_ldflags);
         i.flag("target_cflags", &c.target_cflags);
         i.flag("pkgversion", pkgversion(&gcc.version));
-        patch_inputs(cx, &mut i, "gcc", &gcc.version)?;
-        for set in &self.arch.gcc.patch_sets {
-            for p in patch_set(cx, "gcc", &gcc.version, set)? {
-                i.file(InputKind::Patch, &cx.layout.repo, &p)?;
-            }
-        }
-        patch_inputs(cx, &mut i, "musl", &musl.version)?;
+        patch_inputs(cx, &mut i, "gcc", &gcc.version, &self.arch.gcc.patch_sets)?;
+        patch_inputs(cx, &mut i, "musl", &musl.version, &[])?;
         // Only arches that need it carry the flag, so the others' keys do not move.
         if self.arch.musl.libssp_nonshared {
             i.flag("musl.libssp_nonshared", "yes");
