@@ -157,6 +157,16 @@ fn failure_keeps_log_and_tree_and_skips_dependents() {
     assert_eq!(after.runs(), 0);
 }
 
+/// Runs the test `name` of this binary in a child process, with `var` set to `dir` (the
+/// child tests do nothing without it).
+fn spawn_child_test(name: &str, var: &str, dir: &std::path::Path) -> std::process::Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(var, dir)
+        .spawn()
+        .unwrap()
+}
+
 /// Runs inside a child process (see `killed_step_is_redone_on_rerun`).
 #[test]
 fn child_runs_slow_step() {
@@ -172,16 +182,11 @@ fn child_runs_slow_step() {
 #[test]
 fn killed_step_is_redone_on_rerun() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "child_runs_slow_step",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("ALPINIST_TEST_CHILD_DIR", tmp.path())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_child_test(
+        "child_runs_slow_step",
+        "ALPINIST_TEST_CHILD_DIR",
+        tmp.path(),
+    );
     let cx = context(tmp.path());
     // Wait until the child is inside the step (its temporary output exists).
     let t0 = Instant::now();
@@ -251,31 +256,18 @@ fn concurrent_runs_of_one_step_build_it_once() {
     );
 }
 
-/// A step that notes when it started, then asks for its dependency `dep` (declared
-/// "later") and copies what that dependency wrote.
-#[derive(Clone)]
-struct EarlyStep {
-    dep: String,
-    started: std::sync::Arc<std::sync::Mutex<Option<Instant>>>,
-}
+type Started = std::sync::Arc<std::sync::Mutex<Option<Instant>>>;
 
-impl xtask::step::Step for EarlyStep {
-    fn name(&self) -> String {
-        "early".into()
-    }
-    fn inputs(&self, _cx: &xtask::context::Context) -> anyhow::Result<xtask::step::Inputs> {
-        Ok(xtask::step::Inputs::new())
-    }
-    fn run(
-        &self,
-        _cx: &xtask::context::Context,
-        run: &mut xtask::step::StepRun,
-    ) -> anyhow::Result<()> {
-        *self.started.lock().unwrap() = Some(Instant::now());
-        let dep = run.dep(&self.dep)?.to_path_buf();
-        std::fs::copy(dep.join("out.txt"), run.out.join("copied.txt"))?;
+/// A step "early" that notes when it started, then asks for its dependency `dep`
+/// (declared "later") and copies what that dependency wrote.
+fn early_step(dep: &str, started: &Started) -> FnStep {
+    let (dep, started) = (dep.to_string(), started.clone());
+    FnStep::new("early", move |run| {
+        *started.lock().unwrap() = Some(Instant::now());
+        let d = run.dep(&dep)?.to_path_buf();
+        std::fs::copy(d.join("out.txt"), run.out.join("copied.txt"))?;
         Ok(())
-    }
+    })
 }
 
 #[test]
@@ -285,19 +277,16 @@ fn a_later_dependency_lets_the_step_start_first_and_wait_inside() {
     let mut slow = FileStep::new("slow");
     slow.sleep_secs = 2;
     slow.content = "from slow\n".into();
-    let early = EarlyStep {
-        dep: "slow".into(),
-        started: Default::default(),
-    };
+    let started = Started::default();
     let mut g = Graph::new();
     let s = g.add(slow.clone(), &[]);
-    g.add_later(early.clone(), &[s], &[s]);
+    g.add_later(early_step("slow", &started), &[s], &[s]);
     let planned = step::plan(&cx, &g).unwrap();
     let t0 = Instant::now();
     let r = step::execute(&cx, &g, &planned).unwrap();
     assert_eq!(r[0].outcome, Outcome::Built);
     assert_eq!(r[1].outcome, Outcome::Built, "{:?}", r[1].outcome);
-    let started = early.started.lock().unwrap().expect("early ran");
+    let started = started.lock().unwrap().expect("early ran");
     assert!(
         started.duration_since(t0) < Duration::from_millis(1500),
         "the step started {:?} after the run began, not while its dependency slept",
@@ -319,13 +308,10 @@ fn a_failed_later_dependency_fails_the_waiting_step() {
     let mut bad = FileStep::new("bad");
     bad.sleep_secs = 1;
     bad.fail = true;
-    let early = EarlyStep {
-        dep: "bad".into(),
-        started: Default::default(),
-    };
+    let started = Started::default();
     let mut g = Graph::new();
     let b = g.add(bad, &[]);
-    g.add_later(early.clone(), &[b], &[b]);
+    g.add_later(early_step("bad", &started), &[b], &[b]);
     let planned = step::plan(&cx, &g).unwrap();
     let r = step::execute(&cx, &g, &planned).unwrap();
     assert!(matches!(r[0].outcome, Outcome::Failed(_)));
@@ -336,32 +322,17 @@ fn a_failed_later_dependency_fails_the_waiting_step() {
         msg.contains("early needs bad, which did not build"),
         "{msg}"
     );
-    assert!(early.started.lock().unwrap().is_some());
+    assert!(started.lock().unwrap().is_some());
 }
 
-/// A step whose command records its pid in `pidfile`, then sleeps.
-#[derive(Clone)]
-struct PidStep {
-    pidfile: std::path::PathBuf,
-}
-
-impl xtask::step::Step for PidStep {
-    fn name(&self) -> String {
-        "pid".into()
-    }
-    fn inputs(&self, _cx: &xtask::context::Context) -> anyhow::Result<xtask::step::Inputs> {
-        Ok(xtask::step::Inputs::new())
-    }
-    fn run(
-        &self,
-        _cx: &xtask::context::Context,
-        run: &mut xtask::step::StepRun,
-    ) -> anyhow::Result<()> {
+/// A step "pid" whose command records its pid in `pidfile`, then sleeps.
+fn pid_step(pidfile: std::path::PathBuf) -> FnStep {
+    FnStep::new("pid", move |run| {
         run.log.run(&xtask::runner::Cmd::new("sh").args([
             "-c".to_string(),
-            format!("echo $$ > {}; exec sleep 60", self.pidfile.display()),
+            format!("echo $$ > {}; exec sleep 60", pidfile.display()),
         ]))
-    }
+    })
 }
 
 /// Runs inside a child process (see `a_stopped_alpinist_stops_its_commands`).
@@ -374,12 +345,7 @@ fn child_forwards_signals() {
     let dir = std::path::PathBuf::from(dir);
     let cx = context(&dir);
     let mut g = Graph::new();
-    g.add(
-        PidStep {
-            pidfile: dir.join("pid"),
-        },
-        &[],
-    );
+    g.add(pid_step(dir.join("pid")), &[]);
     let planned = step::plan(&cx, &g).unwrap();
     let _ = step::execute(&cx, &g, &planned);
     // As main() does: the signal thread, not this one, ends the process.
@@ -389,16 +355,11 @@ fn child_forwards_signals() {
 #[test]
 fn a_stopped_alpinist_stops_its_commands() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "child_forwards_signals",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("ALPINIST_TEST_SIGNAL_DIR", tmp.path())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_child_test(
+        "child_forwards_signals",
+        "ALPINIST_TEST_SIGNAL_DIR",
+        tmp.path(),
+    );
     let pidfile = tmp.path().join("pid");
     let t0 = Instant::now();
     let pid: i32 = loop {

@@ -125,3 +125,37 @@ pub fn run(cmd: &mut std::process::Command) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// The body of an [`FnStep`].
+pub type StepFn = dyn Fn(&mut StepRun) -> Result<()> + Send + Sync;
+
+/// A step without inputs whose `run` is the given closure.
+#[derive(Clone)]
+pub struct FnStep {
+    pub name: String,
+    pub run: Arc<StepFn>,
+}
+
+impl FnStep {
+    pub fn new(
+        name: &str,
+        run: impl Fn(&mut StepRun) -> Result<()> + Send + Sync + 'static,
+    ) -> FnStep {
+        FnStep {
+            name: name.into(),
+            run: Arc::new(run),
+        }
+    }
+}
+
+impl Step for FnStep {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+    fn inputs(&self, _cx: &Context) -> Result<Inputs> {
+        Ok(Inputs::new())
+    }
+    fn run(&self, _cx: &Context, run: &mut StepRun) -> Result<()> {
+        (self.run)(run)
+    }
+}
