@@ -7,7 +7,8 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha512};
-use xtask::sources::{Resolver, SourceSpec};
+use xtask::config::source::SourceSpec;
+use xtask::sources::Resolver;
 
 fn spec(file: &str, body: &[u8], urls: Vec<String>) -> SourceSpec {
     SourceSpec {
@@ -215,7 +216,7 @@ fn substitute_is_used_and_reported() {
     let sub = b"repacked".to_vec();
     std::fs::write(l.distfiles.join("pkg_1.0.orig.tar.xz"), &sub).unwrap();
     let mut s = spec("pkg-1.0.tar.xz", b"upstream", vec![]);
-    s.substitute = Some(xtask::sources::Substitute {
+    s.substitute = Some(xtask::config::source::Substitute {
         file: "pkg_1.0.orig.tar.xz".into(),
         sha512: Some(hex::encode(Sha512::digest(&sub))),
         sha256: None,

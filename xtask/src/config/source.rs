@@ -1,0 +1,127 @@
+//! A pinned source file, as `toolchains/components.toml` and the Debian table describe it.
+
+use std::path::Path;
+
+use anyhow::{bail, Result};
+use serde::{Deserialize, Serialize};
+use sha2::{Sha256, Sha512};
+
+use crate::fsutil::hash_file;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSpec {
+    /// The file name the source is stored under.
+    pub file: String,
+    #[serde(default)]
+    pub urls: Vec<String>,
+    #[serde(default)]
+    pub sha512: Option<String>,
+    #[serde(default)]
+    pub sha256: Option<String>,
+    /// A Debian source package whose orig tarball is (or contains) this very file.
+    #[serde(default)]
+    pub debian: Option<DebianOrigin>,
+    /// A documented substitute with its own checksum.
+    #[serde(default)]
+    pub substitute: Option<Substitute>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Substitute {
+    pub file: String,
+    #[serde(default)]
+    pub sha512: Option<String>,
+    #[serde(default)]
+    pub sha256: Option<String>,
+    /// Why the substitute is acceptable and what differs from upstream.
+    pub why: String,
+    #[serde(default)]
+    pub urls: Vec<String>,
+    #[serde(default)]
+    pub debian: Option<DebianOrigin>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DebianOrigin {
+    /// Source package name (`gcc-15`).
+    pub package: String,
+    /// Full Debian version (`15.2.0-12`).
+    pub version: String,
+    /// The orig tarball's file name (`gcc-15_15.2.0.orig.tar.gz`).
+    pub orig: String,
+    /// A member inside the orig tarball that is the file itself.
+    #[serde(default)]
+    pub member: Option<String>,
+    /// `orig` is a binary package (`apt-get download`, e.g. `netbase_6.4_all.deb`) and
+    /// `member` a file of its data (`etc/services`): for files whose source package is
+    /// no longer in the archive at that version.
+    #[serde(default)]
+    pub binary: bool,
+}
+
+/// A checksum that a file must have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Checksum {
+    Sha512(String),
+    Sha256(String),
+}
+
+impl Checksum {
+    pub(crate) fn of(
+        sha512: &Option<String>,
+        sha256: &Option<String>,
+        file: &str,
+    ) -> Result<Checksum> {
+        match (sha512, sha256) {
+            (Some(s), _) => Ok(Checksum::Sha512(s.to_ascii_lowercase())),
+            (None, Some(s)) => Ok(Checksum::Sha256(s.to_ascii_lowercase())),
+            (None, None) => bail!("source {file} has neither sha512 nor sha256; add one"),
+        }
+    }
+    pub fn algo(&self) -> &'static str {
+        match self {
+            Checksum::Sha512(_) => "sha512",
+            Checksum::Sha256(_) => "sha256",
+        }
+    }
+    pub fn expected(&self) -> &str {
+        match self {
+            Checksum::Sha512(s) | Checksum::Sha256(s) => s,
+        }
+    }
+    /// Hashes a file with this checksum's algorithm.
+    pub fn compute(&self, path: &Path) -> Result<String> {
+        match self {
+            Checksum::Sha512(_) => hash_file::<Sha512>(path),
+            Checksum::Sha256(_) => hash_file::<Sha256>(path),
+        }
+    }
+}
+
+impl SourceSpec {
+    pub fn checksum(&self) -> Result<Checksum> {
+        Checksum::of(&self.sha512, &self.sha256, &self.file)
+    }
+    /// What identifies this source in a step key: every checksum it accepts.
+    pub fn key_value(&self) -> String {
+        let mut v = format!(
+            "{}={}",
+            self.file,
+            self.sha512
+                .as_deref()
+                .or(self.sha256.as_deref())
+                .unwrap_or("-")
+        );
+        if let Some(s) = &self.substitute {
+            v.push_str(&format!(
+                " substitute {}={}",
+                s.file,
+                s.sha512.as_deref().or(s.sha256.as_deref()).unwrap_or("-")
+            ));
+        }
+        v
+    }
+}
