@@ -337,16 +337,20 @@ pub fn run(cx: &mut Context, o: &Options) -> Result<()> {
     // Aports that cannot build here (missing host tools), and everything that needs them.
     let provider = build::providers(&aports);
     let mut excluded: BTreeMap<usize, (String, String)> = BTreeMap::new();
-    for (i, m) in build::missing_host_tools(cx, &aports, &provider)? {
-        excluded
-            .entry(i)
-            .or_insert_with(|| ("failed".into(), format!("host tool missing: {m}")));
-    }
-    if !excluded.is_empty() && !cx.keep_going {
-        for (i, (_, why)) in &excluded {
-            eprintln!("{}: {why}", aports[*i].recipe.pkgname);
+    let missing_tools = build::provide_host_tools(cx, &aports, &provider)?;
+    if !missing_tools.is_empty() {
+        if !cx.keep_going {
+            bail!(
+                "{}\n--keep-going builds the rest",
+                build::missing_tools_message(&missing_tools)
+            );
         }
-        bail!("build-side dependencies this host does not have (above): install them, or run `sudo cargo xtask setup`; --keep-going builds the rest");
+        eprintln!("{}", build::missing_tools_message(&missing_tools));
+    }
+    for m in missing_tools {
+        excluded
+            .entry(m.aport)
+            .or_insert_with(|| ("failed".into(), format!("host tool missing: {}", m.message)));
     }
     // What an excluded aport provides is missing for the aports that need it, except the
     // target runtime, which stage 1 provides as well.
