@@ -44,6 +44,10 @@ pub struct Set {
     /// directory).
     #[serde(default)]
     pub env: Vec<String>,
+    /// More identical copies and substitutes of source files (paths in the checkout),
+    /// besides toolchains/sources.toml.
+    #[serde(default)]
+    pub sources: Vec<String>,
     /// Where the set's packages are published (abuild's REPODEST), under build/
     /// [default: repo]; the root filesystem is made from these repositories only.
     #[serde(default)]
@@ -106,6 +110,12 @@ pub struct Entry {
 pub struct SourceRef {
     pub file: String,
     pub sha512: String,
+    /// Where the build took it from (once built).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+    /// The documented substitute that stood in for the recipe's file, if one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub substitute: Option<build::SubstituteUse>,
 }
 
 #[derive(Debug, Serialize)]
@@ -267,10 +277,8 @@ pub fn run(cx: &mut Context, o: &Options) -> Result<()> {
     // Stage 2: find and evaluate the recipes; what cannot even be evaluated is a failure
     // of its own, not of the run (with --keep-going).
     let t = Instant::now();
-    let settings = BuildSettings {
-        bootstrap: set.bootstrap.clone(),
-        env,
-    };
+    let extra_sources: Vec<PathBuf> = set.sources.iter().map(|f| cx.layout.repo.join(f)).collect();
+    let settings = BuildSettings::new(cx, set.bootstrap.clone(), env, &extra_sources)?;
     let mut entries: Vec<Entry> = Vec::new();
     let mut aports: Vec<Aport> = Vec::new();
     let mut entry_of: Vec<usize> = Vec::new();
@@ -312,6 +320,8 @@ pub fn run(cx: &mut Context, o: &Options) -> Result<()> {
                     .map(|s| SourceRef {
                         file: s.name.clone(),
                         sha512: s.sha512.clone(),
+                        origin: None,
+                        substitute: None,
                     })
                     .collect();
                 entry_of.push(entries.len());
@@ -421,6 +431,7 @@ pub fn run(cx: &mut Context, o: &Options) -> Result<()> {
             }
         }
         if matches!(r.outcome, Outcome::Built | Outcome::Cached) {
+            record_sources(e, &r.out);
             done.push(r.out.clone());
         }
     }
@@ -522,6 +533,23 @@ pub fn run(cx: &mut Context, o: &Options) -> Result<()> {
         bail!("{e}");
     }
     Ok(())
+}
+
+/// Where a built aport's remote sources came from, and which were substituted (from
+/// the list the build step keeps in its output).
+fn record_sources(e: &mut Entry, out: &Path) {
+    let Ok(text) = std::fs::read_to_string(out.join(build::SOURCES_JSON)) else {
+        return;
+    };
+    let Ok(used) = serde_json::from_str::<Vec<build::SourceUse>>(&text) else {
+        return;
+    };
+    for u in used {
+        if let Some(s) = e.sources.iter_mut().find(|s| s.file == u.file) {
+            s.origin = Some(u.origin);
+            s.substitute = u.substitute;
+        }
+    }
 }
 
 /// The final table: one line per aport of the set.

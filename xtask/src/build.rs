@@ -26,6 +26,7 @@ use crate::keys::SigningKey;
 use crate::runner::Cmd;
 use crate::sources::SourceSpec;
 use crate::step::{Graph, InputKind, Inputs, Step, StepRun};
+use crate::substitute::AportSources;
 
 /// Bumped when the Rust side of a package build changes what it produces.
 const RECIPE: &str = "2";
@@ -37,6 +38,82 @@ pub struct BuildSettings {
     pub bootstrap: Option<String>,
     /// Extra environment for every recipe (`KEY=VALUE`).
     pub env: Vec<(String, String)>,
+    /// Where sources can be had besides their URLs: identical copies and documented
+    /// substitutes (`toolchains/sources.toml`, and the files a set adds).
+    pub sources: AportSources,
+    /// Per-aport environment (`stages/aports.toml`), by aport directory name.
+    pub aport_env: BTreeMap<String, Vec<(String, String)>>,
+}
+
+/// `stages/aports.toml`: settings for single aports, for every set and `build`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AportsFile {
+    #[serde(default)]
+    aport: BTreeMap<String, AportSettings>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AportSettings {
+    /// Variables the recipe reads from its environment, `KEY=VALUE`.
+    env: Vec<String>,
+    /// Why (documentation; required).
+    #[allow(dead_code)]
+    why: String,
+}
+
+/// `KEY=VALUE` → (KEY, VALUE), naming `what` in the error.
+pub fn parse_env(kv: &str, what: &str) -> Result<(String, String)> {
+    let (k, v) = kv
+        .split_once('=')
+        .ok_or_else(|| anyhow!("{what}: {kv:?} is not KEY=VALUE"))?;
+    Ok((k.to_string(), v.to_string()))
+}
+
+impl BuildSettings {
+    /// Settings with alpinist's data: `toolchains/sources.toml` plus `extra_sources`, and
+    /// `stages/aports.toml`.
+    pub fn new(
+        cx: &Context,
+        bootstrap: Option<String>,
+        env: Vec<(String, String)>,
+        extra_sources: &[PathBuf],
+    ) -> Result<BuildSettings> {
+        let mut files = vec![cx.layout.toolchains_data().join("sources.toml")];
+        files.extend(extra_sources.iter().cloned());
+        let sources = AportSources::load(&files)?;
+        let p = cx.layout.stages_data().join("aports.toml");
+        let text =
+            std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
+        let f: AportsFile =
+            toml::from_str(&text).with_context(|| format!("parsing {}", p.display()))?;
+        let mut aport_env = BTreeMap::new();
+        for (name, a) in f.aport {
+            let what = format!("{}: aport {name}", p.display());
+            let vars = a
+                .env
+                .iter()
+                .map(|kv| parse_env(kv, &what))
+                .collect::<Result<Vec<_>>>()?;
+            aport_env.insert(name, vars);
+        }
+        Ok(BuildSettings {
+            bootstrap,
+            env,
+            sources,
+            aport_env,
+        })
+    }
+
+    /// The settings one aport builds with: its own variables after everyone's.
+    pub fn for_aport(&self, name: &str) -> BuildSettings {
+        let mut s = self.clone();
+        if let Some(vars) = self.aport_env.get(name) {
+            s.env.extend(vars.iter().cloned());
+        }
+        s
+    }
 }
 
 /// An aport, evaluated for one arch.
@@ -55,6 +132,16 @@ pub struct Aport {
     pub tree: Vec<(String, String)>,
     /// The arch it was evaluated for.
     pub arch: String,
+}
+
+impl Aport {
+    /// The aport's directory name (`gcc` for `main/gcc`), as sets and settings name it.
+    pub fn name(&self) -> String {
+        self.dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
 }
 
 /// The environment an APKBUILD sees for a cross build (abuild's, §1.8).
@@ -204,6 +291,11 @@ pub fn evaluate(cx: &Context, arch: &Arch, dir: &Path, settings: &BuildSettings)
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "main".into());
     let dir = patched_copy(cx, &orig, &repo)?;
+    let name = orig
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let settings = &settings.for_aport(&name);
     let apkbuild = dir.join("APKBUILD");
     let text = std::fs::read_to_string(&apkbuild)
         .with_context(|| format!("reading {}", apkbuild.display()))?;
@@ -751,6 +843,16 @@ impl Step for AportBuild {
         }
         for s in &self.aport.recipe.sources {
             i.source(&s.name, &s.sha512);
+            // A substitute is accepted in the recipe's file's place, so what it is (and
+            // what adapting it does) is an input whether or not this build needs it.
+            if s.url.is_some() {
+                if let Some(sub) = self.settings.sources.substitute(&s.name, &s.sha512) {
+                    i.source(
+                        format!("{} substitute", s.name),
+                        sub.key(&alpinist_checkout())?,
+                    );
+                }
+            }
         }
         for (f, h) in &self.aport.tree {
             i.source(format!("alpinist/{f}"), h);
@@ -789,6 +891,8 @@ impl Step for AportBuild {
 
         // Sources: verified before anything runs.
         run.log.status("sources");
+        let mut used_sources: Vec<SourceUse> = Vec::new();
+        let mut env_extra: Vec<(String, String)> = Vec::new();
         for s in &r.sources {
             let dest = srcdir.join(&s.name);
             match &s.url {
@@ -809,13 +913,15 @@ impl Step for AportBuild {
                     std::os::unix::fs::symlink(&p, &dest)?;
                 }
                 Some(url) => {
+                    let sources = &self.settings.sources;
+                    let sub = sources.substitute(&s.name, &s.sha512);
                     let spec = SourceSpec {
                         file: s.name.clone(),
                         urls: vec![url.clone()],
                         sha512: Some(s.sha512.clone()),
                         sha256: None,
-                        debian: debian_origin(cx, &s.name)?,
-                        substitute: None,
+                        debian: sources.identical(&s.name).cloned(),
+                        substitute: sub.map(|x| x.spec()),
                     };
                     let say = |m: &str| {
                         let _ = run.log.line(m);
@@ -824,10 +930,45 @@ impl Step for AportBuild {
                         .resolver(&say)
                         .resolve(&spec)
                         .with_context(|| format!("{}: source {}", r.path.display(), s.name))?;
+                    let mut path = resolved.path.clone();
+                    let mut used = SourceUse {
+                        file: s.name.clone(),
+                        sha512: s.sha512.clone(),
+                        origin: resolved.origin.clone(),
+                        substitute: None,
+                    };
+                    if let (true, Some(sub)) = (resolved.substitute, sub) {
+                        path = crate::substitute::adapt(
+                            sub,
+                            &resolved.path,
+                            &cx.layout.distfiles,
+                            &alpinist_checkout(),
+                        )?;
+                        let adapted = crate::sources::Checksum::Sha512(String::new());
+                        used.substitute = Some(SubstituteUse {
+                            file: sub.file.clone(),
+                            sha512: sub.sha512.clone(),
+                            adapted_sha512: adapted.compute(&path)?,
+                            why: sub.why.clone(),
+                        });
+                        env_extra.extend(
+                            sub.env
+                                .iter()
+                                .map(|kv| parse_env(kv, &sub.for_file))
+                                .collect::<Result<Vec<_>>>()?,
+                        );
+                        let note = format!(
+                            "{}: used the documented substitute {} from {} ({})",
+                            s.name, sub.file, resolved.origin, sub.why
+                        );
+                        run.log.line(&note)?;
+                        run.notes.push(note);
+                    }
+                    used_sources.push(used);
                     // A copy (hard link when possible), not a symlink: the sandbox sees
                     // only the work tree, and the distfiles may live under /tmp.
-                    if std::fs::hard_link(&resolved.path, &dest).is_err() {
-                        std::fs::copy(&resolved.path, &dest)?;
+                    if std::fs::hard_link(&path, &dest).is_err() {
+                        std::fs::copy(&path, &dest)?;
                     }
                 }
             }
@@ -853,6 +994,7 @@ impl Step for AportBuild {
         std::fs::write(&sh, alpinist_apkbuild::ABUILD_SH)?;
         let apkbuild = startdir.join("APKBUILD");
         let mut env = recipe_env(a, &toolchain, &sysroot, &self.settings, cx.jobs);
+        env.extend(env_extra);
         env.extend([
             ("HOME".into(), home.display().to_string()),
             ("srcdir".into(), srcdir.display().to_string()),
@@ -922,34 +1064,42 @@ impl Step for AportBuild {
             .map_err(|e| recipe_error(&r.path, e))?;
 
         run.log.status("postcheck, strip, trace, write packages");
-        self.make_packages(run, &toolchain, &pkgbase, &startdir, &sysroot)
+        self.make_packages(run, &toolchain, &pkgbase, &startdir, &sysroot)?;
+        std::fs::write(
+            run.out.join(SOURCES_JSON),
+            serde_json::to_string_pretty(&used_sources)?,
+        )?;
+        Ok(())
     }
 }
 
-#[derive(Debug, serde::Deserialize)]
-struct DebianSources {
+/// Which file each remote source of a build came from: written into the step's output
+/// (`SOURCES_JSON`) and read by the bootstrap report.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct SourceUse {
+    /// The recipe's file name and checksum.
+    pub file: String,
+    pub sha512: String,
+    /// Where the file (or the substitute) came from.
+    pub origin: String,
+    /// Set when a documented substitute stood in for the recipe's file.
     #[serde(default)]
-    source: Vec<DebianSourceEntry>,
+    pub substitute: Option<SubstituteUse>,
 }
 
-#[derive(Debug, serde::Deserialize)]
-struct DebianSourceEntry {
-    file: String,
-    debian: crate::sources::DebianOrigin,
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct SubstituteUse {
+    /// The substitute's own file and checksum.
+    pub file: String,
+    pub sha512: String,
+    /// The checksum of the file the recipe unpacked (adapted to its name and top
+    /// directory).
+    pub adapted_sha512: String,
+    pub why: String,
 }
 
-/// The Debian source package that carries a recipe's source file, if known
-/// (`toolchains/debian-sources.toml`).
-fn debian_origin(cx: &Context, file: &str) -> Result<Option<crate::sources::DebianOrigin>> {
-    let p = cx.layout.toolchains_data().join("debian-sources.toml");
-    let text = std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
-    let f: DebianSources =
-        toml::from_str(&text).with_context(|| format!("parsing {}", p.display()))?;
-    Ok(f.source
-        .into_iter()
-        .find(|e| e.file == file)
-        .map(|e| e.debian))
-}
+/// The file in an aport step's output that lists its sources.
+pub const SOURCES_JSON: &str = ".alpinist-sources.json";
 
 fn recipe_error(path: &Path, e: anyhow::Error) -> anyhow::Error {
     anyhow!("{}: the recipe failed\n{e:#}", path.display())
@@ -987,7 +1137,13 @@ pub fn shell(cx: &Context, arch: &Arch, dir: &Path, settings: &BuildSettings) ->
         .map(|q| q.out.clone())
         .ok_or_else(|| anyhow!("no toolchain step"))?;
     let sh = work.join("abuild.sh");
-    let mut env = recipe_env(arch, &tc, &work.join("sysroot"), settings, cx.jobs);
+    let mut env = recipe_env(
+        arch,
+        &tc,
+        &work.join("sysroot"),
+        &settings.for_aport(&aport.name()),
+        cx.jobs,
+    );
     env.extend([
         ("HOME".into(), work.join("home").display().to_string()),
         ("srcdir".into(), work.join("src").display().to_string()),
@@ -1788,7 +1944,7 @@ pub fn graph(
             AportBuild {
                 arch: arch.clone(),
                 aport: a.clone(),
-                settings: settings.clone(),
+                settings: settings.for_aport(&a.name()),
                 key: key.into(),
                 sysroot_deps,
                 package_steps,

@@ -17,6 +17,7 @@ pub mod rootfs;
 pub mod runner;
 pub mod sources;
 pub mod step;
+pub mod substitute;
 pub mod toolchain;
 
 use std::path::PathBuf;

@@ -156,24 +156,23 @@ struct BuildArgs {
     /// Extra environment for the recipes; repeatable
     #[arg(long = "env", value_name = "KEY=VALUE")]
     env: Vec<String>,
+    /// More identical copies and substitutes of source files, besides
+    /// toolchains/sources.toml; repeatable
+    #[arg(long = "sources", value_name = "FILE")]
+    sources: Vec<PathBuf>,
     /// Aport directories (each holds an APKBUILD, as aports' main/<name>/)
     #[arg(required = true, value_name = "APORT")]
     aports: Vec<PathBuf>,
 }
 
 impl BuildArgs {
-    fn settings(&self) -> Result<xtask::build::BuildSettings> {
-        let mut env = Vec::new();
-        for kv in &self.env {
-            let Some((k, v)) = kv.split_once('=') else {
-                bail!("--env {kv:?}: expected KEY=VALUE");
-            };
-            env.push((k.to_string(), v.to_string()));
-        }
-        Ok(xtask::build::BuildSettings {
-            bootstrap: self.bootstrap.clone(),
-            env,
-        })
+    fn settings(&self, cx: &xtask::context::Context) -> Result<xtask::build::BuildSettings> {
+        let env = self
+            .env
+            .iter()
+            .map(|kv| xtask::build::parse_env(kv, "--env"))
+            .collect::<Result<Vec<_>>>()?;
+        xtask::build::BuildSettings::new(cx, self.bootstrap.clone(), env, &self.sources)
     }
 }
 
@@ -315,7 +314,7 @@ fn run(cli: Cli) -> Result<()> {
                 }
                 Plannable::Build(b) => {
                     let arch = cx.arches.get(&b.arch.arch)?.clone();
-                    let settings = b.settings()?;
+                    let settings = b.settings(&cx)?;
                     let key = xtask::keys::SigningKey::find(&cx)?
                         .unwrap_or_else(|| xtask::keys::SigningKey::not_yet(&cx));
                     let mut aports = Vec::new();
@@ -359,13 +358,13 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Build(b) => {
             let cx = context(&cli.global)?;
-            let settings = b.settings()?;
+            let settings = b.settings(&cx)?;
             xtask::build_aports(&cx, &b.arch.arch, &b.aports, &settings).map(|_| ())
         }
         Command::Shell(b) => {
             let cx = context(&cli.global)?;
             let arch = cx.arches.get(&b.arch.arch)?.clone();
-            let settings = b.settings()?;
+            let settings = b.settings(&cx)?;
             let [dir] = b.aports.as_slice() else {
                 bail!("shell takes exactly one aport directory");
             };
@@ -373,7 +372,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::VerifyRepro(b) => {
             let cx = context(&cli.global)?;
-            let settings = b.settings()?;
+            let settings = b.settings(&cx)?;
             let diffs = xtask::repro::verify(&cx, &b.arch.arch, &b.aports, &settings)?;
             let mut bad = 0;
             for d in &diffs {

@@ -51,6 +51,30 @@ pub struct Substitute {
     pub urls: Vec<String>,
     #[serde(default)]
     pub debian: Option<DebianOrigin>,
+    /// An archive of an upstream git tag: how the substitute is made (documented, and
+    /// made by alpinist when it can reach the repository).
+    #[serde(default)]
+    pub git: Option<GitArchive>,
+}
+
+/// `git archive --format=tar --prefix=<prefix> <tag> | gzip -n -9` of a repository.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GitArchive {
+    pub url: String,
+    pub tag: String,
+    /// The archive's top directory, with its trailing slash (`openrc-0.63.2/`).
+    pub prefix: String,
+}
+
+impl GitArchive {
+    /// The commands that make the file, for messages and documentation.
+    pub fn commands(&self, file: &str) -> String {
+        format!(
+            "git clone --bare {} src.git && git -C src.git archive --format=tar --prefix={} {} | gzip -n -9 > {file}",
+            self.url, self.prefix, self.tag
+        )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -152,6 +176,7 @@ impl SourceSpec {
             sum: self.checksum()?,
             urls: &self.urls,
             debian: self.debian.as_ref(),
+            git: None,
             substitute: false,
         }];
         if let Some(s) = &self.substitute {
@@ -160,6 +185,7 @@ impl SourceSpec {
                 sum: Checksum::of(&s.sha512, &s.sha256, &s.file)?,
                 urls: &s.urls,
                 debian: s.debian.as_ref(),
+                git: s.git.as_ref(),
                 substitute: true,
             });
         }
@@ -172,6 +198,7 @@ struct Candidate<'a> {
     sum: Checksum,
     urls: &'a [String],
     debian: Option<&'a DebianOrigin>,
+    git: Option<&'a GitArchive>,
     substitute: bool,
 }
 
@@ -195,72 +222,106 @@ pub struct Resolver<'a> {
 }
 
 impl Resolver<'_> {
+    /// Finds a verified copy: the file itself from the distfiles, its URLs and mirrors,
+    /// then Debian's archive; only when none of these has it, the documented substitute,
+    /// looked for in the same places and then made from its git tag.
     pub fn resolve(&self, spec: &SourceSpec) -> Result<Resolved> {
-        let dist = &self.layout.distfiles;
-        std::fs::create_dir_all(dist)?;
+        std::fs::create_dir_all(&self.layout.distfiles)?;
         let mut tried: Vec<String> = Vec::new();
         let cands = spec.candidates()?;
-        // (a) distfiles: the user's directory, then the shared cache.
-        for c in &cands {
-            for dir in [dist.clone(), self.layout.shared_distfiles()] {
-                let p = dir.join(c.file);
-                if !p.is_file() {
-                    continue;
-                }
-                match self.verify(
-                    &p,
-                    &c.sum,
-                    &format!("distfiles directory {}", dir.display()),
-                ) {
-                    Ok(()) => {
-                        self.share(&p, c.file);
-                        return Ok(Resolved {
-                            path: p,
-                            substitute: c.substitute,
-                            origin: format!("{}", dir.display()),
-                        });
-                    }
-                    Err(e) => tried.push(format!("{e:#}")),
+        if self.offline {
+            for c in &cands {
+                if let Some(r) = self.in_distfiles(c, &mut tried)? {
+                    return Ok(r);
                 }
             }
-        }
-        if self.offline {
             bail!(
                 "source {} is not in {} and --offline forbids fetching it{}\n  put the file there (checked by {}), or run `cargo xtask fetch` while online",
                 spec.file,
-                dist.display(),
+                self.layout.distfiles.display(),
                 fmt_tried(&tried),
                 spec.checksum()?.algo()
             );
         }
-        // (b) URLs, then mirrors.
         for c in &cands {
-            let mut urls: Vec<String> = c.urls.to_vec();
-            for m in self.mirrors {
-                urls.push(format!("{}/{}", m.trim_end_matches('/'), c.file));
-            }
-            for url in urls {
-                let dest = dist.join(c.file);
-                (self.say)(&format!("downloading {url}"));
-                match download(&url, &dest) {
-                    Ok(()) => match self.verify(&dest, &c.sum, &url) {
-                        Ok(()) => {
-                            self.share(&dest, c.file);
-                            return Ok(Resolved {
-                                path: dest,
-                                substitute: c.substitute,
-                                origin: url,
-                            });
-                        }
-                        Err(e) => tried.push(format!("{e:#}")),
-                    },
-                    Err(e) => tried.push(format!("{url}: {e:#}")),
-                }
+            if let Some(r) = self.find(c, &mut tried)? {
+                return Ok(r);
             }
         }
-        // (c) the Debian source archive.
-        for c in &cands {
-            let Some(deb) = c.debian else { continue };
+        let made_by = spec
+            .substitute
+            .as_ref()
+            .and_then(|s| s.git.as_ref().map(|g| (s, g)))
+            .map(|(s, g)| {
+                format!(
+                    "\n  or make the documented substitute {} (checked by its own checksum) with\n    {}",
+                    s.file,
+                    g.commands(&s.file)
+                )
+            })
+            .unwrap_or_default();
+        bail!(
+            "could not obtain a verified copy of source {}{}\n  put a copy with the right checksum into {}{made_by}",
+            spec.file,
+            fmt_tried(&tried),
+            self.layout.distfiles.display()
+        )
+    }
+
+    /// One candidate from the distfiles directories (the user's, then the shared cache).
+    fn in_distfiles(&self, c: &Candidate, tried: &mut Vec<String>) -> Result<Option<Resolved>> {
+        for dir in [
+            self.layout.distfiles.clone(),
+            self.layout.shared_distfiles(),
+        ] {
+            let p = dir.join(c.file);
+            if !p.is_file() {
+                continue;
+            }
+            match self.verify(
+                &p,
+                &c.sum,
+                &format!("distfiles directory {}", dir.display()),
+            ) {
+                Ok(()) => {
+                    self.share(&p, c.file);
+                    return Ok(Some(Resolved {
+                        path: p,
+                        substitute: c.substitute,
+                        origin: format!("{}", dir.display()),
+                    }));
+                }
+                Err(e) => tried.push(format!("{e:#}")),
+            }
+        }
+        tried.push(format!(
+            "{}: not in {} or {}",
+            c.file,
+            self.layout.distfiles.display(),
+            self.layout.shared_distfiles().display()
+        ));
+        Ok(None)
+    }
+
+    /// One candidate from everywhere it may be: distfiles, URLs and mirrors, Debian, git.
+    fn find(&self, c: &Candidate, tried: &mut Vec<String>) -> Result<Option<Resolved>> {
+        if let Some(r) = self.in_distfiles(c, tried)? {
+            return Ok(Some(r));
+        }
+        let dist = &self.layout.distfiles;
+        let mut urls: Vec<String> = c.urls.to_vec();
+        for m in self.mirrors {
+            urls.push(format!("{}/{}", m.trim_end_matches('/'), c.file));
+        }
+        for url in urls {
+            (self.say)(&format!("downloading {url}"));
+            let dest = dist.join(c.file);
+            let got = download(&url, &dest).map(|()| dest);
+            if let Some(r) = self.checked(c, url, got, tried) {
+                return Ok(Some(r));
+            }
+        }
+        if let Some(deb) = c.debian {
             let origin = format!(
                 "Debian source package {}={}{}",
                 deb.package,
@@ -271,27 +332,91 @@ impl Resolver<'_> {
                     .unwrap_or_default()
             );
             (self.say)(&format!("fetching {origin}"));
-            match self.fetch_debian(deb, c.file) {
-                Ok(dest) => match self.verify(&dest, &c.sum, &origin) {
-                    Ok(()) => {
-                        self.share(&dest, c.file);
-                        return Ok(Resolved {
-                            path: dest,
-                            substitute: c.substitute,
-                            origin,
-                        });
-                    }
-                    Err(e) => tried.push(format!("{e:#}")),
-                },
-                Err(e) => tried.push(format!("{origin}: {e:#}")),
+            let got = self.fetch_debian(deb, c.file);
+            if let Some(r) = self.checked(c, origin, got, tried) {
+                return Ok(Some(r));
             }
         }
-        bail!(
-            "could not obtain a verified copy of source {}{}\n  put a copy with the right checksum into {}",
-            spec.file,
-            fmt_tried(&tried),
-            dist.display()
+        if let Some(git) = c.git {
+            let origin = format!("git archive of tag {} of {}", git.tag, git.url);
+            (self.say)(&format!("making {} ({origin})", c.file));
+            let got = self.fetch_git(git, c.file);
+            if let Some(r) = self.checked(c, origin, got, tried) {
+                return Ok(Some(r));
+            }
+        }
+        Ok(None)
+    }
+
+    /// A fetched file, verified; a failure is recorded in `tried`.
+    fn checked(
+        &self,
+        c: &Candidate,
+        origin: String,
+        got: Result<PathBuf>,
+        tried: &mut Vec<String>,
+    ) -> Option<Resolved> {
+        let verified = got.and_then(|path| {
+            self.verify(&path, &c.sum, &origin)?;
+            Ok(path)
+        });
+        match verified {
+            Ok(path) => {
+                self.share(&path, c.file);
+                Some(Resolved {
+                    path,
+                    substitute: c.substitute,
+                    origin,
+                })
+            }
+            Err(e) => {
+                tried.push(format!("{origin}: {e:#}"));
+                None
+            }
+        }
+    }
+
+    /// Makes the archive of a git tag (needs git and the network).
+    fn fetch_git(&self, git: &GitArchive, file: &str) -> Result<PathBuf> {
+        if !crate::host::on_path("git") {
+            bail!("git is not installed");
+        }
+        let tmp = self.layout.distfiles.join(format!(".git-{file}.tmp"));
+        let _ = std::fs::remove_dir_all(&tmp);
+        let clone = duct::cmd!(
+            "git", "clone", "--quiet", "--bare", "--depth", "1", "--branch", &git.tag, &git.url,
+            &tmp
         )
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .stderr_to_stdout()
+        .stdout_capture()
+        .unchecked()
+        .run()?;
+        if !clone.status.success() {
+            let _ = std::fs::remove_dir_all(&tmp);
+            bail!(
+                "git clone failed: {}",
+                crate::runner::tail_str(&String::from_utf8_lossy(&clone.stdout), 3)
+            );
+        }
+        let part = self.layout.distfiles.join(format!("{file}.part"));
+        let made = duct::cmd!(
+            "git",
+            "-C",
+            &tmp,
+            "archive",
+            "--format=tar",
+            format!("--prefix={}", git.prefix),
+            &git.tag
+        )
+        .pipe(duct::cmd!("gzip", "-n", "-9"))
+        .stdout_path(&part)
+        .run();
+        let _ = std::fs::remove_dir_all(&tmp);
+        made.context("git archive | gzip")?;
+        let dest = self.layout.distfiles.join(file);
+        std::fs::rename(&part, &dest)?;
+        Ok(dest)
     }
 
     /// Checks a file; a mismatch moves it aside and names both sums and where it came from.
