@@ -65,7 +65,7 @@ pub fn require(layout: &Layout, purpose: &str) -> Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
-    if effective_uid() == 0 && on_path("apt-get") {
+    if can_install() {
         let names: Vec<&str> = missing.iter().map(|n| n.debian.as_str()).collect();
         eprintln!(
             "`{purpose}` needs host packages that are missing ({}); installing them as `cargo xtask setup` does",
@@ -104,13 +104,42 @@ pub fn ensure_deb_src(layout: &Layout) -> Result<()> {
     Ok(())
 }
 
-/// Installs every package in `toolchains/host.toml` and enables deb-src lines, or,
-/// when not root, prints the commands that would.
-pub fn setup(layout: &Layout, dry_run: bool) -> Result<()> {
-    let needs = load(layout)?;
-    let mut pkgs: Vec<String> = needs.iter().map(|n| n.debian.clone()).collect();
+/// Whether alpinist may install host packages itself: root, with apt-get.
+pub fn can_install() -> bool {
+    effective_uid() == 0 && on_path("apt-get")
+}
+
+/// `apt-get install` of `pkgs` (as root).
+pub fn apt_install(pkgs: &[String]) -> Result<()> {
+    let mut install = vec!["install", "-y", "--no-install-recommends"];
+    install.extend(pkgs.iter().map(|s| s.as_str()));
+    if apt(&install).is_err() {
+        // A fresh machine may not have read the package lists yet.
+        apt(&["update"])?;
+        apt(&install)?;
+    }
+    Ok(())
+}
+
+/// Every Debian package the build machine may need: the tools of `toolchains/host.toml`
+/// and those that stand in for the recipes' build-side dependencies
+/// (`toolchains/build-deps.toml`).
+fn all_packages(layout: &Layout) -> Result<Vec<String>> {
+    let mut pkgs: Vec<String> = load(layout)?.into_iter().map(|n| n.debian).collect();
+    pkgs.extend(
+        crate::config::build_deps::load(layout)?
+            .into_iter()
+            .filter_map(|d| d.debian),
+    );
     pkgs.sort();
     pkgs.dedup();
+    Ok(pkgs)
+}
+
+/// Installs every package alpinist's steps and the recipes use and enables deb-src lines,
+/// or, when not root, prints the commands that would.
+pub fn setup(layout: &Layout, dry_run: bool) -> Result<()> {
+    let pkgs = all_packages(layout)?;
     let sources = deb_src_file()?;
     let is_root = effective_uid() == 0;
     let src_path = DEB_SRC_FILE;

@@ -90,6 +90,8 @@ fn build(arch: &Arch, extra: &[&str], aports: &[PathBuf]) {
     ]);
     c.arg("--env")
         .arg(format!("ALPINIST_KEYS_DIR={}", keys_dir().display()));
+    c.arg("--sources")
+        .arg(common::repo().join("tests/fixtures/sources.toml"));
     c.args(extra).args(aports);
     run(&mut c);
 }
@@ -476,4 +478,107 @@ fn fixture_rootfs_runs_scripts_and_triggers_in_the_root() {
     assert!(common::repo()
         .join("build/aarch64/alpine-minirootfs-3.23.0-alpinist-aarch64.tar.gz")
         .is_file());
+}
+
+/// A copy of the subst-hello fixture whose source is stored under a name of this run
+/// (`subst-hello-<tag>.tar.gz`), with a sources file naming the fixture's substitute
+/// for it: the shared distfiles cache never holds that name from another run, so the
+/// test sees only what it put there.
+fn unique_subst_hello(dir: &Path, tag: &str) -> (PathBuf, PathBuf, String) {
+    let fixtures = common::repo().join("tests/fixtures");
+    let file = format!("subst-hello-{tag}.tar.gz");
+    let aport = dir.join("main/subst-hello");
+    std::fs::create_dir_all(&aport).unwrap();
+    let text = std::fs::read_to_string(fixtures.join("aports/main/subst-hello/APKBUILD"))
+        .unwrap()
+        .replace("source=\"https://", &format!("source=\"{file}::https://"))
+        .replace("  subst-hello-1.0.tar.gz", &format!("  {file}"));
+    std::fs::write(aport.join("APKBUILD"), text).unwrap();
+    let sources = std::fs::read_to_string(fixtures.join("sources.toml"))
+        .unwrap()
+        .replace(
+            "for = \"subst-hello-1.0.tar.gz\"",
+            &format!("for = \"{file}\""),
+        );
+    let sources_file = dir.join("sources.toml");
+    std::fs::write(&sources_file, sources).unwrap();
+    (aport, sources_file, file)
+}
+
+/// The `.alpinist-sources.json` entry for `file` in the store outputs of subst-hello.
+fn source_use(file: &str) -> serde_json::Value {
+    let store = keys_dir().parent().unwrap().join("store");
+    for e in std::fs::read_dir(&store).unwrap().flatten() {
+        if !e
+            .file_name()
+            .to_string_lossy()
+            .ends_with("-pkg-aarch64-subst-hello")
+        {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(e.path().join(".alpinist-sources.json")) else {
+            continue;
+        };
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        if let Some(u) = v.as_array().unwrap().iter().find(|u| u["file"] == file) {
+            return u.clone();
+        }
+    }
+    panic!("no store output of subst-hello records {file}");
+}
+
+#[test]
+fn a_substitute_is_used_only_when_the_recipes_own_file_cannot_be_had() {
+    let Some(arch) = arches().into_iter().find(|a| a.name == "aarch64") else {
+        eprintln!("no aarch64 toolchain; skipped");
+        return;
+    };
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let tmp = common::repo()
+        .join("build/tests")
+        .join(format!("subst-{stamp}"));
+    let upstream = common::repo().join("tests/fixtures/upstream/subst-hello-1.0.tar.gz");
+
+    // The recipe's own file in --distfiles: used as it is, no substitute.
+    let own_tag = format!("{stamp}-own");
+    let (aport, sources, file) = unique_subst_hello(&tmp.join("own"), &own_tag);
+    let distfiles = tmp.join("distfiles");
+    std::fs::create_dir_all(&distfiles).unwrap();
+    std::fs::copy(&upstream, distfiles.join(&file)).unwrap();
+    let mut c = xtask();
+    c.args(["--distfiles"]).arg(&distfiles);
+    c.args(["build", "--quiet", "--arch", &arch.name, "--sources"])
+        .arg(&sources)
+        .arg(&aport);
+    run(&mut c);
+    let used = source_use(&file);
+    assert!(used["substitute"].is_null(), "{used}");
+    assert_eq!(used["origin"], distfiles.display().to_string(), "{used}");
+
+    // Without it: the fixture's substitute, from the mirror, adapted (top directory,
+    // compression, the patch that puts VERSION back), and recorded.
+    let sub_tag = format!("{stamp}-sub");
+    let (aport, sources, file) = unique_subst_hello(&tmp.join("sub"), &sub_tag);
+    build(&arch, &["--sources", sources.to_str().unwrap()], &[aport]);
+    let used = source_use(&file);
+    assert_eq!(
+        used["substitute"]["file"], "subst-hello_1.0.orig.tar.xz",
+        "{used}"
+    );
+    assert_eq!(
+        used["substitute"]["sha512"],
+        "99c65e76e2c8f44ea0ad8f90f4294f538f3bde555fb247dd7de1bdf75fcd99ecd629ea73adc3513b21e870bd81ab1edab0da3c1f7a8bdfe70feaf7dc8420c199",
+        "{used}"
+    );
+    // (That the adapted file unpacks as the recipe expects, with VERSION back, shows in
+    // fixtures_build_install_and_run: subst-hello prints its version.)
+    assert_eq!(
+        used["substitute"]["adapted_sha512"].as_str().unwrap().len(),
+        128,
+        "{used}"
+    );
+    let _ = std::fs::remove_dir_all(&tmp);
 }

@@ -10,6 +10,8 @@ use sha2::{Digest, Sha512};
 use xtask::config::source::SourceSpec;
 use xtask::sources::Resolver;
 
+use xtask::sources::substitute::{adapt, AportSources, AportSubstitute};
+
 fn spec(file: &str, body: &[u8], urls: Vec<String>) -> SourceSpec {
     SourceSpec {
         file: file.into(),
@@ -223,8 +225,177 @@ fn substitute_is_used_and_reported() {
         why: "test".into(),
         urls: vec![],
         debian: None,
+        git: None,
     });
     let r = resolver(&l, true).resolve(&s).unwrap();
     assert!(r.substitute);
     assert_eq!(r.path, l.distfiles.join("pkg_1.0.orig.tar.xz"));
+}
+
+#[test]
+fn the_recipes_own_file_wins_over_a_substitute_at_hand() {
+    let tmp = tempfile::tempdir().unwrap();
+    let l = common::layout(tmp.path(), &common::repo());
+    l.ensure().unwrap();
+    // The substitute is in the distfiles; the file itself only behind its URL.
+    let sub = b"repacked".to_vec();
+    std::fs::write(l.distfiles.join("pkg_1.0.orig.tar.xz"), &sub).unwrap();
+    let remote = tmp.path().join("remote");
+    std::fs::create_dir_all(&remote).unwrap();
+    std::fs::write(remote.join("pkg-1.0.tar.xz"), b"upstream").unwrap();
+    let url = format!("file://{}/pkg-1.0.tar.xz", remote.display());
+    let mut s = spec("pkg-1.0.tar.xz", b"upstream", vec![url.clone()]);
+    s.substitute = Some(xtask::config::source::Substitute {
+        file: "pkg_1.0.orig.tar.xz".into(),
+        sha512: Some(hex::encode(Sha512::digest(&sub))),
+        sha256: None,
+        why: "test".into(),
+        urls: vec![],
+        debian: None,
+        git: None,
+    });
+    let r = resolver(&l, false).resolve(&s).unwrap();
+    assert!(!r.substitute, "{r:?}");
+    assert_eq!(r.origin, url);
+    assert_eq!(std::fs::read(&r.path).unwrap(), b"upstream");
+}
+
+/// A tarball with `top/` holding `files`, compressed as `name` says (.tar.gz or .tar.xz).
+fn tarball(path: &std::path::Path, top: &str, files: &[(&str, &str)]) {
+    let mut raw = Vec::new();
+    {
+        let mut b = tar::Builder::new(&mut raw);
+        for (name, text) in files {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(text.len() as u64);
+            h.set_mode(0o644);
+            h.set_mtime(1_000_000);
+            b.append_data(&mut h, format!("{top}/{name}"), text.as_bytes())
+                .unwrap();
+        }
+        b.finish().unwrap();
+    }
+    let out = std::fs::File::create(path).unwrap();
+    if path.to_string_lossy().ends_with(".xz") {
+        let mut e = xz2::write::XzEncoder::new(out, 6);
+        e.write_all(&raw).unwrap();
+        e.finish().unwrap();
+    } else {
+        let mut e = flate2::write::GzEncoder::new(out, flate2::Compression::default());
+        e.write_all(&raw).unwrap();
+        e.finish().unwrap();
+    }
+}
+
+fn listing(path: &std::path::Path) -> Vec<(String, String, u64)> {
+    let f = std::fs::File::open(path).unwrap();
+    let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(f));
+    let mut v = Vec::new();
+    for e in ar.entries().unwrap() {
+        let mut e = e.unwrap();
+        let name = e.path().unwrap().to_string_lossy().into_owned();
+        let mtime = e.header().mtime().unwrap();
+        let mut text = String::new();
+        e.read_to_string(&mut text).unwrap();
+        v.push((name, text, mtime));
+    }
+    v
+}
+
+fn aport_substitute(dir: &std::path::Path, patches: Option<&str>) -> AportSubstitute {
+    let text = format!(
+        "[[substitute]]\nfor = \"demo-1.0.tar.gz\"\nfor_sha512 = \"00\"\nfile = \"demo_1.0.orig.tar.xz\"\nsha512 = \"11\"\ntop = \"demo-1.0\"\nwhy = \"test\"\n{}",
+        patches
+            .map(|p| format!("patches = \"{p}\"\n"))
+            .unwrap_or_default()
+    );
+    let f = dir.join("sources.toml");
+    std::fs::write(&f, text).unwrap();
+    AportSources::load(&[f])
+        .unwrap()
+        .substitute("demo-1.0.tar.gz", "00")
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn a_substitute_is_adapted_to_the_recipes_name_top_directory_and_compression() {
+    let tmp = tempfile::tempdir().unwrap();
+    let orig = tmp.path().join("demo_1.0.orig.tar.xz");
+    tarball(
+        &orig,
+        "demo-1.0.orig",
+        &[("Makefile", "all:\n"), ("hello.c", "int main(){}\n")],
+    );
+    let patches = tmp.path().join("patches");
+    std::fs::create_dir_all(&patches).unwrap();
+    std::fs::write(
+        patches.join("0001-version.patch"),
+        "--- /dev/null\n+++ b/VERSION\n@@ -0,0 +1 @@\n+1.0\n",
+    )
+    .unwrap();
+    let sub = aport_substitute(tmp.path(), Some(patches.to_str().unwrap()));
+    let dist = tmp.path().join("distfiles");
+    let made = adapt(&sub, &orig, &dist, tmp.path()).unwrap();
+    assert_eq!(made.file_name().unwrap(), "demo-1.0.tar.gz");
+    let l = listing(&made);
+    let names: Vec<&str> = l.iter().map(|(n, _, _)| n.as_str()).collect();
+    // One top directory, the recipe's; sorted; the patch's file is there.
+    assert_eq!(
+        names,
+        [
+            "demo-1.0",
+            "demo-1.0/Makefile",
+            "demo-1.0/VERSION",
+            "demo-1.0/hello.c"
+        ]
+    );
+    assert_eq!(l[2].1, "1.0\n");
+    // The new file is clamped to the archive's newest time; the others keep theirs.
+    assert!(l.iter().all(|(_, _, t)| *t == 1_000_000), "{l:?}");
+
+    // Deterministic: made again elsewhere, the same bytes.
+    let again = adapt(&sub, &orig, &tmp.path().join("distfiles2"), tmp.path()).unwrap();
+    assert_eq!(
+        std::fs::read(&made).unwrap(),
+        std::fs::read(&again).unwrap()
+    );
+}
+
+#[test]
+fn a_substitute_whose_patch_does_not_apply_says_which() {
+    let tmp = tempfile::tempdir().unwrap();
+    let orig = tmp.path().join("demo_1.0.orig.tar.xz");
+    tarball(&orig, "demo-1.0.orig", &[("Makefile", "all:\n")]);
+    let patches = tmp.path().join("patches");
+    std::fs::create_dir_all(&patches).unwrap();
+    std::fs::write(
+        patches.join("0001-bad.patch"),
+        "--- a/Makefile\n+++ b/Makefile\n@@ -1 +1 @@\n-nothing like this\n+x\n",
+    )
+    .unwrap();
+    let sub = aport_substitute(tmp.path(), Some(patches.to_str().unwrap()));
+    let err = adapt(&sub, &orig, &tmp.path().join("d"), tmp.path()).unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(msg.contains("0001-bad.patch does not apply"), "{msg}");
+    assert!(msg.contains("demo_1.0.orig.tar.xz"), "{msg}");
+    assert!(!tmp
+        .path()
+        .join("d/.substituted")
+        .read_dir()
+        .unwrap()
+        .flatten()
+        .any(|e| e.path().join("demo-1.0.tar.gz").exists()));
+}
+
+#[test]
+fn a_substitute_must_not_share_the_recipes_file_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("sources.toml");
+    std::fs::write(&f, "[[substitute]]\nfor = \"a-1.tar.gz\"\nfor_sha512 = \"00\"\nfile = \"a-1.tar.gz\"\nsha512 = \"11\"\nwhy = \"x\"\n").unwrap();
+    let err = AportSources::load(&[f]).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("must have a file name of its own"),
+        "{err:#}"
+    );
 }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use clap::Args;
 
 use crate::commands::ArchArgs;
@@ -20,28 +20,27 @@ pub struct BuildArgs {
     /// Extra environment for the recipes; repeatable
     #[arg(long = "env", value_name = "KEY=VALUE")]
     pub env: Vec<String>,
+    /// More identical copies and substitutes of source files, besides
+    /// toolchains/sources.toml; repeatable
+    #[arg(long = "sources", value_name = "FILE")]
+    pub sources: Vec<PathBuf>,
     /// Aport directories (each holds an APKBUILD, as aports' main/<name>/)
     #[arg(required = true, value_name = "APORT")]
     pub aports: Vec<PathBuf>,
 }
 
 impl BuildArgs {
-    pub fn settings(&self) -> Result<BuildSettings> {
-        let mut env = Vec::new();
-        for kv in &self.env {
-            let Some((k, v)) = kv.split_once('=') else {
-                bail!("--env {kv:?}: expected KEY=VALUE");
-            };
-            env.push((k.to_string(), v.to_string()));
-        }
-        Ok(BuildSettings {
-            bootstrap: self.bootstrap.clone(),
-            env,
-        })
+    pub fn settings(&self, cx: &Context) -> Result<BuildSettings> {
+        let env = self
+            .env
+            .iter()
+            .map(|kv| packages::parse_env(kv, "--env"))
+            .collect::<Result<Vec<_>>>()?;
+        BuildSettings::new(cx, self.bootstrap.clone(), env, &self.sources)
     }
 }
 
 pub fn run(cx: &Context, b: &BuildArgs) -> Result<()> {
-    let settings = b.settings()?;
+    let settings = b.settings(cx)?;
     packages::build_aports(cx, &b.arch.arch, &b.aports, &settings).map(|_| ())
 }

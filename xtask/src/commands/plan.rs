@@ -27,7 +27,7 @@ pub fn run(cx: &Context, what: &Plannable) -> Result<()> {
         }
         Plannable::Build(b) => {
             let arch = cx.arches.get(&b.arch.arch)?.clone();
-            let settings = b.settings()?;
+            let settings = b.settings(cx)?;
             let key = SigningKey::find(cx)?.unwrap_or_else(|| SigningKey::not_yet(cx));
             let mut aports = Vec::new();
             for d in &b.aports {

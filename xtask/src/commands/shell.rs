@@ -7,7 +7,7 @@ use crate::context::Context;
 
 pub fn run(cx: &Context, b: &BuildArgs) -> Result<()> {
     let arch = cx.arches.get(&b.arch.arch)?.clone();
-    let settings = b.settings()?;
+    let settings = b.settings(cx)?;
     let [dir] = b.aports.as_slice() else {
         bail!("shell takes exactly one aport directory");
     };

@@ -6,7 +6,7 @@ use crate::commands::build::BuildArgs;
 use crate::context::Context;
 
 pub fn run(cx: &Context, b: &BuildArgs) -> Result<()> {
-    let settings = b.settings()?;
+    let settings = b.settings(cx)?;
     let diffs = crate::stages::packages::repro::verify(cx, &b.arch.arch, &b.aports, &settings)?;
     let mut bad = 0;
     for d in &diffs {

@@ -12,11 +12,17 @@ struct BuildDeps {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BuildDep {
     pub alpine: String,
     #[serde(default)]
     pub command: Option<String>,
-    pub debian: String,
+    /// The Debian/Ubuntu package that provides `command`.
+    #[serde(default)]
+    pub debian: Option<String>,
+    /// How a name without a Debian package is met.
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 pub fn load(layout: &Layout) -> Result<Vec<BuildDep>> {

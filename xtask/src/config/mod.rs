@@ -5,18 +5,19 @@
 //! - `toolchains/toolchain.toml`: [`toolchain`];
 //! - `toolchains/host.toml`: [`host`];
 //! - `toolchains/build-deps.toml`: [`build_deps`];
-//! - `toolchains/debian-sources.toml`: [`debian_sources`];
-//! - `stages/bootstrap.toml`: [`stages`].
+//! - `toolchains/sources.toml`: [`crate::sources::substitute`];
+//! - `stages/bootstrap.toml`: [`stages`];
+//! - `stages/aports.toml`: [`aports`].
 
 use std::path::Path;
 
 use anyhow::{Context as _, Result};
 use serde::de::DeserializeOwned;
 
+pub mod aports;
 pub mod arch;
 pub mod build_deps;
 pub mod components;
-pub mod debian_sources;
 pub mod host;
 pub mod source;
 pub mod stages;

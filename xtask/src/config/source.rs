@@ -41,6 +41,30 @@ pub struct Substitute {
     pub urls: Vec<String>,
     #[serde(default)]
     pub debian: Option<DebianOrigin>,
+    /// An archive of an upstream git tag: how the substitute is made (documented, and
+    /// made by alpinist when it can reach the repository).
+    #[serde(default)]
+    pub git: Option<GitArchive>,
+}
+
+/// `git archive --format=tar --prefix=<prefix> <tag> | gzip -n -9` of a repository.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GitArchive {
+    pub url: String,
+    pub tag: String,
+    /// The archive's top directory, with its trailing slash (`openrc-0.63.2/`).
+    pub prefix: String,
+}
+
+impl GitArchive {
+    /// The commands that make the file, for messages and documentation.
+    pub fn commands(&self, file: &str) -> String {
+        format!(
+            "git clone --bare {} src.git && git -C src.git archive --format=tar --prefix={} {} | gzip -n -9 > {file}",
+            self.url, self.prefix, self.tag
+        )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -35,6 +35,10 @@ pub struct Set {
     /// directory).
     #[serde(default)]
     pub env: Vec<String>,
+    /// More identical copies and substitutes of source files (paths in the checkout),
+    /// besides toolchains/sources.toml.
+    #[serde(default)]
+    pub sources: Vec<String>,
     /// Where the set's packages are published (abuild's REPODEST), under build/
     /// [default: repo]; the root filesystem is made from these repositories only.
     #[serde(default)]

@@ -12,12 +12,14 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
 
-use crate::config::source::{Checksum, DebianOrigin, SourceSpec};
+use crate::config::source::{Checksum, DebianOrigin, GitArchive, SourceSpec};
 use crate::fsutil::link_or_copy;
 use crate::layout::Layout;
 
 mod debian;
 mod download;
+mod git;
+pub mod substitute;
 
 pub use download::download;
 
@@ -28,6 +30,7 @@ fn candidates(spec: &SourceSpec) -> Result<Vec<Candidate<'_>>> {
         sum: spec.checksum()?,
         urls: &spec.urls,
         debian: spec.debian.as_ref(),
+        git: None,
         substitute: false,
     }];
     if let Some(s) = &spec.substitute {
@@ -36,6 +39,7 @@ fn candidates(spec: &SourceSpec) -> Result<Vec<Candidate<'_>>> {
             sum: Checksum::of(&s.sha512, &s.sha256, &s.file)?,
             urls: &s.urls,
             debian: s.debian.as_ref(),
+            git: s.git.as_ref(),
             substitute: true,
         });
     }
@@ -47,6 +51,7 @@ struct Candidate<'a> {
     sum: Checksum,
     urls: &'a [String],
     debian: Option<&'a DebianOrigin>,
+    git: Option<&'a GitArchive>,
     substitute: bool,
 }
 
@@ -70,72 +75,106 @@ pub struct Resolver<'a> {
 }
 
 impl Resolver<'_> {
+    /// Finds a verified copy: the file itself from the distfiles, its URLs and mirrors,
+    /// then Debian's archive; only when none of these has it, the documented substitute,
+    /// looked for in the same places and then made from its git tag.
     pub fn resolve(&self, spec: &SourceSpec) -> Result<Resolved> {
-        let dist = &self.layout.distfiles;
-        std::fs::create_dir_all(dist)?;
+        std::fs::create_dir_all(&self.layout.distfiles)?;
         let mut tried: Vec<String> = Vec::new();
         let cands = candidates(spec)?;
-        // (a) distfiles: the user's directory, then the shared cache.
-        for c in &cands {
-            for dir in [dist.clone(), self.layout.shared_distfiles()] {
-                let p = dir.join(c.file);
-                if !p.is_file() {
-                    continue;
-                }
-                match self.verify(
-                    &p,
-                    &c.sum,
-                    &format!("distfiles directory {}", dir.display()),
-                ) {
-                    Ok(()) => {
-                        self.share(&p, c.file);
-                        return Ok(Resolved {
-                            path: p,
-                            substitute: c.substitute,
-                            origin: format!("{}", dir.display()),
-                        });
-                    }
-                    Err(e) => tried.push(format!("{e:#}")),
+        if self.offline {
+            for c in &cands {
+                if let Some(r) = self.in_distfiles(c, &mut tried)? {
+                    return Ok(r);
                 }
             }
-        }
-        if self.offline {
             bail!(
                 "source {} is not in {} and --offline forbids fetching it{}\n  put the file there (checked by {}), or run `cargo xtask fetch` while online",
                 spec.file,
-                dist.display(),
+                self.layout.distfiles.display(),
                 fmt_tried(&tried),
                 spec.checksum()?.algo()
             );
         }
-        // (b) URLs, then mirrors.
         for c in &cands {
-            let mut urls: Vec<String> = c.urls.to_vec();
-            for m in self.mirrors {
-                urls.push(format!("{}/{}", m.trim_end_matches('/'), c.file));
-            }
-            for url in urls {
-                let dest = dist.join(c.file);
-                (self.say)(&format!("downloading {url}"));
-                match download(&url, &dest) {
-                    Ok(()) => match self.verify(&dest, &c.sum, &url) {
-                        Ok(()) => {
-                            self.share(&dest, c.file);
-                            return Ok(Resolved {
-                                path: dest,
-                                substitute: c.substitute,
-                                origin: url,
-                            });
-                        }
-                        Err(e) => tried.push(format!("{e:#}")),
-                    },
-                    Err(e) => tried.push(format!("{url}: {e:#}")),
-                }
+            if let Some(r) = self.find(c, &mut tried)? {
+                return Ok(r);
             }
         }
-        // (c) the Debian source archive.
-        for c in &cands {
-            let Some(deb) = c.debian else { continue };
+        let made_by = spec
+            .substitute
+            .as_ref()
+            .and_then(|s| s.git.as_ref().map(|g| (s, g)))
+            .map(|(s, g)| {
+                format!(
+                    "\n  or make the documented substitute {} (checked by its own checksum) with\n    {}",
+                    s.file,
+                    g.commands(&s.file)
+                )
+            })
+            .unwrap_or_default();
+        bail!(
+            "could not obtain a verified copy of source {}{}\n  put a copy with the right checksum into {}{made_by}",
+            spec.file,
+            fmt_tried(&tried),
+            self.layout.distfiles.display()
+        )
+    }
+
+    /// One candidate from the distfiles directories (the user's, then the shared cache).
+    fn in_distfiles(&self, c: &Candidate, tried: &mut Vec<String>) -> Result<Option<Resolved>> {
+        for dir in [
+            self.layout.distfiles.clone(),
+            self.layout.shared_distfiles(),
+        ] {
+            let p = dir.join(c.file);
+            if !p.is_file() {
+                continue;
+            }
+            match self.verify(
+                &p,
+                &c.sum,
+                &format!("distfiles directory {}", dir.display()),
+            ) {
+                Ok(()) => {
+                    self.share(&p, c.file);
+                    return Ok(Some(Resolved {
+                        path: p,
+                        substitute: c.substitute,
+                        origin: format!("{}", dir.display()),
+                    }));
+                }
+                Err(e) => tried.push(format!("{e:#}")),
+            }
+        }
+        tried.push(format!(
+            "{}: not in {} or {}",
+            c.file,
+            self.layout.distfiles.display(),
+            self.layout.shared_distfiles().display()
+        ));
+        Ok(None)
+    }
+
+    /// One candidate from everywhere it may be: distfiles, URLs and mirrors, Debian, git.
+    fn find(&self, c: &Candidate, tried: &mut Vec<String>) -> Result<Option<Resolved>> {
+        if let Some(r) = self.in_distfiles(c, tried)? {
+            return Ok(Some(r));
+        }
+        let dist = &self.layout.distfiles;
+        let mut urls: Vec<String> = c.urls.to_vec();
+        for m in self.mirrors {
+            urls.push(format!("{}/{}", m.trim_end_matches('/'), c.file));
+        }
+        for url in urls {
+            (self.say)(&format!("downloading {url}"));
+            let dest = dist.join(c.file);
+            let got = download(&url, &dest).map(|()| dest);
+            if let Some(r) = self.checked(c, url, got, tried) {
+                return Ok(Some(r));
+            }
+        }
+        if let Some(deb) = c.debian {
             let origin = format!(
                 "Debian source package {}={}{}",
                 deb.package,
@@ -146,27 +185,48 @@ impl Resolver<'_> {
                     .unwrap_or_default()
             );
             (self.say)(&format!("fetching {origin}"));
-            match self.fetch_debian(deb, c.file) {
-                Ok(dest) => match self.verify(&dest, &c.sum, &origin) {
-                    Ok(()) => {
-                        self.share(&dest, c.file);
-                        return Ok(Resolved {
-                            path: dest,
-                            substitute: c.substitute,
-                            origin,
-                        });
-                    }
-                    Err(e) => tried.push(format!("{e:#}")),
-                },
-                Err(e) => tried.push(format!("{origin}: {e:#}")),
+            let got = self.fetch_debian(deb, c.file);
+            if let Some(r) = self.checked(c, origin, got, tried) {
+                return Ok(Some(r));
             }
         }
-        bail!(
-            "could not obtain a verified copy of source {}{}\n  put a copy with the right checksum into {}",
-            spec.file,
-            fmt_tried(&tried),
-            dist.display()
-        )
+        if let Some(git) = c.git {
+            let origin = format!("git archive of tag {} of {}", git.tag, git.url);
+            (self.say)(&format!("making {} ({origin})", c.file));
+            let got = self.fetch_git(git, c.file);
+            if let Some(r) = self.checked(c, origin, got, tried) {
+                return Ok(Some(r));
+            }
+        }
+        Ok(None)
+    }
+
+    /// A fetched file, verified; a failure is recorded in `tried`.
+    fn checked(
+        &self,
+        c: &Candidate,
+        origin: String,
+        got: Result<PathBuf>,
+        tried: &mut Vec<String>,
+    ) -> Option<Resolved> {
+        let verified = got.and_then(|path| {
+            self.verify(&path, &c.sum, &origin)?;
+            Ok(path)
+        });
+        match verified {
+            Ok(path) => {
+                self.share(&path, c.file);
+                Some(Resolved {
+                    path,
+                    substitute: c.substitute,
+                    origin,
+                })
+            }
+            Err(e) => {
+                tried.push(format!("{origin}: {e:#}"));
+                None
+            }
+        }
     }
 
     /// Checks a file; a mismatch moves it aside and names both sums and where it came from.

@@ -156,10 +156,8 @@ pub fn run(cx: &mut Context, o: &Options) -> Result<()> {
     // Stage 2: find and evaluate the recipes; what cannot even be evaluated is a failure
     // of its own, not of the run (with --keep-going).
     let t = Instant::now();
-    let settings = BuildSettings {
-        bootstrap: set.bootstrap.clone(),
-        env,
-    };
+    let extra_sources: Vec<PathBuf> = set.sources.iter().map(|f| cx.layout.repo.join(f)).collect();
+    let settings = BuildSettings::new(cx, set.bootstrap.clone(), env, &extra_sources)?;
     let mut entries: Vec<Entry> = Vec::new();
     let mut aports: Vec<Aport> = Vec::new();
     let mut entry_of: Vec<usize> = Vec::new();
@@ -201,6 +199,8 @@ pub fn run(cx: &mut Context, o: &Options) -> Result<()> {
                     .map(|s| SourceRef {
                         file: s.name.clone(),
                         sha512: s.sha512.clone(),
+                        origin: None,
+                        substitute: None,
                     })
                     .collect();
                 entry_of.push(entries.len());
@@ -226,16 +226,20 @@ pub fn run(cx: &mut Context, o: &Options) -> Result<()> {
     // Aports that cannot build here (missing host tools), and everything that needs them.
     let provider = build::order::providers(&aports);
     let mut excluded: BTreeMap<usize, (String, String)> = BTreeMap::new();
-    for (i, m) in build::order::missing_host_tools(cx, &aports, &provider)? {
-        excluded
-            .entry(i)
-            .or_insert_with(|| ("failed".into(), format!("host tool missing: {m}")));
-    }
-    if !excluded.is_empty() && !cx.keep_going {
-        for (i, (_, why)) in &excluded {
-            eprintln!("{}: {why}", aports[*i].recipe.pkgname);
+    let missing_tools = build::order::provide_host_tools(cx, &aports, &provider)?;
+    if !missing_tools.is_empty() {
+        if !cx.keep_going {
+            bail!(
+                "{}\n--keep-going builds the rest",
+                build::order::missing_tools_message(&missing_tools)
+            );
         }
-        bail!("build-side dependencies this host does not have (above): install them, or run `sudo cargo xtask setup`; --keep-going builds the rest");
+        eprintln!("{}", build::order::missing_tools_message(&missing_tools));
+    }
+    for m in missing_tools {
+        excluded
+            .entry(m.aport)
+            .or_insert_with(|| ("failed".into(), format!("host tool missing: {}", m.message)));
     }
     // What an excluded aport provides is missing for the aports that need it, except the
     // target runtime, which stage 1 provides as well.
@@ -306,6 +310,7 @@ pub fn run(cx: &mut Context, o: &Options) -> Result<()> {
             }
         }
         if matches!(r.outcome, Outcome::Built | Outcome::Cached) {
+            record_sources(e, &r.out);
             done.push(r.out.clone());
         }
     }
@@ -409,4 +414,21 @@ pub fn run(cx: &mut Context, o: &Options) -> Result<()> {
         bail!("{e}");
     }
     Ok(())
+}
+
+/// Where a built aport's remote sources came from, and which were substituted (from
+/// the list the build step keeps in its output).
+fn record_sources(e: &mut Entry, out: &Path) {
+    let Ok(text) = std::fs::read_to_string(out.join(build::build::SOURCES_JSON)) else {
+        return;
+    };
+    let Ok(used) = serde_json::from_str::<Vec<build::build::SourceUse>>(&text) else {
+        return;
+    };
+    for u in used {
+        if let Some(s) = e.sources.iter_mut().find(|s| s.file == u.file) {
+            s.origin = Some(u.origin);
+            s.substitute = u.substitute;
+        }
+    }
 }

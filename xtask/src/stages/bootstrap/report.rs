@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use crate::stages::packages::build::SubstituteUse;
+
 /// One line of the final table and of report.json.
 #[derive(Debug, Clone, Serialize)]
 pub struct Entry {
@@ -25,6 +27,12 @@ pub struct Entry {
 pub struct SourceRef {
     pub file: String,
     pub sha512: String,
+    /// Where the build took it from (once built).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+    /// The documented substitute that stood in for the recipe's file, if one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub substitute: Option<SubstituteUse>,
 }
 
 #[derive(Debug, Serialize)]

@@ -29,6 +29,16 @@ pub struct Aport {
     /// The arch it was evaluated for.
     pub arch: String,
 }
+
+impl Aport {
+    /// The aport's directory name (`gcc` for `main/gcc`), as sets and settings name it.
+    pub fn name(&self) -> String {
+        self.dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+}
 /// Writes abuild.sh where the sandbox can read it; returns its path.
 fn abuild_sh(cx: &Context) -> Result<PathBuf> {
     let dir = cx.layout.build.join("lib");
@@ -62,6 +72,11 @@ pub fn evaluate(cx: &Context, arch: &Arch, dir: &Path, settings: &BuildSettings)
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "main".into());
     let dir = patched_copy(cx, &orig, &repo)?;
+    let name = orig
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let settings = &settings.for_aport(&name);
     let apkbuild = dir.join("APKBUILD");
     let text = std::fs::read_to_string(&apkbuild)
         .with_context(|| format!("reading {}", apkbuild.display()))?;

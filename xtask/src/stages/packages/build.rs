@@ -22,7 +22,7 @@ use crate::stages::packages::env::recipe_env;
 use crate::stages::packages::order::{dep_name, split_deps};
 use crate::stages::packages::runtime::BOOTSTRAP_EPOCH;
 use crate::stages::packages::sandbox::sandbox;
-use crate::stages::packages::{Aport, BuildSettings, RECIPE};
+use crate::stages::packages::{parse_env, Aport, BuildSettings, RECIPE};
 
 /// One aport built for one arch.
 pub struct AportBuild {
@@ -72,6 +72,16 @@ impl Step for AportBuild {
         }
         for s in &self.aport.recipe.sources {
             i.source(&s.name, &s.sha512);
+            // A substitute is accepted in the recipe's file's place, so what it is (and
+            // what adapting it does) is an input whether or not this build needs it.
+            if s.url.is_some() {
+                if let Some(sub) = self.settings.sources.substitute(&s.name, &s.sha512) {
+                    i.source(
+                        format!("{} substitute", s.name),
+                        sub.key(&alpinist_checkout())?,
+                    );
+                }
+            }
         }
         for (f, h) in &self.aport.tree {
             i.source(format!("alpinist/{f}"), h);
@@ -110,6 +120,8 @@ impl Step for AportBuild {
 
         // Sources: verified before anything runs.
         run.log.status("sources");
+        let mut used_sources: Vec<SourceUse> = Vec::new();
+        let mut env_extra: Vec<(String, String)> = Vec::new();
         for s in &r.sources {
             let dest = srcdir.join(&s.name);
             match &s.url {
@@ -130,13 +142,15 @@ impl Step for AportBuild {
                     std::os::unix::fs::symlink(&p, &dest)?;
                 }
                 Some(url) => {
+                    let sources = &self.settings.sources;
+                    let sub = sources.substitute(&s.name, &s.sha512);
                     let spec = SourceSpec {
                         file: s.name.clone(),
                         urls: vec![url.clone()],
                         sha512: Some(s.sha512.clone()),
                         sha256: None,
-                        debian: debian_origin(cx, &s.name)?,
-                        substitute: None,
+                        debian: sources.identical(&s.name).cloned(),
+                        substitute: sub.map(|x| x.spec()),
                     };
                     let say = |m: &str| {
                         let _ = run.log.line(m);
@@ -145,10 +159,45 @@ impl Step for AportBuild {
                         .resolver(&say)
                         .resolve(&spec)
                         .with_context(|| format!("{}: source {}", r.path.display(), s.name))?;
+                    let mut path = resolved.path.clone();
+                    let mut used = SourceUse {
+                        file: s.name.clone(),
+                        sha512: s.sha512.clone(),
+                        origin: resolved.origin.clone(),
+                        substitute: None,
+                    };
+                    if let (true, Some(sub)) = (resolved.substitute, sub) {
+                        path = crate::sources::substitute::adapt(
+                            sub,
+                            &resolved.path,
+                            &cx.layout.distfiles,
+                            &alpinist_checkout(),
+                        )?;
+                        let adapted = Checksum::Sha512(String::new());
+                        used.substitute = Some(SubstituteUse {
+                            file: sub.file.clone(),
+                            sha512: sub.sha512.clone(),
+                            adapted_sha512: adapted.compute(&path)?,
+                            why: sub.why.clone(),
+                        });
+                        env_extra.extend(
+                            sub.env
+                                .iter()
+                                .map(|kv| parse_env(kv, &sub.for_file))
+                                .collect::<Result<Vec<_>>>()?,
+                        );
+                        let note = format!(
+                            "{}: used the documented substitute {} from {} ({})",
+                            s.name, sub.file, resolved.origin, sub.why
+                        );
+                        run.log.line(&note)?;
+                        run.notes.push(note);
+                    }
+                    used_sources.push(used);
                     // A copy (hard link when possible), not a symlink: the sandbox sees
                     // only the work tree, and the distfiles may live under /tmp.
-                    if std::fs::hard_link(&resolved.path, &dest).is_err() {
-                        std::fs::copy(&resolved.path, &dest)?;
+                    if std::fs::hard_link(&path, &dest).is_err() {
+                        std::fs::copy(&path, &dest)?;
                     }
                 }
             }
@@ -174,6 +223,7 @@ impl Step for AportBuild {
         std::fs::write(&sh, alpinist_apkbuild::ABUILD_SH)?;
         let apkbuild = startdir.join("APKBUILD");
         let mut env = recipe_env(a, &toolchain, &sysroot, &self.settings, cx.jobs);
+        env.extend(env_extra);
         env.extend([
             ("HOME".into(), home.display().to_string()),
             ("srcdir".into(), srcdir.display().to_string()),
@@ -243,14 +293,42 @@ impl Step for AportBuild {
             .map_err(|e| recipe_error(&r.path, e))?;
 
         run.log.status("postcheck, strip, trace, write packages");
-        self.make_packages(run, &toolchain, &pkgbase, &startdir, &sysroot)
+        self.make_packages(run, &toolchain, &pkgbase, &startdir, &sysroot)?;
+        std::fs::write(
+            run.out.join(SOURCES_JSON),
+            serde_json::to_string_pretty(&used_sources)?,
+        )?;
+        Ok(())
     }
 }
-/// The Debian source package that carries a recipe's source file, if known
-/// (`toolchains/debian-sources.toml`).
-fn debian_origin(cx: &Context, file: &str) -> Result<Option<crate::config::source::DebianOrigin>> {
-    crate::config::debian_sources::origin_of(&cx.layout, file)
+
+/// Which file each remote source of a build came from: written into the step's output
+/// (`SOURCES_JSON`) and read by the bootstrap report.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct SourceUse {
+    /// The recipe's file name and checksum.
+    pub file: String,
+    pub sha512: String,
+    /// Where the file (or the substitute) came from.
+    pub origin: String,
+    /// Set when a documented substitute stood in for the recipe's file.
+    #[serde(default)]
+    pub substitute: Option<SubstituteUse>,
 }
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct SubstituteUse {
+    /// The substitute's own file and checksum.
+    pub file: String,
+    pub sha512: String,
+    /// The checksum of the file the recipe unpacked (adapted to its name and top
+    /// directory).
+    pub adapted_sha512: String,
+    pub why: String,
+}
+
+/// The file in an aport step's output that lists its sources.
+pub const SOURCES_JSON: &str = ".alpinist-sources.json";
 
 fn recipe_error(path: &Path, e: anyhow::Error) -> anyhow::Error {
     anyhow!("{}: the recipe failed\n{e:#}", path.display())

@@ -11,7 +11,8 @@ use crate::engine::Graph;
 use crate::keys::SigningKey;
 use crate::stages::packages::build::AportBuild;
 use crate::stages::packages::order::{
-    dep_name, missing_host_tools, needs, providers, split_deps, topo_order, RUNTIME_NAMES,
+    dep_name, missing_tools_message, needs, provide_host_tools, providers, split_deps, topo_order,
+    RUNTIME_NAMES,
 };
 use crate::stages::packages::runtime::RuntimePackages;
 use crate::stages::packages::{Aport, BuildSettings};
@@ -41,17 +42,9 @@ pub fn graph(
         &[idx("gcc"), idx("linux-headers")],
     );
     let provider = providers(aports);
-    let mut missing_tools: Vec<String> = missing_host_tools(cx, aports, &provider)?
-        .into_iter()
-        .map(|(_, m)| m)
-        .collect();
+    let missing_tools = provide_host_tools(cx, aports, &provider)?;
     if !missing_tools.is_empty() {
-        missing_tools.sort();
-        missing_tools.dedup();
-        bail!(
-            "build-side dependencies (makedepends_build) that this host does not have:\n  {}\ninstall them, or run `sudo cargo xtask setup`",
-            missing_tools.join("\n  ")
-        );
+        bail!("{}", missing_tools_message(&missing_tools));
     }
     let needs = needs(aports, &provider);
     let order = topo_order(aports, &needs)?;
@@ -85,7 +78,7 @@ pub fn graph(
             AportBuild {
                 arch: arch.clone(),
                 aport: a.clone(),
-                settings: settings.clone(),
+                settings: settings.for_aport(&a.name()),
                 key: key.into(),
                 sysroot_deps,
                 package_steps,

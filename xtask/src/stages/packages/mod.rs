@@ -35,25 +35,19 @@ pub mod publish;
 pub mod repro;
 pub mod runtime;
 pub mod sandbox;
+pub mod settings;
 pub mod shell;
 
 pub use aport::{evaluate, Aport};
 pub use graph::graph;
 pub use publish::publish;
 pub use runtime::BOOTSTRAP_EPOCH;
+pub use settings::{parse_env, BuildSettings};
 
 /// Bumped when the Rust side of a package build changes what it produces.
 pub(crate) const RECIPE: &str = "2";
 
-/// Settings for one `build` invocation.
-#[derive(Debug, Clone, Default)]
-pub struct BuildSettings {
-    /// `BOOTSTRAP=…` for the recipes (nocc, nolibc, nobase, bootimage).
-    pub bootstrap: Option<String>,
-    /// Extra environment for every recipe (`KEY=VALUE`).
-    pub env: Vec<(String, String)>,
-}
-
+/// Builds aports for an arch (stage 1 first, cached), publishes the packages into
 /// `build/repo/<repo>/<arch>/` with a signed index. Returns the repository directories.
 pub fn build_aports(
     cx: &Context,

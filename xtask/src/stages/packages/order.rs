@@ -108,12 +108,23 @@ pub fn needs(aports: &[Aport], provider: &BTreeMap<String, usize>) -> Vec<BTreeS
         .collect()
 }
 
-/// Build-side dependencies the host lacks, per aport: (aport index, what to install).
+/// A build-side dependency the host lacks.
+#[derive(Debug, Clone)]
+pub struct MissingTool {
+    /// Index of the aport that needs it.
+    pub aport: usize,
+    /// The Debian/Ubuntu package that provides it, when there is one.
+    pub debian: Option<String>,
+    /// One line: the name, the recipe, and what provides it.
+    pub message: String,
+}
+
+/// Build-side dependencies the host lacks, per aport.
 pub fn missing_host_tools(
     cx: &Context,
     aports: &[Aport],
     provider: &BTreeMap<String, usize>,
-) -> Result<Vec<(usize, String)>> {
+) -> Result<Vec<MissingTool>> {
     let build_deps = crate::config::build_deps::load(&cx.layout)?;
     let mut missing = Vec::new();
     for (i, a) in aports.iter().enumerate() {
@@ -131,32 +142,84 @@ pub fn missing_host_tools(
             {
                 continue;
             }
+            let path = a.recipe.path.display();
             match build_deps.iter().find(|m| m.alpine == n) {
                 Some(m) => {
-                    if let Some(c) = &m.command {
-                        if !crate::host::on_path(c) {
-                            missing.push((
-                                i,
-                                format!(
-                                    "{n} ({}: Debian/Ubuntu package {})",
-                                    a.recipe.path.display(),
-                                    m.debian
-                                ),
-                            ));
-                        }
+                    let Some(c) = &m.command else { continue };
+                    if crate::host::on_path(c) {
+                        continue;
                     }
+                    let provided_by = match (&m.debian, &m.note) {
+                        (Some(d), _) => format!("Debian/Ubuntu package {d}"),
+                        (None, Some(note)) => note.clone(),
+                        (None, None) => "no Debian package known".into(),
+                    };
+                    missing.push(MissingTool {
+                        aport: i,
+                        debian: m.debian.clone(),
+                        message: format!("{n} ({path}: command {c}; {provided_by})"),
+                    });
                 }
-                None => missing.push((
-                    i,
-                    format!(
-                        "{n} ({}): not a package of this build and not in toolchains/build-deps.toml; add a mapping to a host command",
-                        a.recipe.path.display()
+                None => missing.push(MissingTool {
+                    aport: i,
+                    debian: None,
+                    message: format!(
+                        "{n} ({path}): not a package of this build and not in toolchains/build-deps.toml; add a mapping to a host command"
                     ),
-                )),
+                }),
             }
         }
     }
     Ok(missing)
+}
+
+/// The build-side dependencies the host lacks, after installing the Debian packages that
+/// provide them when running as root (before the first recipe starts). As an ordinary
+/// user nothing is installed and the returned list says what is missing; `install_hint`
+/// gives the one command for all of it.
+pub fn provide_host_tools(
+    cx: &Context,
+    aports: &[Aport],
+    provider: &BTreeMap<String, usize>,
+) -> Result<Vec<MissingTool>> {
+    let missing = missing_host_tools(cx, aports, provider)?;
+    let pkgs = debian_packages(&missing);
+    if pkgs.is_empty() || !crate::host::can_install() {
+        return Ok(missing);
+    }
+    eprintln!(
+        "installing host packages the recipes need: {}",
+        pkgs.join(" ")
+    );
+    crate::host::apt_install(&pkgs)?;
+    missing_host_tools(cx, aports, provider)
+}
+
+/// The Debian packages that provide `missing`, sorted, each once.
+pub fn debian_packages(missing: &[MissingTool]) -> Vec<String> {
+    let mut pkgs: Vec<String> = missing.iter().filter_map(|m| m.debian.clone()).collect();
+    pkgs.sort();
+    pkgs.dedup();
+    pkgs
+}
+
+/// The missing tools, one per line, and the one apt-get command that installs them.
+pub fn missing_tools_message(missing: &[MissingTool]) -> String {
+    let mut lines: Vec<&str> = missing.iter().map(|m| m.message.as_str()).collect();
+    lines.sort();
+    lines.dedup();
+    let pkgs = debian_packages(missing);
+    let mut msg = format!(
+        "build-side dependencies (makedepends_build) that this host does not have:\n  {}",
+        lines.join("\n  ")
+    );
+    if !pkgs.is_empty() {
+        msg.push_str(&format!(
+            "\ninstall them with:\n  sudo apt-get install -y --no-install-recommends {}\nor run `sudo cargo xtask setup`, which installs every package the recipes use",
+            pkgs.join(" ")
+        ));
+    }
+    msg
 }
 
 /// Orders recipes so that each comes after the recipes it needs; a cycle is an error

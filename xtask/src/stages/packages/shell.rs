@@ -33,7 +33,13 @@ pub fn shell(cx: &Context, arch: &Arch, dir: &Path, settings: &BuildSettings) ->
         .map(|q| q.out.clone())
         .ok_or_else(|| anyhow!("no toolchain step"))?;
     let sh = work.join("abuild.sh");
-    let mut env = recipe_env(arch, &tc, &work.join("sysroot"), settings, cx.jobs);
+    let mut env = recipe_env(
+        arch,
+        &tc,
+        &work.join("sysroot"),
+        &settings.for_aport(&aport.name()),
+        cx.jobs,
+    );
     env.extend([
         ("HOME".into(), work.join("home").display().to_string()),
         ("srcdir".into(), work.join("src").display().to_string()),
