@@ -20,6 +20,41 @@ use crate::step::{self, Outcome};
 pub struct Stages {
     pub aports: AportsPin,
     pub set: BTreeMap<String, Set>,
+    pub selfhost: SelfhostCheck,
+}
+
+/// `[selfhost]`: the aport the self-hosting check builds inside the build root, and how
+/// its program shows it works.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SelfhostCheck {
+    /// Relative to the aports checkout (`main/bzip2`).
+    pub aport: String,
+    /// A shell command run in the root once the package is installed ...
+    pub run: String,
+    /// ... and what it must print.
+    pub expect: String,
+}
+
+/// The self-hosting check of `stages`' `[selfhost]` aport from `checkout`.
+pub fn selfhost(
+    cx: &Context,
+    arch: &Arch,
+    stages: &Stages,
+    checkout: &Path,
+    tarball: Option<PathBuf>,
+) -> Result<Vec<crate::selfhost::CheckStep>> {
+    let c = &stages.selfhost;
+    crate::selfhost::check(
+        cx,
+        arch,
+        &crate::selfhost::Options {
+            tarball,
+            aport: &checkout.join(&c.aport),
+            run: &c.run,
+            expect: &c.expect,
+        },
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -37,6 +72,9 @@ pub struct Set {
     pub bootstrap: Option<String>,
     pub packages: Vec<String>,
     pub rootfs: Vec<String>,
+    /// The build root: what building Alpine on the target needs (compiler, abuild, apk).
+    #[serde(default)]
+    pub buildroot: Vec<String>,
     /// Extra source mirrors (`${ALPINIST_CHECKOUT}` is alpinist's checkout).
     #[serde(default)]
     pub mirrors: Vec<String>,
@@ -128,6 +166,10 @@ struct Report<'a> {
     packages: &'a [Entry],
     rootfs: Option<PathBuf>,
     verified: Option<bool>,
+    buildroot: Option<PathBuf>,
+    /// Whether the self-hosting check passed (absent: not run).
+    selfhost: Option<bool>,
+    selfhost_steps: Option<Vec<crate::selfhost::CheckStep>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -466,7 +508,8 @@ pub fn run(cx: &mut Context, o: &Options) -> Result<()> {
     if o.rootfs {
         if rootfs_missing.is_empty() {
             let t = Instant::now();
-            match crate::rootfs::rootfs(cx, &arch, &set.rootfs) {
+            match crate::rootfs::rootfs(cx, &arch, &set.rootfs, crate::rootfs::Profile::Minirootfs)
+            {
                 Ok(p) => tarball = Some(p),
                 Err(e) => stage3_error = Some(format!("rootfs: {e:#}")),
             }
@@ -489,6 +532,53 @@ pub fn run(cx: &mut Context, o: &Options) -> Result<()> {
                     .collect::<Vec<_>>()
                     .join(", ")
             ));
+        }
+    }
+    // The build root and the self-hosting check, for sets that have one.
+    let mut buildroot = None;
+    let mut selfhost_steps = None;
+    if o.rootfs && !set.buildroot.is_empty() {
+        let missing: Vec<&str> = set
+            .buildroot
+            .iter()
+            .filter(|p| !built.contains(*p))
+            .map(|s| s.as_str())
+            .collect();
+        if !missing.is_empty() {
+            stage3_error.get_or_insert(format!(
+                "build root not made: {} not built",
+                missing.join(", ")
+            ));
+        } else {
+            let t = Instant::now();
+            match crate::rootfs::rootfs(
+                cx,
+                &arch,
+                &set.buildroot,
+                crate::rootfs::Profile::Buildroot,
+            ) {
+                Ok(p) => buildroot = Some(p),
+                Err(e) => {
+                    stage3_error.get_or_insert(format!("build root: {e:#}"));
+                }
+            }
+            times.insert("buildroot", t.elapsed().as_secs_f64());
+            if let (Some(tb), true) = (&buildroot, o.verify) {
+                let t = Instant::now();
+                eprintln!("\nself-hosting check in {}", tb.display());
+                match selfhost(cx, &arch, &stages, &checkout, Some(tb.clone())) {
+                    Ok(steps) => {
+                        if steps.iter().any(|s| !s.ok) {
+                            stage3_error.get_or_insert("the self-hosting check failed".into());
+                        }
+                        selfhost_steps = Some(steps);
+                    }
+                    Err(e) => {
+                        stage3_error.get_or_insert(format!("self-hosting check: {e:#}"));
+                    }
+                }
+                times.insert("selfhost", t.elapsed().as_secs_f64());
+            }
         }
     }
 
@@ -514,6 +604,11 @@ pub fn run(cx: &mut Context, o: &Options) -> Result<()> {
         packages: &entries,
         rootfs: tarball.clone(),
         verified,
+        selfhost: selfhost_steps
+            .as_ref()
+            .map(|steps| steps.iter().all(|s| s.ok) && !steps.is_empty()),
+        buildroot: buildroot.clone(),
+        selfhost_steps,
     };
     let report_path = dir.join("report.json");
     std::fs::write(&report_path, serde_json::to_string_pretty(&report)?)?;

@@ -15,6 +15,7 @@ pub mod progress;
 pub mod repro;
 pub mod rootfs;
 pub mod runner;
+pub mod selfhost;
 pub mod sources;
 pub mod step;
 pub mod substitute;

@@ -93,6 +93,9 @@ enum Command {
         /// The set of stages/bootstrap.toml: its repositories, and its default package list
         #[arg(long, default_value = "base")]
         set: String,
+        /// Which root: Alpine's minirootfs, or the build root (compiler, abuild, apk)
+        #[arg(long, value_enum, default_value = "minirootfs")]
+        profile: xtask::rootfs::Profile,
     },
     /// Check a root filesystem tarball by running its own tools in it (cat, apk, busybox)
     VerifyRootfs {
@@ -102,6 +105,23 @@ enum Command {
         #[arg(long)]
         tarball: Option<PathBuf>,
         /// The set of stages/bootstrap.toml whose repositories `apk add` uses
+        #[arg(long, default_value = "base")]
+        set: String,
+    },
+    /// The self-hosting check: inside the build root, under qemu-user, abuild builds a
+    /// real aport natively, the root's apk installs it and it runs; the root's gcc and
+    /// g++ compile programs that run
+    Selfhost {
+        #[command(flatten)]
+        arch: ArchArgs,
+        /// The build root tarball [default: the newest build/<arch>/alpine-buildroot-*.tar.gz]
+        #[arg(long)]
+        tarball: Option<PathBuf>,
+        /// The aports checkout holding the aport to build ([selfhost] in
+        /// stages/bootstrap.toml names it)
+        #[arg(long, value_name = "PATH")]
+        aports: PathBuf,
+        /// The set of stages/bootstrap.toml whose repositories the root installs from
         #[arg(long, default_value = "base")]
         set: String,
     },
@@ -401,18 +421,21 @@ fn run(cli: Cli) -> Result<()> {
             arch,
             packages,
             set,
+            profile,
         } => {
             let mut cx = context(&cli.global)?;
             let a = cx.arches.get(&arch.arch)?.clone();
             let stages = xtask::bootstrap::Stages::load(&cx)?;
             let set = stages.set(&set)?;
             set.use_repodest(&mut cx);
-            let packages = if packages.is_empty() {
-                set.rootfs.clone()
-            } else {
+            let packages = if !packages.is_empty() {
                 packages
+            } else if profile == xtask::rootfs::Profile::Buildroot {
+                set.buildroot.clone()
+            } else {
+                set.rootfs.clone()
             };
-            xtask::rootfs::rootfs(&cx, &a, &packages).map(|_| ())
+            xtask::rootfs::rootfs(&cx, &a, &packages, profile).map(|_| ())
         }
         Command::VerifyRootfs { arch, tarball, set } => {
             let mut cx = context(&cli.global)?;
@@ -421,6 +444,23 @@ fn run(cli: Cli) -> Result<()> {
                 .use_repodest(&mut cx);
             let a = cx.arches.get(&arch.arch)?.clone();
             xtask::rootfs::verify(&cx, &a, tarball)
+        }
+        Command::Selfhost {
+            arch,
+            tarball,
+            aports,
+            set,
+        } => {
+            let mut cx = context(&cli.global)?;
+            let stages = xtask::bootstrap::Stages::load(&cx)?;
+            stages.set(&set)?.use_repodest(&mut cx);
+            let a = cx.arches.get(&arch.arch)?.clone();
+            let steps = xtask::bootstrap::selfhost(&cx, &a, &stages, &aports, tarball)?;
+            let failed = steps.iter().filter(|s| !s.ok).count();
+            if failed > 0 || steps.is_empty() {
+                bail!("the self-hosting check failed (see above)");
+            }
+            Ok(())
         }
         Command::Apk { cmd } => cmd_apk::run(cmd),
         Command::Keygen(a) => cmd_apk::keygen(a),

@@ -3,7 +3,8 @@
 //! Packages are installed with alpinist's apk installer (which records maintainer scripts
 //! without running them); the scripts and triggers then run inside the new root under
 //! bubblewrap, target binaries through qemu-user via binfmt_misc. The result is
-//! `build/<arch>/alpine-minirootfs-<version>-<arch>.tar.gz`.
+//! `build/<arch>/alpine-<profile>-<version>-<arch>.tar.gz` (minirootfs, or buildroot:
+//! the root with a compiler and abuild that the self-hosting check uses).
 
 use std::io::Write as _;
 use std::os::unix::fs::PermissionsExt as _;
@@ -79,10 +80,18 @@ pub fn ensure_binfmt(arch: &Arch) -> Result<()> {
     Ok(())
 }
 
-/// Runs a command inside `root` as its `/`.
-pub fn in_root(root: &Path, binds: &[(PathBuf, String)], argv: &[&str]) -> std::process::Command {
+/// Runs a command inside `root` as its `/` (with no network when `no_net`).
+pub fn in_root(
+    root: &Path,
+    binds: &[(PathBuf, String)],
+    no_net: bool,
+    argv: &[&str],
+) -> std::process::Command {
     let mut c = std::process::Command::new("bwrap");
     c.arg("--bind").arg(root).arg("/");
+    if no_net {
+        c.arg("--unshare-net");
+    }
     c.args([
         "--dev",
         "/dev",
@@ -130,7 +139,7 @@ fn run_script(
         vec!["/bin/sh", "/.alpinist-script"]
     };
     argv.extend(args.iter().map(|s| s.as_str()));
-    let out = in_root(root, &[], &argv)
+    let out = in_root(root, &[], false, &argv)
         .output()
         .context("running bwrap")?;
     let _ = std::fs::remove_file(&path);
@@ -152,8 +161,56 @@ fn run_script(
     Ok(())
 }
 
+/// Which root filesystem: Alpine's minirootfs, or the build root (alpine-sdk-like: a
+/// compiler, abuild and apk, for building Alpine on the target itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Profile {
+    Minirootfs,
+    Buildroot,
+}
+
+impl Profile {
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Minirootfs => "minirootfs",
+            Profile::Buildroot => "buildroot",
+        }
+    }
+    /// Where the root is assembled, under build/<arch>/.
+    fn dir(self) -> &'static str {
+        match self {
+            Profile::Minirootfs => "rootfs",
+            Profile::Buildroot => "buildroot",
+        }
+    }
+    /// `build/<arch>/alpine-<profile>-<version>-<arch>.tar.gz`: the newest, if any.
+    pub fn newest_tarball(self, cx: &Context, arch: &Arch) -> Result<PathBuf> {
+        let dir = cx.layout.build.join(&arch.name);
+        let prefix = format!("alpine-{}-", self.name());
+        let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .with_context(|| {
+                format!(
+                    "{}: no root filesystem yet (run `cargo xtask rootfs`)",
+                    dir.display()
+                )
+            })?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name().is_some_and(|n| {
+                    let n = n.to_string_lossy();
+                    n.starts_with(&prefix) && n.ends_with(".tar.gz")
+                })
+            })
+            .collect();
+        v.sort();
+        v.pop()
+            .with_context(|| format!("no {prefix}*.tar.gz in {}", dir.display()))
+    }
+}
+
 /// Builds the root filesystem tarball for `arch` from the local repositories.
-pub fn rootfs(cx: &Context, arch: &Arch, packages: &[String]) -> Result<PathBuf> {
+pub fn rootfs(cx: &Context, arch: &Arch, packages: &[String], profile: Profile) -> Result<PathBuf> {
     let key = SigningKey::ensure(cx)?;
     let repos = local_repos(cx, arch)?;
     if repos.is_empty() {
@@ -164,7 +221,7 @@ pub fn rootfs(cx: &Context, arch: &Arch, packages: &[String]) -> Result<PathBuf>
         );
     }
     let dir = cx.layout.build.join(&arch.name);
-    let root = dir.join("rootfs");
+    let root = dir.join(profile.dir());
     if root.exists() {
         crate::step::remove_dir_all_writable(&root)?;
     }
@@ -241,7 +298,11 @@ pub fn rootfs(cx: &Context, arch: &Arch, packages: &[String]) -> Result<PathBuf>
     let version = std::fs::read_to_string(root.join("etc/alpine-release"))
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|_| "0".into());
-    let tarball = dir.join(format!("alpine-minirootfs-{version}-{}.tar.gz", arch.name));
+    let tarball = dir.join(format!(
+        "alpine-{}-{version}-{}.tar.gz",
+        profile.name(),
+        arch.name
+    ));
     write_tarball(&root, &tarball)?;
     eprintln!("root filesystem: {}", tarball.display());
     Ok(tarball)
@@ -304,27 +365,7 @@ pub fn verify(cx: &Context, arch: &Arch, tarball: Option<PathBuf>) -> Result<()>
     let dir = cx.layout.build.join(&arch.name);
     let tarball = match tarball {
         Some(t) => t,
-        None => {
-            let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
-                .with_context(|| {
-                    format!(
-                        "{}: no rootfs yet (run `cargo xtask rootfs`)",
-                        dir.display()
-                    )
-                })?
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| {
-                    p.file_name().is_some_and(|n| {
-                        let n = n.to_string_lossy();
-                        n.starts_with("alpine-minirootfs-") && n.ends_with(".tar.gz")
-                    })
-                })
-                .collect();
-            v.sort();
-            v.pop()
-                .with_context(|| format!("no alpine-minirootfs-*.tar.gz in {}", dir.display()))?
-        }
+        None => Profile::Minirootfs.newest_tarball(cx, arch)?,
     };
     ensure_binfmt(arch)?;
     let tmp = tempfile_dir(&dir)?;
@@ -397,7 +438,7 @@ pub fn verify(cx: &Context, arch: &Arch, tarball: Option<PathBuf>) -> Result<()>
     let mut failed = 0;
     for (what, argv) in &checks {
         let a: Vec<&str> = argv.iter().map(|s| s.as_str()).collect();
-        let out = in_root(&root, &binds, &a).output()?;
+        let out = in_root(&root, &binds, false, &a).output()?;
         let ok = out.status.success();
         println!(
             "{} {what}: {}",
