@@ -14,6 +14,7 @@ use xtask::commands::build::BuildArgs;
 use xtask::commands::clean::CleanArgs;
 use xtask::commands::plan::Plannable;
 use xtask::commands::rootfs::RootfsArgs;
+use xtask::commands::selfhost::SelfhostArgs;
 use xtask::commands::setup::SetupArgs;
 use xtask::commands::test::TestArgs;
 use xtask::commands::verify_rootfs::VerifyRootfsArgs;
@@ -65,6 +66,10 @@ enum Command {
     Rootfs(RootfsArgs),
     /// Check a root filesystem tarball by running its own tools in it (cat, apk, busybox)
     VerifyRootfs(VerifyRootfsArgs),
+    /// The self-hosting check: inside the build root, under qemu-user, abuild builds a
+    /// real aport natively, the root's apk installs it and it runs; the root's gcc and
+    /// g++ compile programs that run
+    Selfhost(SelfhostArgs),
     /// Show what a command would build, what is cached, and why the rest is not
     Plan {
         #[command(subcommand)]
@@ -126,6 +131,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::VerifyRepro(b) => commands::verify_repro::run(&g.context()?, &b),
         Command::Rootfs(r) => commands::rootfs::run(&mut g.context()?, r),
         Command::VerifyRootfs(v) => commands::verify_rootfs::run(&mut g.context()?, v),
+        Command::Selfhost(s) => commands::selfhost::run(&mut g.context()?, s),
         Command::Clean(c) => commands::clean::run(&g.context()?, c),
     }
 }

@@ -18,6 +18,7 @@ pub mod clean;
 pub mod fetch;
 pub mod plan;
 pub mod rootfs;
+pub mod selfhost;
 pub mod setup;
 pub mod shell;
 pub mod test;

@@ -6,6 +6,7 @@ use clap::Args;
 use crate::commands::ArchArgs;
 use crate::config::stages::Stages;
 use crate::context::Context;
+use crate::stages::rootfs::Profile;
 
 #[derive(Args)]
 pub struct RootfsArgs {
@@ -18,6 +19,9 @@ pub struct RootfsArgs {
     /// The set of stages/bootstrap.toml: its repositories, and its default package list
     #[arg(long, default_value = "base")]
     pub set: String,
+    /// Which root: Alpine's minirootfs, or the build root (compiler, abuild, apk)
+    #[arg(long, value_enum, default_value = "minirootfs")]
+    pub profile: Profile,
 }
 
 pub fn run(cx: &mut Context, r: RootfsArgs) -> Result<()> {
@@ -25,10 +29,12 @@ pub fn run(cx: &mut Context, r: RootfsArgs) -> Result<()> {
     let stages = Stages::load(&cx.layout)?;
     let set = stages.set(&r.set)?;
     cx.use_repodest(set);
-    let packages = if r.packages.is_empty() {
-        set.rootfs.clone()
-    } else {
+    let packages = if !r.packages.is_empty() {
         r.packages
+    } else if r.profile == Profile::Buildroot {
+        set.buildroot.clone()
+    } else {
+        set.rootfs.clone()
     };
-    crate::stages::rootfs::rootfs(cx, &a, &packages).map(|_| ())
+    crate::stages::rootfs::rootfs(cx, &a, &packages, r.profile).map(|_| ())
 }

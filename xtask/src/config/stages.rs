@@ -11,6 +11,20 @@ use crate::layout::Layout;
 pub struct Stages {
     pub aports: AportsPin,
     pub set: BTreeMap<String, Set>,
+    pub selfhost: SelfhostCheck,
+}
+
+/// `[selfhost]`: the aport the self-hosting check builds inside the build root, and how
+/// its program shows it works.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SelfhostCheck {
+    /// Relative to the aports checkout (`main/bzip2`).
+    pub aport: String,
+    /// A shell command run in the root once the package is installed ...
+    pub run: String,
+    /// ... and what it must print.
+    pub expect: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -28,6 +42,9 @@ pub struct Set {
     pub bootstrap: Option<String>,
     pub packages: Vec<String>,
     pub rootfs: Vec<String>,
+    /// The build root: what building Alpine on the target needs (compiler, abuild, apk).
+    #[serde(default)]
+    pub buildroot: Vec<String>,
     /// Extra source mirrors (`${ALPINIST_CHECKOUT}` is alpinist's checkout).
     #[serde(default)]
     pub mirrors: Vec<String>,

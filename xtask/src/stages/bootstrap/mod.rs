@@ -18,8 +18,31 @@ use crate::context::Context;
 use crate::engine::{self as step, Outcome};
 use crate::stages::bootstrap::report::{entry, print_table, AportsRef, Entry, Report, SourceRef};
 use crate::stages::packages::{self as build, Aport, BuildSettings};
+use crate::stages::rootfs::selfhost::{self, CheckStep};
+use crate::stages::rootfs::{self, Profile};
 
 pub mod report;
+
+/// The self-hosting check of `stages`' `[selfhost]` aport from `checkout`.
+pub fn selfhost(
+    cx: &Context,
+    arch: &Arch,
+    stages: &Stages,
+    checkout: &Path,
+    tarball: Option<PathBuf>,
+) -> Result<Vec<CheckStep>> {
+    let c = &stages.selfhost;
+    selfhost::check(
+        cx,
+        arch,
+        &selfhost::Options {
+            tarball,
+            aport: &checkout.join(&c.aport),
+            run: &c.run,
+            expect: &c.expect,
+        },
+    )
+}
 
 pub struct Options {
     pub arch: String,
@@ -347,14 +370,14 @@ pub fn run(cx: &mut Context, o: &Options) -> Result<()> {
     if o.rootfs {
         if rootfs_missing.is_empty() {
             let t = Instant::now();
-            match crate::stages::rootfs::rootfs(cx, &arch, &set.rootfs) {
+            match rootfs::rootfs(cx, &arch, &set.rootfs, Profile::Minirootfs) {
                 Ok(p) => tarball = Some(p),
                 Err(e) => stage3_error = Some(format!("rootfs: {e:#}")),
             }
             times.insert("rootfs", t.elapsed().as_secs_f64());
             if let (Some(tb), true) = (&tarball, o.verify) {
                 let t = Instant::now();
-                let r = crate::stages::rootfs::verify(cx, &arch, Some(tb.clone()));
+                let r = rootfs::verify(cx, &arch, Some(tb.clone()));
                 verified = Some(r.is_ok());
                 if let Err(e) = r {
                     stage3_error = Some(format!("verify-rootfs: {e:#}"));
@@ -370,6 +393,48 @@ pub fn run(cx: &mut Context, o: &Options) -> Result<()> {
                     .collect::<Vec<_>>()
                     .join(", ")
             ));
+        }
+    }
+    // The build root and the self-hosting check, for sets that have one.
+    let mut buildroot = None;
+    let mut selfhost_steps = None;
+    if o.rootfs && !set.buildroot.is_empty() {
+        let missing: Vec<&str> = set
+            .buildroot
+            .iter()
+            .filter(|p| !built.contains(*p))
+            .map(|s| s.as_str())
+            .collect();
+        if !missing.is_empty() {
+            stage3_error.get_or_insert(format!(
+                "build root not made: {} not built",
+                missing.join(", ")
+            ));
+        } else {
+            let t = Instant::now();
+            match rootfs::rootfs(cx, &arch, &set.buildroot, Profile::Buildroot) {
+                Ok(p) => buildroot = Some(p),
+                Err(e) => {
+                    stage3_error.get_or_insert(format!("build root: {e:#}"));
+                }
+            }
+            times.insert("buildroot", t.elapsed().as_secs_f64());
+            if let (Some(tb), true) = (&buildroot, o.verify) {
+                let t = Instant::now();
+                eprintln!("\nself-hosting check in {}", tb.display());
+                match selfhost(cx, &arch, &stages, &checkout, Some(tb.clone())) {
+                    Ok(steps) => {
+                        if steps.iter().any(|s| !s.ok) {
+                            stage3_error.get_or_insert("the self-hosting check failed".into());
+                        }
+                        selfhost_steps = Some(steps);
+                    }
+                    Err(e) => {
+                        stage3_error.get_or_insert(format!("self-hosting check: {e:#}"));
+                    }
+                }
+                times.insert("selfhost", t.elapsed().as_secs_f64());
+            }
         }
     }
 
@@ -395,6 +460,11 @@ pub fn run(cx: &mut Context, o: &Options) -> Result<()> {
         packages: &entries,
         rootfs: tarball.clone(),
         verified,
+        selfhost: selfhost_steps
+            .as_ref()
+            .map(|steps| steps.iter().all(|s| s.ok) && !steps.is_empty()),
+        buildroot: buildroot.clone(),
+        selfhost_steps,
     };
     let report_path = dir.join("report.json");
     std::fs::write(&report_path, serde_json::to_string_pretty(&report)?)?;

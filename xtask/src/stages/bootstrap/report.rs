@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::stages::packages::build::SubstituteUse;
+use crate::stages::rootfs::selfhost::CheckStep;
 
 /// One line of the final table and of report.json.
 #[derive(Debug, Clone, Serialize)]
@@ -45,6 +46,10 @@ pub(crate) struct Report<'a> {
     pub(crate) packages: &'a [Entry],
     pub(crate) rootfs: Option<PathBuf>,
     pub(crate) verified: Option<bool>,
+    pub(crate) buildroot: Option<PathBuf>,
+    /// Whether the self-hosting check passed (absent: not run).
+    pub(crate) selfhost: Option<bool>,
+    pub(crate) selfhost_steps: Option<Vec<CheckStep>>,
 }
 
 #[derive(Debug, Serialize)]

@@ -13,10 +13,10 @@ use crate::keys::SigningKey;
 use crate::stages::rootfs::binfmt::ensure_binfmt;
 use crate::stages::rootfs::scripts::run_script;
 use crate::stages::rootfs::tarball::write_tarball;
-use crate::stages::rootfs::{local_repos, REPO_MOUNT};
+use crate::stages::rootfs::{local_repos, Profile, REPO_MOUNT};
 
 /// Builds the root filesystem tarball for `arch` from the local repositories.
-pub fn rootfs(cx: &Context, arch: &Arch, packages: &[String]) -> Result<PathBuf> {
+pub fn rootfs(cx: &Context, arch: &Arch, packages: &[String], profile: Profile) -> Result<PathBuf> {
     let key = SigningKey::ensure(cx)?;
     let repos = local_repos(cx, arch)?;
     if repos.is_empty() {
@@ -27,7 +27,7 @@ pub fn rootfs(cx: &Context, arch: &Arch, packages: &[String]) -> Result<PathBuf>
         );
     }
     let dir = cx.layout.build.join(&arch.name);
-    let root = dir.join("rootfs");
+    let root = dir.join(profile.dir());
     if root.exists() {
         crate::engine::remove_dir_all_writable(&root)?;
     }
@@ -104,7 +104,11 @@ pub fn rootfs(cx: &Context, arch: &Arch, packages: &[String]) -> Result<PathBuf>
     let version = std::fs::read_to_string(root.join("etc/alpine-release"))
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|_| "0".into());
-    let tarball = dir.join(format!("alpine-minirootfs-{version}-{}.tar.gz", arch.name));
+    let tarball = dir.join(format!(
+        "alpine-{}-{version}-{}.tar.gz",
+        profile.name(),
+        arch.name
+    ));
     write_tarball(&root, &tarball)?;
     eprintln!("root filesystem: {}", tarball.display());
     Ok(tarball)

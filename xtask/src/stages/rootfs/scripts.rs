@@ -6,10 +6,18 @@ use std::path::{Path, PathBuf};
 use alpinist_apk::db::ScriptKind;
 use anyhow::{bail, Context as _, Result};
 
-/// Runs a command inside `root` as its `/`.
-pub fn in_root(root: &Path, binds: &[(PathBuf, String)], argv: &[&str]) -> std::process::Command {
+/// Runs a command inside `root` as its `/` (with no network when `no_net`).
+pub fn in_root(
+    root: &Path,
+    binds: &[(PathBuf, String)],
+    no_net: bool,
+    argv: &[&str],
+) -> std::process::Command {
     let mut c = std::process::Command::new("bwrap");
     c.arg("--bind").arg(root).arg("/");
+    if no_net {
+        c.arg("--unshare-net");
+    }
     c.args([
         "--dev",
         "/dev",
@@ -57,7 +65,7 @@ pub(crate) fn run_script(
         vec!["/bin/sh", "/.alpinist-script"]
     };
     argv.extend(args.iter().map(|s| s.as_str()));
-    let out = in_root(root, &[], &argv)
+    let out = in_root(root, &[], false, &argv)
         .output()
         .context("running bwrap")?;
     let _ = std::fs::remove_file(&path);

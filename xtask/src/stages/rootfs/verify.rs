@@ -9,34 +9,14 @@ use crate::config::arch::Arch;
 use crate::context::Context;
 use crate::stages::rootfs::binfmt::ensure_binfmt;
 use crate::stages::rootfs::scripts::in_root;
-use crate::stages::rootfs::{local_repos, REPO_MOUNT};
+use crate::stages::rootfs::{local_repos, Profile, REPO_MOUNT};
 
 /// `verify-rootfs`: unpack the tarball and run the root's own tools in it.
 pub fn verify(cx: &Context, arch: &Arch, tarball: Option<PathBuf>) -> Result<()> {
     let dir = cx.layout.build.join(&arch.name);
     let tarball = match tarball {
         Some(t) => t,
-        None => {
-            let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
-                .with_context(|| {
-                    format!(
-                        "{}: no rootfs yet (run `cargo xtask rootfs`)",
-                        dir.display()
-                    )
-                })?
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| {
-                    p.file_name().is_some_and(|n| {
-                        let n = n.to_string_lossy();
-                        n.starts_with("alpine-minirootfs-") && n.ends_with(".tar.gz")
-                    })
-                })
-                .collect();
-            v.sort();
-            v.pop()
-                .with_context(|| format!("no alpine-minirootfs-*.tar.gz in {}", dir.display()))?
-        }
+        None => Profile::Minirootfs.newest_tarball(cx, arch)?,
     };
     ensure_binfmt(arch)?;
     let tmp = tempfile_dir(&dir)?;
@@ -109,7 +89,7 @@ pub fn verify(cx: &Context, arch: &Arch, tarball: Option<PathBuf>) -> Result<()>
     let mut failed = 0;
     for (what, argv) in &checks {
         let a: Vec<&str> = argv.iter().map(|s| s.as_str()).collect();
-        let out = in_root(&root, &binds, &a).output()?;
+        let out = in_root(&root, &binds, false, &a).output()?;
         let ok = out.status.success();
         println!(
             "{} {what}: {}",
