@@ -9,7 +9,9 @@ use crate::config::arch::ArchTable;
 use crate::config::components::Components;
 use crate::config::source::SourceSpec;
 use crate::config::stages::Set;
+use crate::engine::{Engine, StepContext};
 use crate::exec::progress::Progress;
+use crate::exec::Cmd;
 use crate::layout::Layout;
 use crate::sources::{Resolved, Resolver};
 
@@ -17,18 +19,15 @@ pub struct Context {
     pub layout: Layout,
     pub arches: ArchTable,
     pub components: Components,
-    /// Make jobs in total (shared through one jobserver).
+    /// Make jobs in total (shared through one jobserver, [`Engine::jobserver`]).
     pub jobs: usize,
-    /// Steps that may run at the same time.
-    pub parallel: usize,
-    pub keep_going: bool,
+    /// The step engine's settings: store, build trees, logs, parallelism, jobserver.
+    pub engine: Engine,
     pub offline: bool,
     pub mirrors: Vec<String>,
     /// Where packages are published, as abuild's REPODEST: `<repodest>/<repo>/<arch>/`
     /// (default `build/repo`).
     pub repodest: std::path::PathBuf,
-    pub jobserver: Option<jobserver::Client>,
-    pub progress: Progress,
     host_versions: Mutex<HashMap<String, String>>,
 }
 
@@ -53,81 +52,67 @@ impl Context {
         // slot, so the pipe gets `jobs - 1` tokens and one make runs `jobs` jobs at once.
         let jobserver = jobserver::Client::new(jobs.saturating_sub(1)).ok();
         let repodest = layout.build.join("repo");
+        let engine = Engine {
+            store: layout.store(),
+            work: layout.work(),
+            logs: layout.logs(),
+            parallel: jobs.max(2),
+            keep_going: s.keep_going,
+            jobserver,
+            progress: Progress::new(s.quiet),
+        };
         Ok(Context {
             layout,
             arches,
             components,
             jobs,
-            parallel: jobs.max(2),
-            keep_going: s.keep_going,
+            engine,
             offline: s.offline,
             mirrors: s.mirrors,
             repodest,
-            jobserver,
-            progress: Progress::new(s.quiet),
             host_versions: Mutex::new(HashMap::new()),
         })
     }
 
-    /// The first line of `tool --version` (cached per run), or "missing".
     /// `MAKEFLAGS` that hand out jobs from the process's jobserver (for commands whose
     /// environment is set explicitly, such as the recipe sandbox; the command itself must
     /// be marked `.jobserver()` so the descriptors are inherited).
     pub fn jobserver_makeflags(&self) -> Option<String> {
-        let client = self.jobserver.as_ref()?;
-        let mut probe = std::process::Command::new("true");
-        client.configure_make(&mut probe);
-        probe
-            .get_envs()
-            .find(|(k, _)| *k == "MAKEFLAGS")
-            .and_then(|(_, v)| v)
-            .map(|v| v.to_string_lossy().into_owned())
+        crate::exec::jobserver_makeflags(self.engine.jobserver.as_ref()?)
     }
 
+    /// The first line of `tool --version` (cached per run), or "missing".
     pub fn host_tool_version(&self, tool: &str) -> String {
-        if let Some(v) = self.host_versions.lock().expect("lock").get(tool) {
-            return v.clone();
-        }
-        let v = duct::cmd!(tool, "--version")
-            .stderr_to_stdout()
-            .stdout_capture()
-            .unchecked()
-            .run()
-            .ok()
-            .filter(|o| o.status.success())
-            .and_then(|o| {
-                String::from_utf8_lossy(&o.stdout)
-                    .lines()
-                    .next()
-                    .map(|l| l.trim().to_string())
-            })
-            .unwrap_or_else(|| "missing".into());
-        self.host_versions
-            .lock()
-            .expect("lock")
-            .insert(tool.to_string(), v.clone());
-        v
+        self.host_query(tool, || {
+            let o = Cmd::new(tool).arg("--version").output_combined().ok()?;
+            let text = String::from_utf8_lossy(&o.stdout).into_owned();
+            let first = text.lines().next()?.trim().to_string();
+            o.status.success().then_some(first)
+        })
     }
 
     /// The installed version of a Debian package, or "missing".
     pub fn host_package_version(&self, pkg: &str) -> String {
-        let k = format!("dpkg:{pkg}");
-        if let Some(v) = self.host_versions.lock().expect("lock").get(&k) {
+        self.host_query(&format!("dpkg:{pkg}"), || {
+            let o = Cmd::new("dpkg-query")
+                .args(["-W", "-f=${Version}", pkg])
+                .output()
+                .ok()?;
+            let v = String::from_utf8_lossy(&o.stdout).trim().to_string();
+            (o.status.success() && !o.stdout.is_empty()).then_some(v)
+        })
+    }
+
+    /// A fact about the host, found once per run ("missing" when `find` has none).
+    fn host_query(&self, key: &str, find: impl FnOnce() -> Option<String>) -> String {
+        if let Some(v) = self.host_versions.lock().expect("lock").get(key) {
             return v.clone();
         }
-        let v = duct::cmd!("dpkg-query", "-W", "-f=${Version}", pkg)
-            .stderr_null()
-            .stdout_capture()
-            .unchecked()
-            .run()
-            .ok()
-            .filter(|o| o.status.success() && !o.stdout.is_empty())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-            .unwrap_or_else(|| "missing".into());
+        let v = find().unwrap_or_else(|| "missing".into());
         self.host_versions
             .lock()
             .expect("lock")
-            .insert(k, v.clone());
+            .insert(key.to_string(), v.clone());
         v
     }
 
@@ -153,5 +138,11 @@ impl Context {
         if let Some(r) = &set.repodest {
             self.repodest = self.layout.build.join(r);
         }
+    }
+}
+
+impl StepContext for Context {
+    fn engine(&self) -> &Engine {
+        &self.engine
     }
 }

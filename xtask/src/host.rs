@@ -2,7 +2,8 @@
 
 use std::path::Path;
 
-use crate::config::host::{load, Need};
+use crate::config::host::{load, Need, Purpose};
+use crate::exec::{Cmd, Sandbox};
 use crate::layout::Layout;
 use anyhow::{bail, Context as _, Result};
 
@@ -51,16 +52,16 @@ pub fn which(cmd: &str) -> Option<std::path::PathBuf> {
     })
 }
 
-fn missing(layout: &Layout, purpose: &str) -> Result<Vec<Need>> {
+fn missing(layout: &Layout, purpose: Purpose) -> Result<Vec<Need>> {
     Ok(load(layout)?
         .into_iter()
-        .filter(|n| n.for_.iter().any(|f| f == purpose) && !n.met())
+        .filter(|n| n.for_.contains(&purpose) && !n.met())
         .collect())
 }
 
 /// Checks the host tools `purpose` needs. As root, missing ones are installed (the same
 /// as `cargo xtask setup`); otherwise fails with the list and the command to run.
-pub fn require(layout: &Layout, purpose: &str) -> Result<()> {
+pub fn require(layout: &Layout, purpose: Purpose) -> Result<()> {
     let mut missing = missing(layout, purpose)?;
     if missing.is_empty() {
         return Ok(());
@@ -183,7 +184,7 @@ pub fn rust_targets(layout: &Layout, dry_run: bool) -> Result<()> {
         return Ok(());
     }
     let arches = crate::config::arch::ArchTable::load(&layout.toolchains_data().join("arch"))?;
-    let out = std::process::Command::new("rustup")
+    let out = Cmd::new("rustup")
         .args(["target", "list"])
         .output()
         .context("running rustup target list")?;
@@ -215,7 +216,7 @@ pub fn add_rust_targets(targets: &[String]) {
     if !on_path("rustup") {
         return;
     }
-    let installed = std::process::Command::new("rustup")
+    let installed = Cmd::new("rustup")
         .args(["target", "list", "--installed"])
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
@@ -225,12 +226,10 @@ pub fn add_rust_targets(targets: &[String]) {
         if installed.lines().any(|l| l.trim() == t) {
             continue;
         }
-        let ok = std::process::Command::new("rustup")
+        let ok = Cmd::new("rustup")
             .args(["target", "add", t])
             .env("RUST_BACKTRACE", "0")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
+            .status_quiet()
             .is_ok_and(|s| s.success());
         if !ok {
             missing.push(t.as_str());
@@ -280,10 +279,11 @@ fn deb_src_file() -> Result<String> {
 }
 
 fn apt(args: &[&str]) -> Result<()> {
-    let st = std::process::Command::new("apt-get")
+    // In the foreground: apt-get's progress is for the person who ran alpinist.
+    let st = Cmd::new("apt-get")
         .args(args)
         .env("DEBIAN_FRONTEND", "noninteractive")
-        .status()
+        .run_foreground(None)
         .with_context(|| format!("running apt-get {}", args.join(" ")))?;
     if !st.success() {
         bail!("`apt-get {}` failed ({st})", args.join(" "));
@@ -307,16 +307,10 @@ fn effective_uid() -> u32 {
 /// Checks that bubblewrap can create the sandbox here, and says how to allow it when
 /// the host forbids unprivileged user namespaces (Ubuntu 24.04's AppArmor default).
 pub fn sandbox_preflight() -> Result<()> {
-    let out = std::process::Command::new("bwrap")
-        .args([
-            "--ro-bind",
-            "/",
-            "/",
-            "--unshare-net",
-            "--unshare-pid",
-            "--",
-            "true",
-        ])
+    // The sandbox recipes build in, without the network, running `true`.
+    let out = Sandbox::host()
+        .no_net()
+        .command(&["true"])
         .output()
         .context("running bwrap (install bubblewrap: `sudo cargo xtask setup`)")?;
     if out.status.success() {

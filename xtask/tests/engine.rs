@@ -6,11 +6,11 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
-use xtask::engine::{self, Graph, InputKind, Outcome, Status};
+use xtask::engine::{self, Graph, InputKind, Outcome, Status, StepRef};
 
 fn run_one(cx: &xtask::context::Context, s: &FileStep) -> Vec<engine::Report> {
     let mut g = Graph::new();
-    g.add(s.clone(), &[]);
+    g.add(s.clone());
     let planned = engine::plan(cx, &g).unwrap();
     engine::execute(cx, &g, &planned).unwrap()
 }
@@ -43,7 +43,7 @@ fn rebuilds_when_input_changes(kind: InputKind) {
     run_one(&cx, &s);
     s.inputs.last_mut().unwrap().2 = "two".into();
     let mut g = Graph::new();
-    g.add(s.clone(), &[]);
+    g.add(s.clone());
     let planned = engine::plan(&cx, &g).unwrap();
     match &planned[0].status {
         Status::Changed(why) => {
@@ -105,9 +105,9 @@ fn dependency_change_rebuilds_dependents_only() {
     let top = FileStep::new("top");
     let graph = |base: &FileStep| {
         let mut g = Graph::new();
-        let b = g.add(base.clone(), &[]);
-        let o = g.add(other.clone(), &[]);
-        g.add(top.clone(), &[b, o]);
+        let b = g.add(base.clone());
+        let o = g.add(other.clone());
+        g.add(top.clone().using(b).using(o));
         g
     };
     let g = graph(&base);
@@ -136,8 +136,8 @@ fn failure_keeps_log_and_tree_and_skips_dependents() {
     bad.fail = true;
     let after = FileStep::new("after");
     let mut g = Graph::new();
-    let b = g.add(bad.clone(), &[]);
-    g.add(after.clone(), &[b]);
+    let b = g.add(bad.clone());
+    g.add(after.clone().using(b));
     let planned = engine::plan(&cx, &g).unwrap();
     let r = engine::execute(&cx, &g, &planned).unwrap();
     let Outcome::Failed(msg) = &r[0].outcome else {
@@ -202,7 +202,7 @@ fn killed_step_is_redone_on_rerun() {
     child.wait().unwrap();
     let s = FileStep::new("slow");
     let mut g = Graph::new();
-    g.add(s.clone(), &[]);
+    g.add(s.clone());
     let planned = engine::plan(&cx, &g).unwrap();
     assert!(
         !planned[0].out.exists(),
@@ -259,15 +259,16 @@ fn concurrent_runs_of_one_step_build_it_once() {
 type Started = std::sync::Arc<std::sync::Mutex<Option<Instant>>>;
 
 /// A step "early" that notes when it started, then asks for its dependency `dep`
-/// (declared "later") and copies what that dependency wrote.
-fn early_step(dep: &str, started: &Started) -> FnStep {
-    let (dep, started) = (dep.to_string(), started.clone());
+/// (used "later") and copies what that dependency wrote.
+fn early_step(dep: StepRef<FileStep>, started: &Started) -> FnStep {
+    let started = started.clone();
     FnStep::new("early", move |run| {
         *started.lock().unwrap() = Some(Instant::now());
-        let d = run.dep(&dep)?.to_path_buf();
+        let d = run.output(dep)?.to_path_buf();
         std::fs::copy(d.join("out.txt"), run.out.join("copied.txt"))?;
         Ok(())
     })
+    .using(dep.later())
 }
 
 #[test]
@@ -279,8 +280,8 @@ fn a_later_dependency_lets_the_step_start_first_and_wait_inside() {
     slow.content = "from slow\n".into();
     let started = Started::default();
     let mut g = Graph::new();
-    let s = g.add(slow.clone(), &[]);
-    g.add_later(early_step("slow", &started), &[s], &[s]);
+    let s = g.add(slow.clone());
+    g.add(early_step(s, &started));
     let planned = engine::plan(&cx, &g).unwrap();
     let t0 = Instant::now();
     let r = engine::execute(&cx, &g, &planned).unwrap();
@@ -310,8 +311,8 @@ fn a_failed_later_dependency_fails_the_waiting_step() {
     bad.fail = true;
     let started = Started::default();
     let mut g = Graph::new();
-    let b = g.add(bad, &[]);
-    g.add_later(early_step("bad", &started), &[b], &[b]);
+    let b = g.add(bad);
+    g.add(early_step(b, &started));
     let planned = engine::plan(&cx, &g).unwrap();
     let r = engine::execute(&cx, &g, &planned).unwrap();
     assert!(matches!(r[0].outcome, Outcome::Failed(_)));
@@ -345,7 +346,7 @@ fn child_forwards_signals() {
     let dir = std::path::PathBuf::from(dir);
     let cx = context(&dir);
     let mut g = Graph::new();
-    g.add(pid_step(dir.join("pid")), &[]);
+    g.add(pid_step(dir.join("pid")));
     let planned = engine::plan(&cx, &g).unwrap();
     let _ = engine::execute(&cx, &g, &planned);
     // As main() does: the signal thread, not this one, ends the process.

@@ -30,7 +30,7 @@ fn copy_dir(from: &Path, to: &Path) {
 
 fn plan_text(cx: &xtask::context::Context, arch: &str) -> (String, Vec<engine::Planned>) {
     let a = cx.arches.get(arch).unwrap().clone();
-    let g = xtask::stages::toolchain::graph(cx, &a).unwrap();
+    let (g, _) = xtask::stages::toolchain::graph(cx, &a).unwrap();
     let planned = engine::plan(cx, &g).unwrap();
     (engine::render_plan(&planned, &cx.layout.store()), planned)
 }

@@ -34,7 +34,7 @@ pub fn run(cx: &Context, c: CleanArgs) -> Result<()> {
         if std::fs::symlink_metadata(&p).is_ok() {
             eprintln!("removing {}", p.display());
             if std::fs::symlink_metadata(&p)?.is_dir() {
-                engine::remove_dir_all_writable(&p)?;
+                crate::fsutil::remove_dir_all_writable(&p)?;
             } else {
                 std::fs::remove_file(&p)?;
             }
@@ -54,7 +54,7 @@ pub fn run(cx: &Context, c: CleanArgs) -> Result<()> {
     for a in &c.toolchain {
         let arch = cx.arches.get(a)?.clone();
         rm(cx.layout.toolchain_link(&arch.name))?;
-        let g = toolchain::graph(cx, &arch)?;
+        let (g, _) = toolchain::graph(cx, &arch)?;
         for p in engine::plan(cx, &g)? {
             rm(p.out)?;
         }

@@ -3,12 +3,13 @@
 use anyhow::Result;
 
 use crate::commands::ArchArgs;
+use crate::config::host::Purpose;
 use crate::context::Context;
 
 pub fn run(cx: &Context, a: &ArchArgs) -> Result<()> {
     cx.arches.get(&a.arch)?;
     cx.layout.ensure()?;
-    crate::host::require(&cx.layout, "fetch")?;
+    crate::host::require(&cx.layout, Purpose::Fetch)?;
     fetch_toolchain_sources(cx)
 }
 

@@ -23,7 +23,7 @@ pub fn run(cx: &Context, what: &Plannable) -> Result<()> {
     let g = match what {
         Plannable::Toolchain(a) => {
             let arch = cx.arches.get(&a.arch)?;
-            toolchain::graph(cx, arch)?
+            toolchain::graph(cx, arch)?.0
         }
         Plannable::Build(b) => {
             let arch = cx.arches.get(&b.arch.arch)?.clone();
@@ -33,7 +33,7 @@ pub fn run(cx: &Context, what: &Plannable) -> Result<()> {
             for d in &b.aports {
                 aports.push(packages::evaluate(cx, &arch, d, &settings)?);
             }
-            packages::graph(cx, &arch, &aports, &settings, &key)?.0
+            packages::graph(cx, &arch, &aports, &settings, &key)?.graph
         }
     };
     let planned = engine::plan(cx, &g)?;

@@ -3,7 +3,9 @@
 use anyhow::{bail, Result};
 use clap::Args;
 
+use crate::config::host::Purpose;
 use crate::context::Context;
+use crate::exec::Cmd;
 
 #[derive(Args)]
 pub struct TestArgs {
@@ -17,7 +19,7 @@ pub struct TestArgs {
 
 pub fn run(cx: &Context, t: TestArgs) -> Result<()> {
     let TestArgs { arches, cargo_args } = t;
-    crate::host::require(&cx.layout, "check")?;
+    crate::host::require(&cx.layout, Purpose::Check)?;
     for a in &arches {
         crate::stages::toolchain::build(cx, a)?;
     }
@@ -28,12 +30,12 @@ pub fn run(cx: &Context, t: TestArgs) -> Result<()> {
         .collect();
     crate::host::add_rust_targets(&targets);
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let st = std::process::Command::new(cargo)
+    let st = Cmd::new(cargo)
         .args(["test", "--workspace"])
         .args(&cargo_args)
         .env("ALPINIST_REQUIRE_TOOLCHAIN", arches.join(","))
-        .current_dir(&cx.layout.repo)
-        .status()?;
+        .dir(&cx.layout.repo)
+        .run_foreground(None)?;
     if !st.success() {
         bail!("cargo test failed ({st})");
     }

@@ -1,5 +1,4 @@
-//! `toolchains/toolchain.toml` (flags every arch shares) and `stages/toolchain.toml` (the
-//! stage 1 steps).
+//! `toolchains/toolchain.toml`: the flags every arch shares.
 
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
@@ -44,24 +43,4 @@ impl ToolchainConfig {
     pub fn load(layout: &Layout) -> Result<ToolchainConfig> {
         super::load(&layout.toolchains_data().join("toolchain.toml"))
     }
-}
-
-/// `stages/toolchain.toml`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StageFile {
-    pub step: Vec<StageStep>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StageStep {
-    pub name: String,
-    #[allow(dead_code)]
-    about: String,
-    #[serde(default)]
-    pub uses: Vec<String>,
-    /// Steps of `uses` this one may start without: it waits for them when it needs them.
-    #[serde(default)]
-    pub uses_later: Vec<String>,
 }

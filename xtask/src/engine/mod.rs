@@ -15,6 +15,10 @@
 //! - [`schedule`]: running the plan in parallel, dependencies first;
 //! - [`store`]: one step under its lock, into the store; manifests; build trees.
 
+use std::path::PathBuf;
+
+use crate::exec::progress::Progress;
+
 pub mod graph;
 pub mod inputs;
 pub mod plan;
@@ -22,9 +26,42 @@ pub mod schedule;
 pub mod step;
 pub mod store;
 
-pub use graph::Graph;
+pub use graph::{Graph, StepRef, Use};
 pub use inputs::{Input, InputKind, Inputs};
 pub use plan::{plan, render_plan, Planned, Status};
 pub use schedule::{execute, print_summary, run_graph, Outcome, Report};
 pub use step::{Step, StepRun};
-pub use store::{finish_cleanup, remove_dir_all_writable, set_last, Manifest, MANIFEST};
+pub use store::{finish_cleanup, set_last, Manifest, MANIFEST};
+
+/// Where the engine keeps outputs, build trees and logs, and how it runs steps.
+pub struct Engine {
+    /// Finished outputs: `<store>/<key>-<name>/`.
+    pub store: PathBuf,
+    /// Build trees: `<work>/<name>-<key>/`, kept when a step fails.
+    pub work: PathBuf,
+    /// Step logs: `<logs>/<name>-<first 12 digits of the key>.log`.
+    pub logs: PathBuf,
+    /// Steps that may run at the same time.
+    pub parallel: usize,
+    /// After a failure, go on with every step that does not need the failed one.
+    pub keep_going: bool,
+    /// The one make jobserver every step's commands share.
+    pub jobserver: Option<jobserver::Client>,
+    pub progress: Progress,
+}
+
+impl Engine {
+    /// The build tree of the step `name` with key `key`.
+    pub fn work_tree(&self, name: &str, key: &str) -> PathBuf {
+        self.work.join(format!("{name}-{key}"))
+    }
+    /// The log of the step `name` with key `key`.
+    pub fn log_path(&self, name: &str, key: &str) -> PathBuf {
+        self.logs.join(format!("{name}-{}.log", &key[..12]))
+    }
+}
+
+/// What the engine needs from the context steps run in.
+pub trait StepContext: Sync {
+    fn engine(&self) -> &Engine;
+}

@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result};
 use serde::Serialize;
 
-use crate::context::Context;
 use crate::engine::graph::Graph;
 use crate::engine::inputs::{key_of, Input, InputKind};
 use crate::engine::store::last_manifest;
+use crate::engine::StepContext;
 
 /// Why a step must run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -38,8 +38,8 @@ pub struct Planned {
 }
 
 /// Computes keys and statuses without side effects.
-pub fn plan(cx: &Context, graph: &Graph) -> Result<Vec<Planned>> {
-    let store = cx.layout.store();
+pub fn plan<C: StepContext>(cx: &C, graph: &Graph<C>) -> Result<Vec<Planned>> {
+    let store = &cx.engine().store;
     let mut out: Vec<Planned> = Vec::with_capacity(graph.nodes.len());
     for node in &graph.nodes {
         let name = node.step.name();
@@ -57,7 +57,7 @@ pub fn plan(cx: &Context, graph: &Graph) -> Result<Vec<Planned>> {
         let status = if dir.is_dir() {
             Status::Cached
         } else {
-            match last_manifest(&store, &name) {
+            match last_manifest(store, &name) {
                 None => Status::NeverBuilt,
                 Some(m) => Status::Changed(diff_inputs(&m.inputs, &sorted)),
             }

@@ -1,5 +1,5 @@
 //! Running a plan: every step that is not cached, dependencies first, up to
-//! `cx.parallel` at once.
+//! [`Engine::parallel`] at once.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -9,10 +9,11 @@ use std::time::Duration;
 use anyhow::{bail, Result};
 use serde::Serialize;
 
-use crate::context::Context;
 use crate::engine::graph::Graph;
 use crate::engine::plan::{plan, Planned, Status};
+use crate::engine::step::Dep;
 use crate::engine::store::{build_one, empty_trash};
+use crate::engine::{Engine, StepContext};
 
 /// Step outcomes shared with running steps that wait for a "later" dependency.
 pub(crate) struct Board {
@@ -41,131 +42,172 @@ pub struct Report {
 }
 
 /// Runs every step of the plan that is not cached, dependencies first, up to
-/// `cx.parallel` at once. Returns one report per step, in plan order.
-pub fn execute(cx: &Context, graph: &Graph, planned: &[Planned]) -> Result<Vec<Report>> {
-    let n = planned.len();
-    let mut outcome: Vec<Option<Outcome>> = vec![None; n];
-    let mut seconds = vec![0.0f64; n];
+/// `parallel` at once. Returns one report per step, in plan order.
+pub fn execute<C: StepContext>(
+    cx: &C,
+    graph: &Graph<C>,
+    planned: &[Planned],
+) -> Result<Vec<Report>> {
+    let engine = cx.engine();
     let total = planned
         .iter()
         .filter(|p| p.status != Status::Cached)
         .count();
-    let progress = cx.progress.start_run(total);
-    empty_trash(cx);
-    let mut started = vec![false; n];
-    let mut running = 0usize;
-    let mut failed_any = false;
+    let progress = engine.progress.start_run(total);
+    empty_trash(engine);
+    let mut s = State::new(planned.len());
     let (tx, rx) = mpsc::channel::<(usize, Result<f64>)>();
     let board = Arc::new(Board {
-        outcomes: Mutex::new(vec![None; n]),
+        outcomes: Mutex::new(vec![None; planned.len()]),
         changed: Condvar::new(),
     });
-    let publish = |outcome: &[Option<Outcome>]| {
-        let mut o = board.outcomes.lock().expect("board lock");
-        o.clone_from_slice(outcome);
-        board.changed.notify_all();
-    };
+    std::thread::scope(|scope| loop {
+        s.settle(planned);
+        while let Some(i) = s.next_ready(planned, engine) {
+            s.started[i] = true;
+            s.running += 1;
+            let (tx, board, progress) = (tx.clone(), board.clone(), progress.clone());
+            let step = graph.nodes[i].step.clone();
+            let p = planned[i].clone();
+            let deps = deps_of(planned, i);
+            scope.spawn(move || {
+                let r = build_one(cx, step.as_ref(), &p, deps, board, &progress);
+                let _ = tx.send((i, r));
+            });
+        }
+        board.publish(&s.outcome);
+        if s.running == 0 {
+            break;
+        }
+        let (i, r) = rx.recv().expect("a step thread always reports");
+        s.finished(i, r);
+    });
+    progress.finish();
+    Ok(s.reports(planned))
+}
 
-    std::thread::scope(|scope| -> Result<()> {
-        loop {
-            // Settle steps whose fate is known without running them.
-            for i in 0..n {
-                if started[i] {
-                    continue;
-                }
-                let p = &planned[i];
-                if let Some(bad) = p.deps.iter().find(|&&d| {
-                    matches!(
-                        outcome[d],
-                        Some(Outcome::Failed(_)) | Some(Outcome::Skipped(_))
-                    )
-                }) {
-                    started[i] = true;
-                    outcome[i] = Some(Outcome::Skipped(planned[*bad].name.clone()));
-                    continue;
-                }
-                if p.out.is_dir() && p.deps.iter().all(|&d| outcome[d].is_some()) {
-                    started[i] = true;
-                    outcome[i] = Some(Outcome::Cached);
-                }
+/// The steps step `i` uses, as it sees them while it runs.
+fn deps_of(planned: &[Planned], i: usize) -> BTreeMap<usize, Dep> {
+    planned[i]
+        .deps
+        .iter()
+        .map(|&d| {
+            let dep = Dep {
+                name: planned[d].name.clone(),
+                out: planned[d].out.clone(),
+                later: planned[i].later.contains(&d),
+            };
+            (d, dep)
+        })
+        .collect()
+}
+
+impl Board {
+    fn publish(&self, outcome: &[Option<Outcome>]) {
+        let mut o = self.outcomes.lock().expect("board lock");
+        o.clone_from_slice(outcome);
+        self.changed.notify_all();
+    }
+}
+
+/// Where an [`execute`] run is.
+struct State {
+    outcome: Vec<Option<Outcome>>,
+    seconds: Vec<f64>,
+    started: Vec<bool>,
+    running: usize,
+    failed_any: bool,
+}
+
+impl State {
+    fn new(n: usize) -> State {
+        State {
+            outcome: vec![None; n],
+            seconds: vec![0.0; n],
+            started: vec![false; n],
+            running: 0,
+            failed_any: false,
+        }
+    }
+
+    /// Settles the steps whose fate is known without running them: skipped after a
+    /// failed dependency, or cached once their dependencies are settled.
+    fn settle(&mut self, planned: &[Planned]) {
+        for (i, p) in planned.iter().enumerate() {
+            if self.started[i] {
+                continue;
             }
-            let may_start = !failed_any || cx.keep_going;
-            for i in 0..n {
-                if running >= cx.parallel.max(1) || !may_start {
-                    break;
-                }
-                if started[i] {
-                    continue;
-                }
-                let p = &planned[i];
-                // "later" dependencies must have started, so that a waiting step can
-                // never hold the slot its dependency needs.
-                let ready = p.deps.iter().all(|&d| {
-                    matches!(outcome[d], Some(Outcome::Built) | Some(Outcome::Cached))
-                        || (p.later.contains(&d) && started[d])
-                });
-                if !ready {
-                    continue;
-                }
-                started[i] = true;
-                running += 1;
-                let tx = tx.clone();
-                let step = graph.nodes[i].step.clone();
-                let p = planned[i].clone();
-                let deps: BTreeMap<String, PathBuf> = planned[i]
-                    .deps
-                    .iter()
-                    .map(|&d| (planned[d].name.clone(), planned[d].out.clone()))
-                    .collect();
-                let later: BTreeMap<String, usize> = planned[i]
-                    .later
-                    .iter()
-                    .map(|&d| (planned[d].name.clone(), d))
-                    .collect();
-                let later = (!later.is_empty()).then(|| (board.clone(), later));
-                let progress = progress.clone();
-                scope.spawn(move || {
-                    let r = build_one(cx, step.as_ref(), &p, deps, later, &progress);
-                    let _ = tx.send((i, r));
-                });
+            let bad = p.deps.iter().find(|&&d| {
+                matches!(
+                    self.outcome[d],
+                    Some(Outcome::Failed(_)) | Some(Outcome::Skipped(_))
+                )
+            });
+            if let Some(&bad) = bad {
+                self.started[i] = true;
+                self.outcome[i] = Some(Outcome::Skipped(planned[bad].name.clone()));
+                continue;
             }
-            publish(&outcome);
-            if running == 0 {
-                break;
-            }
-            let (i, r) = rx.recv().expect("a step thread always reports");
-            running -= 1;
-            match r {
-                Ok(secs) => {
-                    seconds[i] = secs;
-                    outcome[i] = Some(Outcome::Built);
-                }
-                Err(e) => {
-                    failed_any = true;
-                    outcome[i] = Some(Outcome::Failed(format!("{e:#}")));
-                }
+            if p.out.is_dir() && p.deps.iter().all(|&d| self.outcome[d].is_some()) {
+                self.started[i] = true;
+                self.outcome[i] = Some(Outcome::Cached);
             }
         }
-        Ok(())
-    })?;
-    progress.finish();
-    Ok(planned
-        .iter()
-        .enumerate()
-        .map(|(i, p)| Report {
-            name: p.name.clone(),
-            key: p.key.clone(),
-            outcome: outcome[i].clone().unwrap_or(Outcome::Skipped(
-                "an earlier step failed (use --keep-going to build everything possible)".into(),
-            )),
-            seconds: seconds[i],
-            out: p.out.clone(),
+    }
+
+    /// The first step that may start now, if a slot is free.
+    fn next_ready(&self, planned: &[Planned], engine: &Engine) -> Option<usize> {
+        let may_start = !self.failed_any || engine.keep_going;
+        if self.running >= engine.parallel.max(1) || !may_start {
+            return None;
+        }
+        (0..planned.len()).find(|&i| {
+            let p = &planned[i];
+            // "later" dependencies must have started, so that a waiting step can never
+            // hold the slot its dependency needs.
+            !self.started[i]
+                && p.deps.iter().all(|&d| {
+                    matches!(
+                        self.outcome[d],
+                        Some(Outcome::Built) | Some(Outcome::Cached)
+                    ) || (p.later.contains(&d) && self.started[d])
+                })
         })
-        .collect())
+    }
+
+    fn finished(&mut self, i: usize, r: Result<f64>) {
+        self.running -= 1;
+        match r {
+            Ok(secs) => {
+                self.seconds[i] = secs;
+                self.outcome[i] = Some(Outcome::Built);
+            }
+            Err(e) => {
+                self.failed_any = true;
+                self.outcome[i] = Some(Outcome::Failed(format!("{e:#}")));
+            }
+        }
+    }
+
+    fn reports(self, planned: &[Planned]) -> Vec<Report> {
+        planned
+            .iter()
+            .enumerate()
+            .map(|(i, p)| Report {
+                name: p.name.clone(),
+                key: p.key.clone(),
+                outcome: self.outcome[i].clone().unwrap_or(Outcome::Skipped(
+                    "an earlier step failed (use --keep-going to build everything possible)".into(),
+                )),
+                seconds: self.seconds[i],
+                out: p.out.clone(),
+            })
+            .collect()
+    }
 }
 
 /// Runs a graph: plans, executes, prints the summary, and fails if any step failed.
-pub fn run_graph(cx: &Context, graph: &Graph) -> Result<Vec<Report>> {
+pub fn run_graph<C: StepContext>(cx: &C, graph: &Graph<C>) -> Result<Vec<Report>> {
     let planned = plan(cx, graph)?;
     let reports = execute(cx, graph, &planned)?;
     print_summary(&reports);

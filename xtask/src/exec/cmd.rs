@@ -1,4 +1,5 @@
-//! A command to run: program, arguments, directory, environment.
+//! A command to run: program, arguments, directory, environment. How it runs (into a
+//! step's log, captured, in the foreground) is [`crate::exec::run`]'s business.
 
 use std::path::PathBuf;
 
@@ -9,6 +10,10 @@ pub struct Cmd {
     pub args: Vec<String>,
     pub dir: Option<PathBuf>,
     pub env: Vec<(String, String)>,
+    /// Start from an empty environment: `env` is all the command gets.
+    pub clear_env: bool,
+    /// A file the command reads as its standard input (otherwise it reads nothing).
+    pub stdin: Option<PathBuf>,
     /// Give the command a share of the global make jobserver.
     pub jobserver: bool,
     /// A short name for messages (the log always has the full command line).
@@ -22,6 +27,8 @@ impl Cmd {
             args: Vec::new(),
             dir: None,
             env: Vec::new(),
+            clear_env: false,
+            stdin: None,
             jobserver: false,
             label: None,
         }
@@ -51,6 +58,28 @@ impl Cmd {
     pub fn env(mut self, k: impl Into<String>, v: impl AsRef<std::ffi::OsStr>) -> Cmd {
         self.env
             .push((k.into(), v.as_ref().to_string_lossy().into_owned()));
+        self
+    }
+    /// Sets several variables (after those set so far).
+    pub fn envs<I, K, V>(mut self, vars: I) -> Cmd
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: AsRef<std::ffi::OsStr>,
+    {
+        for (k, v) in vars {
+            self = self.env(k, v);
+        }
+        self
+    }
+    /// Only the variables set with [`Cmd::env`]/[`Cmd::envs`], none of alpinist's.
+    pub fn env_clear(mut self) -> Cmd {
+        self.clear_env = true;
+        self
+    }
+    /// Standard input from a file.
+    pub fn stdin_file(mut self, p: impl Into<PathBuf>) -> Cmd {
+        self.stdin = Some(p.into());
         self
     }
     /// For `make`: share the machine's cores with every other running step.

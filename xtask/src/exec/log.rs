@@ -14,7 +14,7 @@ use anyhow::{bail, Context as _, Result};
 
 use crate::exec::cmd::Cmd;
 use crate::exec::progress::StepBar;
-use crate::exec::signals;
+use crate::exec::run::wait_registered;
 
 /// A step's log file, plus its progress line.
 #[derive(Clone)]
@@ -97,44 +97,16 @@ impl StepLog {
             f.flush()?;
         }
         let out = self.file.lock().expect("log lock").try_clone()?;
-        let mut expr = duct::cmd(&cmd.program, &cmd.args)
-            .stdin_null()
+        let expr = cmd
+            .background(self.jobserver.as_ref())
             .stderr_to_stdout()
-            .stdout_file(out)
-            .unchecked();
-        if let Some(d) = &cmd.dir {
-            expr = expr.dir(d);
-        }
-        for (k, v) in &cmd.env {
-            expr = expr.env(k, v);
-        }
-        if cmd.jobserver {
-            if let Some(client) = self.jobserver.clone() {
-                expr = expr.before_spawn(move |c| {
-                    client.configure_make(c);
-                    Ok(())
-                });
-            }
-        }
-        // Each command gets its own process group, so that everything it starts (make's
-        // compilers, a recipe's shell) can be stopped together when alpinist is.
-        expr = expr.before_spawn(|c| {
-            use std::os::unix::process::CommandExt;
-            c.process_group(0);
-            Ok(())
-        });
-        let could_not_start = || {
+            .stdout_file(out);
+        let output = wait_registered(expr).with_context(|| {
             format!(
                 "step {}: could not start `{}` (is it installed? see `cargo xtask setup`)",
                 self.step, cmd.program
             )
-        };
-        let handle = expr.start().with_context(could_not_start)?;
-        let groups: Vec<u32> = handle.pids();
-        signals::register(&groups);
-        let output = handle.wait().cloned();
-        signals::unregister(&groups);
-        let output = output.with_context(could_not_start)?;
+        })?;
         if output.status.success() {
             return Ok(());
         }

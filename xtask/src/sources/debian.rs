@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context as _, Result};
 
 use crate::config::source::DebianOrigin;
+use crate::exec::Cmd;
 use crate::fsutil::link_or_copy;
 use crate::sources::Resolver;
 
@@ -38,12 +39,10 @@ impl Resolver<'_> {
             args.push(format!("{}={}", deb.package, deb.version));
             // apt-get may fail on a missing .dsc for an older revision while still
             // fetching the tarballs; the checksum below decides, so look at the files.
-            let out = duct::cmd("apt-get", &args)
+            let out = Cmd::new("apt-get")
+                .args(&args)
                 .dir(&dir)
-                .stderr_to_stdout()
-                .stdout_capture()
-                .unchecked()
-                .run()
+                .output_combined()
                 .context("running apt-get (is this a Debian/Ubuntu host?)")?;
             if !orig.is_file() {
                 let text = String::from_utf8_lossy(&out.stdout);
@@ -67,9 +66,10 @@ impl Resolver<'_> {
             let data = dir.join(format!("{}.tar", deb.orig));
             if !data.is_file() {
                 let tmp = dir.join(format!("{}.tar.part", deb.orig));
-                duct::cmd!("dpkg-deb", "--fsys-tarfile", &orig)
-                    .stdout_path(&tmp)
-                    .run()
+                Cmd::new("dpkg-deb")
+                    .arg("--fsys-tarfile")
+                    .arg(&orig)
+                    .run_to_file(&tmp)
                     .with_context(|| format!("dpkg-deb --fsys-tarfile {}", orig.display()))?;
                 std::fs::rename(&tmp, &data)?;
             }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context as _, Result};
 
 use crate::config::source::GitArchive;
+use crate::exec::Cmd;
 use crate::sources::Resolver;
 
 impl Resolver<'_> {
@@ -15,15 +16,12 @@ impl Resolver<'_> {
         }
         let tmp = self.layout.distfiles.join(format!(".git-{file}.tmp"));
         let _ = std::fs::remove_dir_all(&tmp);
-        let clone = duct::cmd!(
-            "git", "clone", "--quiet", "--bare", "--depth", "1", "--branch", &git.tag, &git.url,
-            &tmp
-        )
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .stderr_to_stdout()
-        .stdout_capture()
-        .unchecked()
-        .run()?;
+        let clone = Cmd::new("git")
+            .args(["clone", "--quiet", "--bare", "--depth", "1", "--branch"])
+            .args([&git.tag, &git.url])
+            .arg(&tmp)
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .output_combined()?;
         if !clone.status.success() {
             let _ = std::fs::remove_dir_all(&tmp);
             bail!(
@@ -31,20 +29,24 @@ impl Resolver<'_> {
                 crate::exec::tail_str(&String::from_utf8_lossy(&clone.stdout), 3)
             );
         }
+        // `git archive | gzip -n -9`, through a file: gzip reads the same bytes.
+        let tar = self.layout.distfiles.join(format!("{file}.tar.part"));
         let part = self.layout.distfiles.join(format!("{file}.part"));
-        let made = duct::cmd!(
-            "git",
-            "-C",
-            &tmp,
-            "archive",
-            "--format=tar",
-            format!("--prefix={}", git.prefix),
-            &git.tag
-        )
-        .pipe(duct::cmd!("gzip", "-n", "-9"))
-        .stdout_path(&part)
-        .run();
+        let made = Cmd::new("git")
+            .arg("-C")
+            .arg(&tmp)
+            .args(["archive", "--format=tar"])
+            .arg(format!("--prefix={}", git.prefix))
+            .arg(&git.tag)
+            .run_to_file(&tar)
+            .and_then(|()| {
+                Cmd::new("gzip")
+                    .args(["-n", "-9"])
+                    .stdin_file(&tar)
+                    .run_to_file(&part)
+            });
         let _ = std::fs::remove_dir_all(&tmp);
+        let _ = std::fs::remove_file(&tar);
         made.context("git archive | gzip")?;
         let dest = self.layout.distfiles.join(file);
         std::fs::rename(&part, &dest)?;

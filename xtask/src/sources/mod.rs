@@ -19,6 +19,7 @@ use crate::layout::Layout;
 mod debian;
 mod download;
 mod git;
+pub mod patches;
 pub mod substitute;
 
 pub use download::download;

@@ -19,6 +19,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::config::source::{DebianOrigin, GitArchive, Substitute};
+use crate::sources::patches;
 
 /// `toolchains/sources.toml` (and any extra files a set names).
 #[derive(Debug, Default, Clone)]
@@ -155,18 +156,14 @@ impl AportSubstitute {
             return Ok(Vec::new());
         };
         let dir = checkout.join(dir);
-        let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .with_context(|| {
-                format!(
-                    "substitute for {}: patch directory {}",
-                    self.for_file,
-                    dir.display()
-                )
-            })?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().and_then(|x| x.to_str()) == Some("patch"))
-            .collect();
-        v.sort();
+        if !dir.is_dir() {
+            bail!(
+                "substitute for {}: patch directory {} does not exist",
+                self.for_file,
+                dir.display()
+            );
+        }
+        let v = patches::list(&dir)?;
         if v.is_empty() {
             bail!(
                 "substitute for {}: {} has no *.patch files",
@@ -269,20 +266,7 @@ fn repack(
         std::fs::rename(old_top, &top)?;
     }
     for p in patches {
-        let out = duct::cmd!("patch", "-p1", "-N", "--no-backup-if-mismatch", "-i", p)
-            .dir(&top)
-            .stderr_to_stdout()
-            .stdout_capture()
-            .unchecked()
-            .run()
-            .context("running patch")?;
-        if !out.status.success() {
-            bail!(
-                "patch {} does not apply:\n{}",
-                p.display(),
-                String::from_utf8_lossy(&out.stdout)
-            );
-        }
+        patches::apply(p, &top)?;
     }
     let f = File::create(out)?;
     let mut writer = Compression::of(&sub.for_file)?.writer(f)?;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use xtask::context::{Context, Settings};
-use xtask::engine::{InputKind, Inputs, Step, StepRun};
+use xtask::engine::{InputKind, Inputs, Step, StepRun, Use};
 use xtask::exec::Cmd;
 use xtask::layout::Layout;
 
@@ -59,6 +59,8 @@ pub struct FileStep {
     pub sleep_secs: u32,
     pub fail: bool,
     pub runs: Arc<AtomicUsize>,
+    /// The steps it uses (not inputs of its own: the engine adds their keys).
+    pub uses: Vec<Use>,
 }
 
 impl FileStep {
@@ -70,16 +72,25 @@ impl FileStep {
             sleep_secs: 0,
             fail: false,
             runs: Arc::new(AtomicUsize::new(0)),
+            uses: Vec::new(),
         }
+    }
+    /// The same step, using `step` too.
+    pub fn using(mut self, step: impl Into<Use>) -> FileStep {
+        self.uses.push(step.into());
+        self
     }
     pub fn runs(&self) -> usize {
         self.runs.load(Ordering::SeqCst)
     }
 }
 
-impl Step for FileStep {
+impl Step<Context> for FileStep {
     fn name(&self) -> String {
         self.name.clone()
+    }
+    fn uses(&self) -> Vec<Use> {
+        self.uses.clone()
     }
     fn inputs(&self, _cx: &Context) -> Result<Inputs> {
         let mut i = Inputs::new();
@@ -134,6 +145,7 @@ pub type StepFn = dyn Fn(&mut StepRun) -> Result<()> + Send + Sync;
 pub struct FnStep {
     pub name: String,
     pub run: Arc<StepFn>,
+    pub uses: Vec<Use>,
 }
 
 impl FnStep {
@@ -144,13 +156,22 @@ impl FnStep {
         FnStep {
             name: name.into(),
             run: Arc::new(run),
+            uses: Vec::new(),
         }
+    }
+    /// The same step, using `step` too.
+    pub fn using(mut self, step: impl Into<Use>) -> FnStep {
+        self.uses.push(step.into());
+        self
     }
 }
 
-impl Step for FnStep {
+impl Step<Context> for FnStep {
     fn name(&self) -> String {
         self.name.clone()
+    }
+    fn uses(&self) -> Vec<Use> {
+        self.uses.clone()
     }
     fn inputs(&self, _cx: &Context) -> Result<Inputs> {
         Ok(Inputs::new())

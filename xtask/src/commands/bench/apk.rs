@@ -14,7 +14,6 @@
 //!   time blocked on I/O.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _, Result};
@@ -31,6 +30,7 @@ use alpinist_apk::tarball::{EntryType, Header};
 
 use crate::commands::bench::measure::{self_cpu, Cpu};
 use crate::context::Context;
+use crate::exec::Cmd;
 
 /// The key the library's tests use; a fresh one is generated when it is absent.
 const TEST_KEY: &str = "/work/shared/testdata/alpine/testkey-62a9ada3.rsa";
@@ -336,11 +336,11 @@ pub fn install(cx: &Context, a: &InstallArgs) -> Result<()> {
         syncfs(&dir);
         let c0 = self_cpu();
         let t = Instant::now();
-        let st = Command::new("cp")
+        let st = Cmd::new("cp")
             .arg("-r")
             .arg(&root0)
             .arg(&dest)
-            .status()?;
+            .status_quiet()?;
         let wall = t.elapsed();
         if !st.success() {
             bail!("cp -r failed ({st})");
@@ -650,7 +650,7 @@ fn finish(dir: &Path, keep: bool) -> Result<()> {
         println!("kept {}", dir.display());
         Ok(())
     } else {
-        crate::engine::remove_dir_all_writable(dir)
+        crate::fsutil::remove_dir_all_writable(dir)
     }
 }
 
@@ -803,7 +803,7 @@ fn self_io() -> (u64, u64) {
 /// Flushes the filesystem holding `path` (`sync -f`), so runs start without earlier
 /// dirty data and the flush after a run can be timed.
 fn syncfs(path: &Path) {
-    let _ = Command::new("sync").arg("-f").arg(path).status();
+    let _ = Cmd::new("sync").arg("-f").arg(path).status_quiet();
 }
 
 #[derive(Default)]

@@ -67,7 +67,7 @@ pub fn toolchain_cold(cx: &Context, arch: &str) -> Result<()> {
     let link = result?;
     let installed = disk_usage(&std::fs::canonicalize(&link)?);
 
-    let g = crate::stages::toolchain::graph(&bcx, bcx.arches.get(arch)?)?;
+    let (g, _) = crate::stages::toolchain::graph(&bcx, bcx.arches.get(arch)?)?;
     let planned = step::plan(&bcx, &g)?;
     println!(
         "\nbench toolchain --arch {arch} (cold, {} make jobs)",
@@ -103,14 +103,14 @@ pub fn toolchain_cold(cx: &Context, arch: &str) -> Result<()> {
             step::set_last(&store, &p.name, &p.key)?;
         }
     }
-    step::remove_dir_all_writable(&tmp_cache)?;
+    crate::fsutil::remove_dir_all_writable(&tmp_cache)?;
     crate::stages::toolchain::build(cx, arch)?;
     Ok(())
 }
 
 pub fn noop(cx: &Context, arch: &str, runs: usize) -> Result<()> {
     let arch = cx.arches.get(arch)?.clone();
-    let g = crate::stages::toolchain::graph(cx, &arch)?;
+    let (g, _) = crate::stages::toolchain::graph(cx, &arch)?;
     let planned = step::plan(cx, &g)?;
     if planned.iter().any(|p| p.status != step::Status::Cached) {
         anyhow::bail!(
@@ -122,7 +122,7 @@ pub fn noop(cx: &Context, arch: &str, runs: usize) -> Result<()> {
     let mut times = Vec::new();
     for _ in 0..runs.max(1) {
         let t0 = Instant::now();
-        let g = crate::stages::toolchain::graph(cx, &arch)?;
+        let (g, _) = crate::stages::toolchain::graph(cx, &arch)?;
         let planned = step::plan(cx, &g)?;
         let reports = step::execute(cx, &g, &planned)?;
         assert!(reports.iter().all(|r| r.outcome == Outcome::Cached));

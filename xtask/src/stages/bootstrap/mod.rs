@@ -16,6 +16,7 @@ use crate::config::arch::Arch;
 use crate::config::stages::{AportsPin, Stages};
 use crate::context::Context;
 use crate::engine::{self as step, Outcome};
+use crate::exec::Cmd;
 use crate::stages::bootstrap::report::{entry, print_table, AportsRef, Entry, Report, SourceRef};
 use crate::stages::packages::{self as build, Aport, BuildSettings};
 use crate::stages::rootfs::selfhost::{self, CheckStep};
@@ -88,10 +89,10 @@ pub fn checkout(cx: &Context, given: Option<&Path>, pin: &AportsPin) -> Result<P
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp)?;
     let git = |args: &[&str]| -> Result<()> {
-        let st = std::process::Command::new("git")
+        let st = Cmd::new("git")
             .args(args)
-            .current_dir(&tmp)
-            .status()
+            .dir(&tmp)
+            .run_foreground(None)
             .context("running git")?;
         if !st.success() {
             bail!("git {} failed; {advice}", args.join(" "));
@@ -114,9 +115,9 @@ pub fn locate(checkout: &Path, repos: &[String], name: &str) -> Option<PathBuf> 
 }
 
 fn git_head(dir: &Path) -> Option<String> {
-    let out = std::process::Command::new("git")
+    let out = Cmd::new("git")
         .args(["rev-parse", "HEAD"])
-        .current_dir(dir)
+        .dir(dir)
         .output()
         .ok()?;
     out.status
@@ -241,7 +242,7 @@ pub fn run(cx: &mut Context, o: &Options) -> Result<()> {
         .iter()
         .filter(|e| e.result == "failed" || e.result == "missing")
         .count();
-    if hard_failures > 0 && !cx.keep_going {
+    if hard_failures > 0 && !cx.engine.keep_going {
         print_table(&entries);
         bail!("{hard_failures} aports could not be found or evaluated (see above); --keep-going builds the rest");
     }
@@ -251,7 +252,7 @@ pub fn run(cx: &mut Context, o: &Options) -> Result<()> {
     let mut excluded: BTreeMap<usize, (String, String)> = BTreeMap::new();
     let missing_tools = build::order::provide_host_tools(cx, &aports, &provider)?;
     if !missing_tools.is_empty() {
-        if !cx.keep_going {
+        if !cx.engine.keep_going {
             bail!(
                 "{}\n--keep-going builds the rest",
                 build::order::missing_tools_message(&missing_tools)
@@ -300,26 +301,22 @@ pub fn run(cx: &mut Context, o: &Options) -> Result<()> {
     }
     let to_build: Vec<Aport> = kept.iter().map(|&i| aports[i].clone()).collect();
     let key = crate::keys::SigningKey::ensure(cx)?;
-    let (g, aport_steps) = build::graph(cx, &arch, &to_build, &settings, &key)?;
-    let planned = step::plan(cx, &g)?;
-    let reports = step::execute(cx, &g, &planned)?;
-    let toolchain_keys: BTreeMap<String, String> = reports
-        .iter()
-        .filter(|r| !r.name.starts_with("pkg-"))
-        .map(|r| (r.name.clone(), r.key.clone()))
+    let bg = build::graph(cx, &arch, &to_build, &settings, &key)?;
+    let planned = step::plan(cx, &bg.graph)?;
+    let reports = step::execute(cx, &bg.graph, &planned)?;
+    let toolchain_keys: BTreeMap<String, String> = bg
+        .base_steps()
+        .into_iter()
+        .map(|i| (reports[i].name.clone(), reports[i].key.clone()))
         .collect();
     let mut done: Vec<PathBuf> = Vec::new();
     for (n, &i) in kept.iter().enumerate() {
-        let r = &reports[aport_steps[n + 1]];
+        let r = &reports[bg.aports[n].index()];
         let e = &mut entries[entry_of[i]];
         e.step = Some(r.name.clone());
         e.key = Some(r.key.clone());
         e.seconds = r.seconds;
-        e.log = Some(
-            cx.layout
-                .logs()
-                .join(format!("{}-{}.log", r.name, &r.key[..12])),
-        );
+        e.log = Some(cx.engine.log_path(&r.name, &r.key));
         match &r.outcome {
             Outcome::Built => e.result = "built".into(),
             Outcome::Cached => e.result = "cached".into(),
@@ -337,7 +334,7 @@ pub fn run(cx: &mut Context, o: &Options) -> Result<()> {
             done.push(r.out.clone());
         }
     }
-    let runtime = &reports[aport_steps[0]];
+    let runtime = &reports[bg.runtime.index()];
     if matches!(runtime.outcome, Outcome::Built | Outcome::Cached) {
         done.insert(0, runtime.out.clone());
     }
@@ -489,10 +486,10 @@ pub fn run(cx: &mut Context, o: &Options) -> Result<()> {
 /// Where a built aport's remote sources came from, and which were substituted (from
 /// the list the build step keeps in its output).
 fn record_sources(e: &mut Entry, out: &Path) {
-    let Ok(text) = std::fs::read_to_string(out.join(build::build::SOURCES_JSON)) else {
+    let Ok(text) = std::fs::read_to_string(out.join(build::fetch::SOURCES_JSON)) else {
         return;
     };
-    let Ok(used) = serde_json::from_str::<Vec<build::build::SourceUse>>(&text) else {
+    let Ok(used) = serde_json::from_str::<Vec<build::fetch::SourceUse>>(&text) else {
         return;
     };
     for u in used {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::stages::packages::build::SubstituteUse;
+use crate::stages::packages::fetch::SubstituteUse;
 use crate::stages::rootfs::selfhost::CheckStep;
 
 /// One line of the final table and of report.json.

@@ -9,6 +9,8 @@ use sha2::{Digest, Sha256};
 
 use crate::config::arch::Arch;
 use crate::context::Context;
+use crate::exec::Cmd;
+use crate::sources::patches;
 use crate::stages::packages::env::recipe_env;
 use crate::stages::packages::BuildSettings;
 
@@ -90,26 +92,20 @@ pub fn evaluate(cx: &Context, arch: &Arch, dir: &Path, settings: &BuildSettings)
         settings,
         1,
     );
-    let out = duct::cmd(
-        "bash",
-        [sh.as_os_str(), "meta".as_ref(), apkbuild.as_os_str()],
-    )
-    .full_env(
-        env.iter()
-            .cloned()
-            .chain([
-                ("srcdir".into(), tmp.join("src").display().to_string()),
-                ("pkgbasedir".into(), tmp.join("pkg").display().to_string()),
-                ("tmpdir".into(), tmp.join("tmp").display().to_string()),
-                ("HOME".into(), tmp.display().to_string()),
-            ])
-            .collect::<Vec<(String, String)>>(),
-    )
-    .stdout_capture()
-    .stderr_capture()
-    .unchecked()
-    .run()
-    .context("running bash")?;
+    let out = Cmd::new("bash")
+        .arg(&sh)
+        .arg("meta")
+        .arg(&apkbuild)
+        .env_clear()
+        .envs(env)
+        .envs([
+            ("srcdir", tmp.join("src").display().to_string()),
+            ("pkgbasedir", tmp.join("pkg").display().to_string()),
+            ("tmpdir", tmp.join("tmp").display().to_string()),
+            ("HOME", tmp.display().to_string()),
+        ])
+        .output()
+        .context("running bash")?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
         bail!(
@@ -216,45 +212,30 @@ fn patched_copy(cx: &Context, orig: &Path, repo: &str) -> Result<PathBuf> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let pdir = cx.layout.patches().join("aports").join(repo).join(&name);
-    let mut patches: Vec<PathBuf> = std::fs::read_dir(&pdir)
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "patch"))
-                .collect()
-        })
-        .unwrap_or_default();
+    let patches = patches::list(&pdir)?;
     if patches.is_empty() {
         return Ok(orig.to_path_buf());
     }
-    patches.sort();
     let copy = cx.layout.build.join("aports").join(repo).join(&name);
     if copy.exists() {
-        crate::engine::remove_dir_all_writable(&copy)?;
+        crate::fsutil::remove_dir_all_writable(&copy)?;
     }
     std::fs::create_dir_all(&copy)?;
-    let st = std::process::Command::new("cp")
+    let out = Cmd::new("cp")
         .arg("-a")
         .arg(format!("{}/.", orig.display()))
         .arg(&copy)
-        .status()?;
-    if !st.success() {
-        bail!("copying {} to {}", orig.display(), copy.display());
+        .output_combined()?;
+    if !out.status.success() {
+        bail!(
+            "copying {} to {}: {}",
+            orig.display(),
+            copy.display(),
+            String::from_utf8_lossy(&out.stdout).trim_end()
+        );
     }
     for p in &patches {
-        let out = std::process::Command::new("patch")
-            .args(["-p1", "-N", "--no-backup-if-mismatch", "-i"])
-            .arg(p)
-            .current_dir(&copy)
-            .output()?;
-        if !out.status.success() {
-            bail!(
-                "{}: does not apply to {}:\n{}",
-                p.display(),
-                orig.display(),
-                String::from_utf8_lossy(&out.stdout).trim_end()
-            );
-        }
+        patches::apply(p, &copy).with_context(|| format!("patching {}", orig.display()))?;
     }
     Ok(copy)
 }
@@ -268,13 +249,7 @@ fn git_time(dir: &Path, apkbuild: &Path) -> Result<(u64, String)> {
         }
     }
     let git = |args: &[&str]| -> Option<String> {
-        let o = duct::cmd("git", args)
-            .dir(dir)
-            .stdout_capture()
-            .stderr_null()
-            .unchecked()
-            .run()
-            .ok()?;
+        let o = Cmd::new("git").args(args).dir(dir).output().ok()?;
         o.status
             .success()
             .then(|| String::from_utf8_lossy(&o.stdout).trim().to_string())

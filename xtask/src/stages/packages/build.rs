@@ -3,26 +3,23 @@
 
 use std::path::{Path, PathBuf};
 
-use alpinist_apk::index::ApkIndex;
-use alpinist_apk::package::Signer;
-use alpinist_apk::sign::SigAlg;
 use alpinist_apkbuild::recipe::Recipe;
 use alpinist_apkbuild::trace;
-use anyhow::{anyhow, bail, Context as _, Result};
-use sha2::{Digest, Sha256};
+use anyhow::{anyhow, Context as _, Result};
 
 use crate::config::arch::Arch;
-use crate::config::source::{Checksum, SourceSpec};
 use crate::context::Context;
-use crate::engine::{InputKind, Inputs, Step, StepRun};
-use crate::fsutil::copy_tree;
+use crate::engine::{InputKind, Inputs, Step, StepRef, StepRun, Use};
+use crate::fsutil::{copy_tree, sha256_hex};
 use crate::keys::SigningKeyRef;
 use crate::stages::packages::aport::alpinist_checkout;
 use crate::stages::packages::env::recipe_env;
+use crate::stages::packages::fetch::{fetch_sources, SOURCES_JSON};
 use crate::stages::packages::order::{dep_name, split_deps};
-use crate::stages::packages::runtime::BOOTSTRAP_EPOCH;
+use crate::stages::packages::runtime::RuntimePackages;
 use crate::stages::packages::sandbox::sandbox;
-use crate::stages::packages::{parse_env, Aport, BuildSettings, RECIPE};
+use crate::stages::packages::{Aport, BuildSettings, RECIPE};
+use crate::stages::toolchain::Assemble;
 
 /// One aport built for one arch.
 pub struct AportBuild {
@@ -32,26 +29,173 @@ pub struct AportBuild {
     pub key: SigningKeyRef,
     /// Packages for the sysroot (after the build-side names that are packages).
     pub sysroot_deps: Vec<String>,
-    /// Names of the dependency steps whose packages may go into the sysroot.
-    pub package_steps: Vec<String>,
+    /// The cross toolchain it builds with.
+    pub toolchain: StepRef<Assemble>,
+    /// The stage 1 runtime packages, for the sysroot.
+    pub runtime: StepRef<RuntimePackages>,
+    /// The aports of this build it needs built first; their packages may go into the
+    /// sysroot.
+    pub needs: Vec<StepRef<AportBuild>>,
 }
+
+/// The build tree of an aport step: what the recipe sees as `$startdir`, `$srcdir`,
+/// `$pkgbasedir`, … (all under the step's work tree, which is all the sandbox lets it
+/// write).
+pub(crate) struct Tree {
+    pub work: PathBuf,
+    /// The copy of the aport (`$startdir`).
+    pub startdir: PathBuf,
+    pub srcdir: PathBuf,
+    pub pkgbase: PathBuf,
+    pub tmpdir: PathBuf,
+    pub sysroot: PathBuf,
+    pub home: PathBuf,
+    /// alpinist's shell library.
+    pub abuild_sh: PathBuf,
+    /// The files of alpinist's checkout the recipe builds (`$ALPINIST_TREE`).
+    pub alpinist: PathBuf,
+}
+
+impl Tree {
+    pub fn new(work: &Path) -> Tree {
+        Tree {
+            work: work.to_path_buf(),
+            startdir: work.join("aport"),
+            srcdir: work.join("src"),
+            pkgbase: work.join("pkg"),
+            tmpdir: work.join("tmp"),
+            sysroot: work.join("sysroot"),
+            home: work.join("home"),
+            abuild_sh: work.join("abuild.sh"),
+            alpinist: work.join("alpinist"),
+        }
+    }
+    fn apkbuild(&self) -> PathBuf {
+        self.startdir.join("APKBUILD")
+    }
+}
+
+/// The environment the recipe ran with, kept in its build tree for `cargo xtask shell`.
+const ENV_FILE: &str = ".alpinist-env.json";
 
 impl AportBuild {
     pub(crate) fn step_name(arch: &Arch, r: &Recipe) -> String {
         format!("pkg-{}-{}", arch.name, r.pkgname)
     }
+
+    /// Whether the recipe may use the network while it builds (`options="net"`).
+    pub(crate) fn net(&self) -> bool {
+        let r = &self.aport.recipe;
+        r.option(&r.pkgname, "net")
+    }
+
+    /// The work tree made ready: directories, and a writable copy of the aport.
+    fn prepare(&self, t: &Tree) -> Result<()> {
+        for d in [&t.srcdir, &t.tmpdir, &t.home] {
+            std::fs::create_dir_all(d)?;
+        }
+        copy_tree(&self.aport.dir, &t.startdir)?;
+        // Copies, not links: the recipe must never change the user's checkout.
+        make_writable_copy(&t.startdir)?;
+        if !self.aport.tree.is_empty() {
+            let root = alpinist_checkout();
+            for (f, _) in &self.aport.tree {
+                let dest = t.alpinist.join(f);
+                std::fs::create_dir_all(dest.parent().expect("has parent"))?;
+                std::fs::copy(root.join(f), &dest)?;
+            }
+        }
+        // The shell library goes into the work tree, which is all the sandbox can see of
+        // the build directory (it may be under /tmp, which the sandbox replaces).
+        std::fs::write(&t.abuild_sh, alpinist_apkbuild::ABUILD_SH)?;
+        Ok(())
+    }
+
+    /// The recipe's environment: abuild's for a cross build ([`recipe_env`]), what the
+    /// substitutes it uses ask for (`extra`), its tree's directories, and the shared
+    /// jobserver's `MAKEFLAGS`.
+    pub(crate) fn environment(
+        &self,
+        cx: &Context,
+        t: &Tree,
+        toolchain: &Path,
+        extra: &[(String, String)],
+    ) -> Vec<(String, String)> {
+        let mut env = recipe_env(&self.arch, toolchain, &t.sysroot, &self.settings, cx.jobs);
+        env.extend(extra.iter().cloned());
+        env.extend([
+            ("HOME".into(), t.home.display().to_string()),
+            ("srcdir".into(), t.srcdir.display().to_string()),
+            ("pkgbasedir".into(), t.pkgbase.display().to_string()),
+            ("tmpdir".into(), t.tmpdir.display().to_string()),
+            (
+                "SOURCE_DATE_EPOCH".into(),
+                self.aport.source_date_epoch.to_string(),
+            ),
+            ("ABUILD_LAST_COMMIT".into(), self.aport.commit.clone()),
+            (
+                "ALPINIST_ABUILD_SH".into(),
+                t.abuild_sh.display().to_string(),
+            ),
+            ("ALPINIST_TREE".into(), t.alpinist.display().to_string()),
+            ("PACKAGER".into(), "alpinist".into()),
+        ]);
+        // Build paths must not reach the packages (verify-repro builds in two places).
+        let map = format!("-ffile-prefix-map={}=/home/build", t.work.display());
+        for (k, v) in env.iter_mut() {
+            if k == "CFLAGS" || k == "CXXFLAGS" {
+                v.push(' ');
+                v.push_str(&map);
+            }
+        }
+        // Every recipe's make takes its jobs from the one jobserver of this process, so
+        // recipes building side by side share the cores.
+        if let Some(mf) = cx.jobserver_makeflags() {
+            set_var(&mut env, "MAKEFLAGS", &mf);
+        }
+        env
+    }
+
+    /// `build` (unpack, prepare, build, check) and then `package` under fakeroot, in the
+    /// sandbox.
+    fn run_recipe(
+        &self,
+        run: &StepRun,
+        t: &Tree,
+        toolchain: &Path,
+        env: &[(String, String)],
+    ) -> Result<()> {
+        let r = &self.aport.recipe;
+        let sh = t.abuild_sh.display().to_string();
+        let apkbuild = t.apkbuild().display().to_string();
+        run.log.status("build (unpack, prepare, build)");
+        let build = ["bash", &sh, "build", &apkbuild].map(String::from);
+        run.log
+            .run(&sandbox(&t.work, toolchain, env, self.net(), &build))
+            .map_err(|e| recipe_error(&r.path, e))?;
+        run.log.status("package (under fakeroot)");
+        let package = ["fakeroot", "--", "bash", &sh, "rootpkg", &apkbuild].map(String::from);
+        run.log
+            .run(&sandbox(&t.work, toolchain, env, false, &package))
+            .map_err(|e| recipe_error(&r.path, e))
+    }
 }
 
-impl Step for AportBuild {
+impl Step<Context> for AportBuild {
     fn name(&self) -> String {
         Self::step_name(&self.arch, &self.aport.recipe)
+    }
+    fn uses(&self) -> Vec<Use> {
+        let mut v: Vec<Use> = vec![self.toolchain.into(), self.runtime.into()];
+        v.extend(self.needs.iter().map(|&n| Use::from(n)));
+        v
     }
     fn inputs(&self, cx: &Context) -> Result<Inputs> {
         let mut i = Inputs::new();
         i.flag("recipe", RECIPE);
         i.flag(
             "abuild.sh",
-            hex::encode(Sha256::digest(alpinist_apkbuild::ABUILD_SH.as_bytes())),
+            sha256_hex(alpinist_apkbuild::ABUILD_SH.as_bytes()),
         );
         i.flag("arch", &self.arch.name);
         i.flag("signing-key", &self.key.fingerprint);
@@ -101,234 +245,53 @@ impl Step for AportBuild {
     }
 
     fn run(&self, cx: &Context, run: &mut StepRun) -> Result<()> {
-        let r = &self.aport.recipe;
-        let a = &self.arch;
-        let toolchain = run.dep(&format!("toolchain-{}", a.name))?.to_path_buf();
-        let work = run.work.clone();
-        let startdir = work.join("aport");
-        let srcdir = work.join("src");
-        let pkgbase = work.join("pkg");
-        let tmpdir = work.join("tmp");
-        let sysroot = work.join("sysroot");
-        let home = work.join("home");
-        for d in [&srcdir, &tmpdir, &home] {
-            std::fs::create_dir_all(d)?;
-        }
-        copy_tree(&self.aport.dir, &startdir)?;
-        // Copies, not links: the recipe must never change the user's checkout.
-        make_writable_copy(&startdir)?;
-
+        let toolchain = run.output(self.toolchain)?.to_path_buf();
+        let t = Tree::new(&run.work);
+        self.prepare(&t)?;
         // Sources: verified before anything runs.
         run.log.status("sources");
-        let mut used_sources: Vec<SourceUse> = Vec::new();
-        let mut env_extra: Vec<(String, String)> = Vec::new();
-        for s in &r.sources {
-            let dest = srcdir.join(&s.name);
-            match &s.url {
-                None => {
-                    let p = startdir.join(&s.name);
-                    let sum = Checksum::Sha512(s.sha512.clone());
-                    let actual = sum.compute(&p).with_context(|| {
-                        format!("{}: local source {} is missing", r.path.display(), s.name)
-                    })?;
-                    if actual != s.sha512 {
-                        bail!(
-                            "{}: checksum mismatch for local source {}:\n  expected sha512 {}\n  actual   sha512 {actual}\n  fix sha512sums (abuild checksum) or the file",
-                            r.path.display(),
-                            s.name,
-                            s.sha512
-                        );
-                    }
-                    std::os::unix::fs::symlink(&p, &dest)?;
-                }
-                Some(url) => {
-                    let sources = &self.settings.sources;
-                    let sub = sources.substitute(&s.name, &s.sha512);
-                    let spec = SourceSpec {
-                        file: s.name.clone(),
-                        urls: vec![url.clone()],
-                        sha512: Some(s.sha512.clone()),
-                        sha256: None,
-                        debian: sources.identical(&s.name).cloned(),
-                        substitute: sub.map(|x| x.spec()),
-                    };
-                    let say = |m: &str| {
-                        let _ = run.log.line(m);
-                    };
-                    let resolved = cx
-                        .resolver(&say)
-                        .resolve(&spec)
-                        .with_context(|| format!("{}: source {}", r.path.display(), s.name))?;
-                    let mut path = resolved.path.clone();
-                    let mut used = SourceUse {
-                        file: s.name.clone(),
-                        sha512: s.sha512.clone(),
-                        origin: resolved.origin.clone(),
-                        substitute: None,
-                    };
-                    if let (true, Some(sub)) = (resolved.substitute, sub) {
-                        path = crate::sources::substitute::adapt(
-                            sub,
-                            &resolved.path,
-                            &cx.layout.distfiles,
-                            &alpinist_checkout(),
-                        )?;
-                        let adapted = Checksum::Sha512(String::new());
-                        used.substitute = Some(SubstituteUse {
-                            file: sub.file.clone(),
-                            sha512: sub.sha512.clone(),
-                            adapted_sha512: adapted.compute(&path)?,
-                            why: sub.why.clone(),
-                        });
-                        env_extra.extend(
-                            sub.env
-                                .iter()
-                                .map(|kv| parse_env(kv, &sub.for_file))
-                                .collect::<Result<Vec<_>>>()?,
-                        );
-                        let note = format!(
-                            "{}: used the documented substitute {} from {} ({})",
-                            s.name, sub.file, resolved.origin, sub.why
-                        );
-                        run.log.line(&note)?;
-                        run.notes.push(note);
-                    }
-                    used_sources.push(used);
-                    // A copy (hard link when possible), not a symlink: the sandbox sees
-                    // only the work tree, and the distfiles may live under /tmp.
-                    if std::fs::hard_link(&path, &dest).is_err() {
-                        std::fs::copy(&path, &dest)?;
-                    }
-                }
-            }
-        }
-
-        if !self.aport.tree.is_empty() {
-            let root = alpinist_checkout();
-            let tree = work.join("alpinist");
-            for (f, _) in &self.aport.tree {
-                let dest = tree.join(f);
-                std::fs::create_dir_all(dest.parent().expect("has parent"))?;
-                std::fs::copy(root.join(f), &dest)?;
-            }
-        }
-
+        let sources = fetch_sources(cx, run, &self.aport.recipe, &self.settings, &t)?;
         // Sysroot: the makedepends_host (and the target runtime) from local packages.
         run.log.status("sysroot");
-        self.make_sysroot(run, &sysroot)?;
-
-        // The shell library goes into the work tree, which is all the sandbox can see of
-        // the build directory (it may be under /tmp, which the sandbox replaces).
-        let sh = work.join("abuild.sh");
-        std::fs::write(&sh, alpinist_apkbuild::ABUILD_SH)?;
-        let apkbuild = startdir.join("APKBUILD");
-        let mut env = recipe_env(a, &toolchain, &sysroot, &self.settings, cx.jobs);
-        env.extend(env_extra);
-        env.extend([
-            ("HOME".into(), home.display().to_string()),
-            ("srcdir".into(), srcdir.display().to_string()),
-            ("pkgbasedir".into(), pkgbase.display().to_string()),
-            ("tmpdir".into(), tmpdir.display().to_string()),
-            (
-                "SOURCE_DATE_EPOCH".into(),
-                self.aport.source_date_epoch.to_string(),
-            ),
-            ("ABUILD_LAST_COMMIT".into(), self.aport.commit.clone()),
-            ("ALPINIST_ABUILD_SH".into(), sh.display().to_string()),
-            (
-                "ALPINIST_TREE".into(),
-                work.join("alpinist").display().to_string(),
-            ),
-            ("PACKAGER".into(), "alpinist".into()),
-        ]);
-        // Build paths must not reach the packages (verify-repro builds in two places).
-        let map = format!("-ffile-prefix-map={}=/home/build", work.display());
-        for (k, v) in env.iter_mut() {
-            if k == "CFLAGS" || k == "CXXFLAGS" {
-                v.push(' ');
-                v.push_str(&map);
-            }
-        }
-        // Every recipe's make takes its jobs from the one jobserver of this process, so
-        // recipes building side by side share the cores.
-        if let Some(mf) = cx.jobserver_makeflags() {
-            for (k, v) in env.iter_mut() {
-                if k == "MAKEFLAGS" {
-                    *v = mf.clone();
-                }
-            }
-        }
-        let net = r.option(&r.pkgname, "net");
-        run.log.status("build (unpack, prepare, build)");
-        run.log
-            .run(&sandbox(
-                &work,
-                &toolchain,
-                &env,
-                net,
-                &[
-                    "bash".into(),
-                    sh.display().to_string(),
-                    "build".into(),
-                    apkbuild.display().to_string(),
-                ],
-            ))
-            .map_err(|e| recipe_error(&r.path, e))?;
-        run.log.status("package (under fakeroot)");
-        run.log
-            .run(&sandbox(
-                &work,
-                &toolchain,
-                &env,
-                false,
-                &[
-                    "fakeroot".into(),
-                    "--".into(),
-                    "bash".into(),
-                    sh.display().to_string(),
-                    "rootpkg".into(),
-                    apkbuild.display().to_string(),
-                ],
-            ))
-            .map_err(|e| recipe_error(&r.path, e))?;
-
+        self.make_sysroot(run, &t.sysroot)?;
+        let env = self.environment(cx, &t, &toolchain, &sources.env);
+        write_env(&t.work, &env)?;
+        self.run_recipe(run, &t, &toolchain, &env)?;
         run.log.status("postcheck, strip, trace, write packages");
-        self.make_packages(run, &toolchain, &pkgbase, &startdir, &sysroot)?;
+        self.make_packages(run, &toolchain, &t.pkgbase, &t.startdir, &t.sysroot)?;
         std::fs::write(
             run.out.join(SOURCES_JSON),
-            serde_json::to_string_pretty(&used_sources)?,
+            serde_json::to_string_pretty(&sources.used)?,
         )?;
         Ok(())
     }
 }
 
-/// Which file each remote source of a build came from: written into the step's output
-/// (`SOURCES_JSON`) and read by the bootstrap report.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct SourceUse {
-    /// The recipe's file name and checksum.
-    pub file: String,
-    pub sha512: String,
-    /// Where the file (or the substitute) came from.
-    pub origin: String,
-    /// Set when a documented substitute stood in for the recipe's file.
-    #[serde(default)]
-    pub substitute: Option<SubstituteUse>,
+/// Sets `k` in `env` (where it is, or at the end).
+pub(crate) fn set_var(env: &mut Vec<(String, String)>, k: &str, v: &str) {
+    match env.iter_mut().find(|(x, _)| x == k) {
+        Some((_, old)) => *old = v.to_string(),
+        None => env.push((k.to_string(), v.to_string())),
+    }
 }
 
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct SubstituteUse {
-    /// The substitute's own file and checksum.
-    pub file: String,
-    pub sha512: String,
-    /// The checksum of the file the recipe unpacked (adapted to its name and top
-    /// directory).
-    pub adapted_sha512: String,
-    pub why: String,
+/// Keeps the recipe's environment in its build tree.
+fn write_env(work: &Path, env: &[(String, String)]) -> Result<()> {
+    std::fs::write(work.join(ENV_FILE), serde_json::to_vec_pretty(env)?)?;
+    Ok(())
 }
 
-/// The file in an aport step's output that lists its sources.
-pub const SOURCES_JSON: &str = ".alpinist-sources.json";
+/// The environment the recipe of a kept build tree ran with.
+pub(crate) fn read_env(work: &Path) -> Result<Vec<(String, String)>> {
+    let p = work.join(ENV_FILE);
+    let bytes = std::fs::read(&p).with_context(|| {
+        format!(
+            "{}: the build tree has no record of its environment (kept by an older alpinist, or the build failed before its recipe ran)",
+            p.display()
+        )
+    })?;
+    serde_json::from_slice(&bytes).with_context(|| format!("reading {}", p.display()))
+}
 
 fn recipe_error(path: &Path, e: anyhow::Error) -> anyhow::Error {
     anyhow!("{}: the recipe failed\n{e:#}", path.display())
@@ -342,53 +305,4 @@ fn make_writable_copy(dir: &Path) -> Result<()> {
         std::fs::rename(&tmp, &full)?;
     }
     Ok(())
-}
-
-impl AportBuild {
-    fn make_sysroot(&self, run: &StepRun, sysroot: &Path) -> Result<()> {
-        // A temporary signed repository (<repo>/<arch>/) of the packages it may use.
-        let repo = run.work.join("sysroot-repo");
-        let arch_dir = repo.join(&self.arch.name);
-        std::fs::create_dir_all(&arch_dir)?;
-        let mut files: Vec<PathBuf> = Vec::new();
-        for s in &self.package_steps {
-            for e in std::fs::read_dir(run.dep(s)?)?.flatten() {
-                if e.path().extension().and_then(|x| x.to_str()) == Some("apk") {
-                    let dest = arch_dir.join(e.file_name());
-                    std::fs::hard_link(e.path(), &dest)
-                        .or_else(|_| std::fs::copy(e.path(), &dest).map(|_| ()))?;
-                    files.push(dest);
-                }
-            }
-        }
-        let refs: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
-        let index = ApkIndex::from_package_files(Some("alpinist sysroot".into()), &refs, None)?;
-        let signer = Signer::from_private_key_file(&self.key.private, SigAlg::Sha1)?;
-        std::fs::write(
-            arch_dir.join("APKINDEX.tar.gz"),
-            index.to_bytes(BOOTSTRAP_EPOCH, Some(&signer))?,
-        )?;
-        let keys_dir = self.key.private.parent().expect("key dir").to_path_buf();
-        let deps = self.sysroot_deps.clone();
-        let _ = run
-            .log
-            .line(&format!("sysroot packages: {}", deps.join(" ")));
-        let out = alpinist_apk_cli::add(&alpinist_apk_cli::AddOptions {
-            root: sysroot,
-            arch: &self.arch.name,
-            initdb: true,
-            repositories: std::slice::from_ref(&repo),
-            keys_dir: Some(&keys_dir),
-            simulate: false,
-            deps: &deps,
-        })
-        .with_context(|| {
-            format!(
-                "{}: installing the build dependencies into the sysroot",
-                self.aport.recipe.path.display()
-            )
-        })?;
-        let _ = run.log.line(&out);
-        Ok(())
-    }
 }

@@ -7,7 +7,7 @@ use anyhow::{anyhow, bail, Result};
 
 use crate::config::arch::Arch;
 use crate::context::Context;
-use crate::engine::Graph;
+use crate::engine::{Graph, StepRef};
 use crate::keys::SigningKey;
 use crate::stages::packages::build::AportBuild;
 use crate::stages::packages::order::{
@@ -16,6 +16,27 @@ use crate::stages::packages::order::{
 };
 use crate::stages::packages::runtime::RuntimePackages;
 use crate::stages::packages::{Aport, BuildSettings};
+use crate::stages::toolchain::ToolchainSteps;
+
+/// The steps of one build, and the handles of those its callers look at.
+pub struct BuildGraph {
+    pub graph: Graph<Context>,
+    /// Stage 1.
+    pub toolchain: ToolchainSteps,
+    /// The stage 1 runtime as bootstrap packages.
+    pub runtime: StepRef<RuntimePackages>,
+    /// One step per aport, in the order the aports were given.
+    pub aports: Vec<StepRef<AportBuild>>,
+}
+
+impl BuildGraph {
+    /// The steps that are not aports: the toolchain's and the runtime packages'.
+    pub fn base_steps(&self) -> Vec<usize> {
+        let mut v = self.toolchain.indices();
+        v.push(self.runtime.index());
+        v
+    }
+}
 
 /// The graph for building `aports` for `arch`: stage 1, the runtime packages, and one
 /// step per aport, ordered by what each needs from the others.
@@ -25,22 +46,15 @@ pub fn graph(
     aports: &[Aport],
     settings: &BuildSettings,
     key: &SigningKey,
-) -> Result<(Graph, Vec<usize>)> {
+) -> Result<BuildGraph> {
     let mut g = Graph::new();
     let tc = crate::stages::toolchain::add_steps(cx, arch, &mut g)?;
-    let idx = |n: &str| {
-        tc.iter()
-            .find(|(x, _)| x == n)
-            .map(|(_, i)| *i)
-            .expect("stage 1 step")
-    };
-    let runtime = g.add(
-        RuntimePackages {
-            arch: arch.clone(),
-            key: key.into(),
-        },
-        &[idx("gcc"), idx("linux-headers")],
-    );
+    let runtime = g.add(RuntimePackages {
+        arch: arch.clone(),
+        key: key.into(),
+        gcc: tc.gcc,
+        headers: tc.headers,
+    });
     let provider = providers(aports);
     let missing_tools = provide_host_tools(cx, aports, &provider)?;
     if !missing_tools.is_empty() {
@@ -48,46 +62,56 @@ pub fn graph(
     }
     let needs = needs(aports, &provider);
     let order = topo_order(aports, &needs)?;
-    let mut step_of: BTreeMap<usize, usize> = BTreeMap::new();
+    let mut step_of: BTreeMap<usize, StepRef<AportBuild>> = BTreeMap::new();
     for i in order {
         let a = &aports[i];
-        let (host_side, build_side) = split_deps(&a.recipe);
-        let mut sysroot_deps: Vec<String> =
-            vec!["musl-dev".into(), "libgcc".into(), "libstdc++".into()];
-        let mut deps = vec![idx("toolchain"), runtime];
-        let mut package_steps = vec![format!("runtime-{}", arch.name)];
-        for &j in &needs[i] {
-            deps.push(*step_of.get(&j).ok_or_else(|| anyhow!("internal: order"))?);
-            package_steps.push(AportBuild::step_name(arch, &aports[j].recipe));
-        }
-        let mut want = host_side.clone();
-        for b in &build_side {
-            let n = dep_name(b);
-            // A package, not a tool: abuild would install it on the build machine; for a
-            // cross build it is only useful in the sysroot.
-            if provider.contains_key(&n) || RUNTIME_NAMES.contains(&n.as_str()) {
-                want.push(b.clone());
-            }
-        }
-        for w in want {
-            if !sysroot_deps.contains(&w) {
-                sysroot_deps.push(w);
-            }
-        }
-        let s = g.add(
-            AportBuild {
-                arch: arch.clone(),
-                aport: a.clone(),
-                settings: settings.for_aport(&a.name()),
-                key: key.into(),
-                sysroot_deps,
-                package_steps,
-            },
-            &deps,
-        );
+        let needed = needs[i]
+            .iter()
+            .map(|j| {
+                step_of
+                    .get(j)
+                    .copied()
+                    .ok_or_else(|| anyhow!("internal: order"))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let s = g.add(AportBuild {
+            arch: arch.clone(),
+            aport: a.clone(),
+            settings: settings.for_aport(&a.name()),
+            key: key.into(),
+            sysroot_deps: sysroot_deps(a, &provider),
+            toolchain: tc.toolchain,
+            runtime,
+            needs: needed,
+        });
         step_of.insert(i, s);
     }
-    let mut aport_steps: Vec<usize> = vec![runtime];
-    aport_steps.extend(aports.iter().enumerate().map(|(i, _)| step_of[&i]));
-    Ok((g, aport_steps))
+    Ok(BuildGraph {
+        graph: g,
+        toolchain: tc,
+        runtime,
+        aports: (0..aports.len()).map(|i| step_of[&i]).collect(),
+    })
+}
+
+/// What goes into an aport's sysroot: the target runtime, its `makedepends_host`, and
+/// those of its build-side names that are packages rather than tools (abuild would
+/// install them on the build machine; for a cross build they are only useful in the
+/// sysroot).
+fn sysroot_deps(a: &Aport, provider: &BTreeMap<String, usize>) -> Vec<String> {
+    let (host_side, build_side) = split_deps(&a.recipe);
+    let mut deps: Vec<String> = vec!["musl-dev".into(), "libgcc".into(), "libstdc++".into()];
+    let mut want = host_side;
+    for b in &build_side {
+        let n = dep_name(b);
+        if provider.contains_key(&n) || RUNTIME_NAMES.contains(&n.as_str()) {
+            want.push(b.clone());
+        }
+    }
+    for w in want {
+        if !deps.contains(&w) {
+            deps.push(w);
+        }
+    }
+    deps
 }

@@ -20,14 +20,16 @@ use std::path::PathBuf;
 use anyhow::Result;
 
 use crate::config::arch::Arch;
+use crate::config::host::Purpose;
 use crate::context::Context;
-use crate::engine;
+use crate::engine::{self, Outcome};
 use crate::host;
 use crate::keys::SigningKey;
 
 pub mod aport;
 pub mod build;
 pub mod env;
+pub mod fetch;
 pub mod graph;
 pub mod order;
 pub mod package;
@@ -37,6 +39,7 @@ pub mod runtime;
 pub mod sandbox;
 pub mod settings;
 pub mod shell;
+pub mod sysroot;
 
 pub use aport::{evaluate, Aport};
 pub use graph::graph;
@@ -57,8 +60,10 @@ pub fn build_aports(
 ) -> Result<Vec<PathBuf>> {
     let arch = cx.arches.get(arch_name)?.clone();
     let key = SigningKey::ensure(cx)?;
-    let (done, failure) = run_aports(cx, &arch, dirs, settings, &key)?;
-    let repos = publish(cx, &arch, &done, &key)?;
+    let built = run_aports(cx, &arch, dirs, settings, &key)?;
+    let mut outs: Vec<PathBuf> = built.runtime.into_iter().collect();
+    outs.extend(built.aports);
+    let repos = publish(cx, &arch, &outs, &key)?;
     for r in &repos {
         eprintln!(
             "repository: {} (signed with {})",
@@ -66,7 +71,7 @@ pub fn build_aports(
             key.public_name
         );
     }
-    if let Some(msg) = failure {
+    if let Some(msg) = built.failure {
         anyhow::bail!("{msg}");
     }
     Ok(repos)
@@ -81,12 +86,19 @@ pub fn build_aport_outputs(
 ) -> Result<Vec<PathBuf>> {
     let arch = cx.arches.get(arch_name)?.clone();
     let key = SigningKey::ensure(cx)?;
-    let (done, failure) = run_aports(cx, &arch, dirs, settings, &key)?;
-    if let Some(msg) = failure {
+    let built = run_aports(cx, &arch, dirs, settings, &key)?;
+    if let Some(msg) = built.failure {
         anyhow::bail!("{msg}");
     }
-    // The runtime packages are not the aports'.
-    Ok(done.into_iter().skip(1).collect())
+    Ok(built.aports)
+}
+
+/// What a build made: the store outputs of the steps that succeeded (or were cached).
+struct Built {
+    runtime: Option<PathBuf>,
+    aports: Vec<PathBuf>,
+    /// The first failure, if a step failed.
+    failure: Option<String>,
 }
 
 fn run_aports(
@@ -95,10 +107,10 @@ fn run_aports(
     dirs: &[PathBuf],
     settings: &BuildSettings,
     key: &SigningKey,
-) -> Result<(Vec<PathBuf>, Option<String>)> {
+) -> Result<Built> {
     cx.layout.ensure()?;
-    host::require(&cx.layout, "toolchain")?;
-    host::require(&cx.layout, "build")?;
+    host::require(&cx.layout, Purpose::Toolchain)?;
+    host::require(&cx.layout, Purpose::Build)?;
     host::sandbox_preflight()?;
     let mut aports = Vec::new();
     for d in dirs {
@@ -116,23 +128,20 @@ fn run_aports(
         }
         aports.push(a);
     }
-    let (g, aport_steps) = graph(cx, arch, &aports, settings, key)?;
-    let planned = engine::plan(cx, &g)?;
-    let reports = engine::execute(cx, &g, &planned)?;
+    let bg = graph(cx, arch, &aports, settings, key)?;
+    let planned = engine::plan(cx, &bg.graph)?;
+    let reports = engine::execute(cx, &bg.graph, &planned)?;
     engine::print_summary(&reports);
-    let done: Vec<PathBuf> = aport_steps
-        .iter()
-        .filter(|&&i| {
-            matches!(
-                reports[i].outcome,
-                engine::Outcome::Built | engine::Outcome::Cached
-            )
-        })
-        .map(|&i| reports[i].out.clone())
-        .collect();
-    let failure = reports.iter().find_map(|r| match &r.outcome {
-        engine::Outcome::Failed(msg) => Some(msg.clone()),
-        _ => None,
-    });
-    Ok((done, failure))
+    let done = |i: usize| {
+        let r = &reports[i];
+        matches!(r.outcome, Outcome::Built | Outcome::Cached).then(|| r.out.clone())
+    };
+    Ok(Built {
+        runtime: done(bg.runtime.index()),
+        aports: bg.aports.iter().filter_map(|s| done(s.index())).collect(),
+        failure: reports.iter().find_map(|r| match &r.outcome {
+            Outcome::Failed(msg) => Some(msg.clone()),
+            _ => None,
+        }),
+    })
 }

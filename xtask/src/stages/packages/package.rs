@@ -232,7 +232,7 @@ impl AportBuild {
                 if has_pc && !v.words("depends").iter().any(|d| d == "pkgconfig") {
                     // abuild adds `pkgconfig`; without a provider in reach (pkgconf not built
                     // yet) it would make the package uninstallable, so it is left out then.
-                    if sys_provides.contains("pkgconfig") || self.package_steps.is_empty() {
+                    if sys_provides.contains("pkgconfig") {
                         auto_depends.insert("pkgconfig".into());
                     } else {
                         let _ = run.log.line(&format!(">>> note: {}: no pkgconfig provider yet; not adding the pkgconfig dependency", p.name));

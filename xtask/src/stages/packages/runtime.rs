@@ -10,25 +10,31 @@ use anyhow::Result;
 
 use crate::config::arch::Arch;
 use crate::context::Context;
-use crate::engine::{Inputs, Step, StepRun};
+use crate::engine::{Inputs, Step, StepRef, StepRun, Use};
 use crate::fsutil::copy_tree;
 use crate::keys::SigningKeyRef;
 use crate::stages::packages::RECIPE;
-use crate::stages::toolchain::target_lib_dir;
+use crate::stages::toolchain::{target_lib_dir, Gcc, LinuxHeaders};
 
 /// Target runtime from the stage 1 toolchain, as bootstrap packages: what the sysroot
 /// needs before the real musl and gcc packages exist.
 pub struct RuntimePackages {
     pub arch: Arch,
     pub key: SigningKeyRef,
+    /// musl and gcc's runtime libraries come from gcc's output, the headers from theirs.
+    pub gcc: StepRef<Gcc>,
+    pub headers: StepRef<LinuxHeaders>,
 }
 
 /// Build date of the stage 1 runtime packages, and the default clamp for tarball mtimes.
 pub const BOOTSTRAP_EPOCH: u64 = 1_700_000_000;
 
-impl Step for RuntimePackages {
+impl Step<Context> for RuntimePackages {
     fn name(&self) -> String {
         format!("runtime-{}", self.arch.name)
+    }
+    fn uses(&self) -> Vec<Use> {
+        vec![self.gcc.into(), self.headers.into()]
     }
     fn inputs(&self, cx: &Context) -> Result<Inputs> {
         let mut i = Inputs::new();
@@ -41,10 +47,8 @@ impl Step for RuntimePackages {
     }
     fn run(&self, cx: &Context, run: &mut StepRun) -> Result<()> {
         let a = &self.arch;
-        let gcc_out = run.dep(&format!("gcc-{}", a.name))?.to_path_buf();
-        let headers = run
-            .dep(&format!("linux-headers-{}", a.kernel_arch))?
-            .to_path_buf();
+        let gcc_out = run.output(self.gcc)?.to_path_buf();
+        let headers = run.output(self.headers)?.to_path_buf();
         let musl_ver = format!("{}-r0", cx.components.get("musl")?.version);
         let gcc_upstream = cx.components.get("gcc")?.version.clone();
         let gcc_ver = format!("{gcc_upstream}-r0");

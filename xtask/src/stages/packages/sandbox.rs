@@ -1,8 +1,9 @@
-//! The recipe's sandbox (bubblewrap).
+//! The recipe's sandbox: the host read-only, the work tree writable, no network unless
+//! the recipe asks for it. `cargo xtask shell` opens its shell in the same one.
 
 use std::path::Path;
 
-use crate::exec::Cmd;
+use crate::exec::{Cmd, Sandbox};
 
 /// The recipe's command inside bubblewrap: the host read-only, only `work` writable, a
 /// private /tmp, no network unless `net`.
@@ -14,47 +15,21 @@ pub(crate) fn sandbox(
     argv: &[String],
 ) -> Cmd {
     let w = work.display().to_string();
-    let tc = std::fs::canonicalize(toolchain)
-        .unwrap_or_else(|_| toolchain.to_path_buf())
-        .display()
-        .to_string();
-    let mut c = Cmd::new("bwrap")
-        .args([
-            "--die-with-parent",
-            "--unshare-pid",
-            "--unshare-ipc",
-            "--unshare-uts",
-        ])
-        .args([
-            "--ro-bind",
-            "/",
-            "/",
-            "--dev",
-            "/dev",
-            "--proc",
-            "/proc",
-            "--tmpfs",
-            "/tmp",
-        ])
-        // Mounted again after the private /tmp, in case they live under /tmp.
-        .args(["--ro-bind", &tc, &tc])
-        .args(["--bind", &w, &w])
-        .args(
-            tmp_paths_in(env, &w)
-                .into_iter()
-                .flat_map(|p| ["--ro-bind".to_string(), p.clone(), p]),
-        )
-        .args(["--chdir", &w])
-        .arg("--clearenv");
-    if !net {
-        c = c.arg("--unshare-net");
+    let tc = std::fs::canonicalize(toolchain).unwrap_or_else(|_| toolchain.to_path_buf());
+    // Mounted again after the private /tmp, in case they live under /tmp.
+    let mut sb = Sandbox::host()
+        .ro_bind(&tc, &tc.display().to_string())
+        .bind(work);
+    for p in tmp_paths_in(env, &w) {
+        sb = sb.ro_bind(Path::new(&p), &p);
     }
-    for (k, v) in env {
-        c = c.args(["--setenv", k, v]);
+    sb = sb.chdir(&w).clear_env();
+    if !net {
+        sb = sb.no_net();
     }
     let inner = argv.join(" ");
-    c.arg("--")
-        .args(argv)
+    sb.setenvs(env)
+        .command(argv)
         .label(format!("{inner} (in the sandbox)"))
         .jobserver()
 }

@@ -1,13 +1,15 @@
-//! `cargo xtask shell`: a shell in a failed build's kept tree.
+//! `cargo xtask shell`: a shell in a failed build's kept tree, in the sandbox and with
+//! the environment its recipe ran with (as the build recorded it).
 
 use std::path::Path;
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{bail, Result};
 
 use crate::config::arch::Arch;
 use crate::context::Context;
+use crate::engine::plan;
 use crate::keys::SigningKey;
-use crate::stages::packages::env::recipe_env;
+use crate::stages::packages::build::{read_env, set_var, Tree};
 use crate::stages::packages::sandbox::sandbox;
 use crate::stages::packages::{evaluate, graph, BuildSettings};
 
@@ -16,10 +18,10 @@ use crate::stages::packages::{evaluate, graph, BuildSettings};
 pub fn shell(cx: &Context, arch: &Arch, dir: &Path, settings: &BuildSettings) -> Result<()> {
     let key = SigningKey::find(cx)?.unwrap_or_else(|| SigningKey::not_yet(cx));
     let aport = evaluate(cx, arch, dir, settings)?;
-    let (g, steps) = graph(cx, arch, std::slice::from_ref(&aport), settings, &key)?;
-    let planned = crate::engine::plan(cx, &g)?;
-    let p = &planned[*steps.last().expect("aport step")];
-    let work = cx.layout.work().join(format!("{}-{}", p.name, p.key));
+    let bg = graph(cx, arch, std::slice::from_ref(&aport), settings, &key)?;
+    let planned = plan(cx, &bg.graph)?;
+    let p = &planned[bg.aports[0].index()];
+    let work = cx.engine.work_tree(&p.name, &p.key);
     if !work.is_dir() {
         bail!(
             "no kept build tree for {} at {}\n  a failed `cargo xtask build` keeps its tree; a successful one removes it",
@@ -27,49 +29,24 @@ pub fn shell(cx: &Context, arch: &Arch, dir: &Path, settings: &BuildSettings) ->
             work.display()
         );
     }
-    let tc = planned
-        .iter()
-        .find(|q| q.name == format!("toolchain-{}", arch.name))
-        .map(|q| q.out.clone())
-        .ok_or_else(|| anyhow!("no toolchain step"))?;
-    let sh = work.join("abuild.sh");
-    let mut env = recipe_env(
-        arch,
-        &tc,
-        &work.join("sysroot"),
-        &settings.for_aport(&aport.name()),
-        cx.jobs,
-    );
-    env.extend([
-        ("HOME".into(), work.join("home").display().to_string()),
-        ("srcdir".into(), work.join("src").display().to_string()),
-        ("pkgbasedir".into(), work.join("pkg").display().to_string()),
-        ("tmpdir".into(), work.join("tmp").display().to_string()),
-        (
-            "SOURCE_DATE_EPOCH".into(),
-            aport.source_date_epoch.to_string(),
-        ),
-        ("ALPINIST_ABUILD_SH".into(), sh.display().to_string()),
-        (
-            "TERM".into(),
-            std::env::var("TERM").unwrap_or_else(|_| "dumb".into()),
-        ),
-    ]);
-    let cmd = sandbox(
-        &work,
-        &tc,
-        &env,
-        aport.recipe.option(&aport.recipe.pkgname, "net"),
-        &[
-            "bash".into(),
-            sh.display().to_string(),
-            "env".into(),
-            work.join("aport/APKBUILD").display().to_string(),
-        ],
-    );
-    let st = std::process::Command::new(&cmd.program)
-        .args(&cmd.args)
-        .status()?;
+    let tc = &planned[bg.toolchain.toolchain.index()].out;
+    let t = Tree::new(&work);
+    let mut env = read_env(&work)?;
+    // This process's jobserver, not the build's.
+    let makeflags = cx
+        .jobserver_makeflags()
+        .unwrap_or_else(|| format!("-j{}", cx.jobs));
+    set_var(&mut env, "MAKEFLAGS", &makeflags);
+    let term = std::env::var("TERM").unwrap_or_else(|_| "dumb".into());
+    set_var(&mut env, "TERM", &term);
+    let net = aport.recipe.option(&aport.recipe.pkgname, "net");
+    let argv = [
+        "bash".to_string(),
+        t.abuild_sh.display().to_string(),
+        "env".into(),
+        t.startdir.join("APKBUILD").display().to_string(),
+    ];
+    let st = sandbox(&work, tc, &env, net, &argv).run_foreground(cx.engine.jobserver.as_ref())?;
     if !st.success() {
         bail!("the shell ended with {st}");
     }

@@ -6,6 +6,7 @@ use std::path::Path;
 use anyhow::{bail, Context as _, Result};
 
 use crate::config::arch::Arch;
+use crate::exec::Cmd;
 
 /// Makes sure the kernel runs `arch`'s programs through qemu-user (binfmt_misc).
 pub fn ensure_binfmt(arch: &Arch) -> Result<()> {
@@ -14,10 +15,10 @@ pub fn ensure_binfmt(arch: &Arch) -> Result<()> {
     }
     let misc = Path::new("/proc/sys/fs/binfmt_misc");
     if !misc.join("register").exists() {
-        let st = std::process::Command::new("mount")
+        let st = Cmd::new("mount")
             .args(["-t", "binfmt_misc", "binfmt_misc"])
             .arg(misc)
-            .status();
+            .status_quiet();
         if !matches!(st, Ok(s) if s.success()) || !misc.join("register").exists() {
             bail!(
                 "binfmt_misc is not mounted and could not be mounted; as root run\n  mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc"

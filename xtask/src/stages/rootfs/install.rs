@@ -10,6 +10,7 @@ use anyhow::{bail, Result};
 use crate::config::arch::Arch;
 use crate::context::Context;
 use crate::keys::SigningKey;
+use crate::stages::install::Install;
 use crate::stages::rootfs::binfmt::ensure_binfmt;
 use crate::stages::rootfs::scripts::run_script;
 use crate::stages::rootfs::tarball::write_tarball;
@@ -29,7 +30,7 @@ pub fn rootfs(cx: &Context, arch: &Arch, packages: &[String], profile: Profile) 
     let dir = cx.layout.build.join(&arch.name);
     let root = dir.join(profile.dir());
     if root.exists() {
-        crate::engine::remove_dir_all_writable(&root)?;
+        crate::fsutil::remove_dir_all_writable(&root)?;
     }
     std::fs::create_dir_all(&root)?;
     // Only the public key goes into the root.
@@ -37,13 +38,11 @@ pub fn rootfs(cx: &Context, arch: &Arch, packages: &[String], profile: Profile) 
     std::fs::create_dir_all(&pubdir)?;
     std::fs::copy(&key.public, pubdir.join(&key.public_name))?;
     eprintln!("installing {} into {}", packages.join(" "), root.display());
-    let out = alpinist_apk_cli::add(&alpinist_apk_cli::AddOptions {
+    let out = crate::stages::install::install(&Install {
         root: &root,
         arch: &arch.name,
-        initdb: true,
         repositories: &repos,
-        keys_dir: Some(&pubdir),
-        simulate: false,
+        keys_dir: &pubdir,
         deps: packages,
     })?;
     eprint!("{out}");

@@ -6,44 +6,20 @@ use std::path::{Path, PathBuf};
 use alpinist_apk::db::ScriptKind;
 use anyhow::{bail, Context as _, Result};
 
-/// Runs a command inside `root` as its `/` (with no network when `no_net`).
-pub fn in_root(
-    root: &Path,
-    binds: &[(PathBuf, String)],
-    no_net: bool,
-    argv: &[&str],
-) -> std::process::Command {
-    let mut c = std::process::Command::new("bwrap");
-    c.arg("--bind").arg(root).arg("/");
-    if no_net {
-        c.arg("--unshare-net");
-    }
-    c.args([
-        "--dev",
-        "/dev",
-        "--proc",
-        "/proc",
-        "--tmpfs",
-        "/run",
-        "--unshare-pid",
-        "--die-with-parent",
-        "--chdir",
-        "/",
-        "--clearenv",
-    ]);
-    c.args([
-        "--setenv",
-        "PATH",
-        "/usr/sbin:/usr/bin:/sbin:/bin",
-        "--setenv",
-        "HOME",
-        "/root",
-    ]);
+use crate::exec::{Cmd, Sandbox};
+
+/// A command inside `root` as its `/` (with no network when `no_net`), the local
+/// repositories `binds` visible read-only where `/etc/apk/repositories` names them.
+pub fn in_root(root: &Path, binds: &[(PathBuf, String)], no_net: bool, argv: &[&str]) -> Cmd {
+    let mut sb = Sandbox::root(root, no_net)
+        .chdir("/")
+        .clear_env()
+        .setenv("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .setenv("HOME", "/root");
     for (from, to) in binds {
-        c.arg("--ro-bind").arg(from).arg(to);
+        sb = sb.ro_bind(from, to);
     }
-    c.arg("--").args(argv);
-    c
+    sb.command(argv)
 }
 
 pub(crate) fn run_script(

@@ -10,13 +10,14 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{Context as _, Result};
 
 use crate::config::arch::Arch;
 use crate::config::source::SourceSpec;
 use crate::context::Context;
 use crate::stages::rootfs::binfmt::ensure_binfmt;
 use crate::stages::rootfs::scripts::in_root;
+use crate::stages::rootfs::tarball::unpack;
 use crate::stages::rootfs::{local_repos, Profile, REPO_MOUNT};
 
 /// One step of the check, as printed and recorded in report.json.
@@ -64,18 +65,10 @@ pub fn check(cx: &Context, arch: &Arch, o: &Options) -> Result<Vec<CheckStep>> {
     let dir = cx.layout.build.join(&arch.name);
     let root = dir.join("selfhost-root");
     if root.exists() {
-        crate::engine::remove_dir_all_writable(&root)?;
+        crate::fsutil::remove_dir_all_writable(&root)?;
     }
     std::fs::create_dir_all(&root)?;
-    let st = std::process::Command::new("tar")
-        .arg("-xzf")
-        .arg(&tarball)
-        .arg("-C")
-        .arg(&root)
-        .status()?;
-    if !st.success() {
-        bail!("unpacking {} failed", tarball.display());
-    }
+    unpack(&tarball, &root)?;
     let name = stage_aport(cx, arch, o.aport, &root)?;
     for (file, text) in [("hello.c", HELLO_C), ("hello.cpp", HELLO_CXX)] {
         std::fs::write(root.join("root").join(file), text)?;

@@ -2,7 +2,9 @@
 
 use std::path::Path;
 
-use anyhow::{Context as _, Result};
+use anyhow::{bail, Context as _, Result};
+
+use crate::exec::Cmd;
 
 /// A deterministic gzip'd tar of `root`: sorted, numeric owners and modes as installed,
 /// every mtime clamped to SOURCE_DATE_EPOCH (default: alpinist's bootstrap epoch).
@@ -53,5 +55,24 @@ pub(crate) fn write_tarball(root: &Path, out: &Path) -> Result<()> {
     }
     b.into_inner()?.finish()?;
     std::fs::rename(&tmp, out)?;
+    Ok(())
+}
+
+/// Unpacks a root filesystem tarball into `root` (with tar, which keeps owners and
+/// device files as the tarball has them).
+pub fn unpack(tarball: &Path, root: &Path) -> Result<()> {
+    let out = Cmd::new("tar")
+        .arg("-xzf")
+        .arg(tarball)
+        .arg("-C")
+        .arg(root)
+        .output_combined()?;
+    if !out.status.success() {
+        bail!(
+            "unpacking {} failed:\n{}",
+            tarball.display(),
+            String::from_utf8_lossy(&out.stdout).trim_end()
+        );
+    }
     Ok(())
 }

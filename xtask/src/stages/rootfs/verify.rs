@@ -9,6 +9,7 @@ use crate::config::arch::Arch;
 use crate::context::Context;
 use crate::stages::rootfs::binfmt::ensure_binfmt;
 use crate::stages::rootfs::scripts::in_root;
+use crate::stages::rootfs::tarball::unpack;
 use crate::stages::rootfs::{local_repos, Profile, REPO_MOUNT};
 
 /// `verify-rootfs`: unpack the tarball and run the root's own tools in it.
@@ -22,15 +23,7 @@ pub fn verify(cx: &Context, arch: &Arch, tarball: Option<PathBuf>) -> Result<()>
     let tmp = tempfile_dir(&dir)?;
     let root = tmp.join("root");
     std::fs::create_dir_all(&root)?;
-    let st = std::process::Command::new("tar")
-        .arg("-xzf")
-        .arg(&tarball)
-        .arg("-C")
-        .arg(&root)
-        .status()?;
-    if !st.success() {
-        bail!("unpacking {} failed", tarball.display());
-    }
+    unpack(&tarball, &root)?;
     let binds: Vec<(PathBuf, String)> = local_repos(cx, arch)?
         .into_iter()
         .map(|r| {
@@ -102,7 +95,7 @@ pub fn verify(cx: &Context, arch: &Arch, tarball: Option<PathBuf>) -> Result<()>
             failed += 1;
         }
     }
-    let _ = crate::engine::remove_dir_all_writable(&tmp);
+    let _ = crate::fsutil::remove_dir_all_writable(&tmp);
     if failed > 0 {
         bail!(
             "{failed} of {} checks failed in {}",

@@ -7,9 +7,10 @@ use anyhow::{bail, Context as _, Result};
 
 use crate::config::arch::Arch;
 use crate::context::Context;
-use crate::engine::{Inputs, Step, StepRun};
+use crate::engine::{Inputs, Step, StepRef, StepRun, Use};
 use crate::fsutil::copy_tree;
 use crate::stages::toolchain::cross_files::{write_cmake, write_meson};
+use crate::stages::toolchain::{Binutils, Gcc, LinuxHeaders};
 
 /// The assemble step has its own, so that fixing it does not rebuild the compilers.
 const ASSEMBLE_RECIPE: &str = "3";
@@ -19,11 +20,17 @@ const RUNTIME_LIBS: &[&str] = &["libgcc_s.so", "libstdc++.so", "libatomic.so", "
 
 pub struct Assemble {
     pub arch: Arch,
+    pub binutils: StepRef<Binutils>,
+    pub headers: StepRef<LinuxHeaders>,
+    pub gcc: StepRef<Gcc>,
 }
 
-impl Step for Assemble {
+impl Step<Context> for Assemble {
     fn name(&self) -> String {
         format!("toolchain-{}", self.arch.name)
+    }
+    fn uses(&self) -> Vec<Use> {
+        vec![self.binutils.into(), self.headers.into(), self.gcc.into()]
     }
     fn inputs(&self, _cx: &Context) -> Result<Inputs> {
         let mut i = Inputs::new();
@@ -40,14 +47,10 @@ impl Step for Assemble {
         let t = &a.triple;
         let out = run.out.clone();
         run.log.status("assembling the prefix");
-        for dep in [format!("binutils-{}", a.name), format!("gcc-{}", a.name)] {
-            copy_tree(run.dep(&dep)?, &out)?;
-        }
+        copy_tree(run.output(self.binutils)?, &out)?;
+        copy_tree(run.output(self.gcc)?, &out)?;
         let sysroot = out.join("sysroot");
-        copy_tree(
-            run.dep(&format!("linux-headers-{}", a.kernel_arch))?,
-            &sysroot,
-        )?;
+        copy_tree(run.output(self.headers)?, &sysroot)?;
         for junk in [crate::engine::MANIFEST, ".alpinist-log.txt"] {
             let _ = std::fs::remove_file(out.join(junk));
             let _ = std::fs::remove_file(sysroot.join(junk));

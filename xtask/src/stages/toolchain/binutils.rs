@@ -15,7 +15,7 @@ pub struct Binutils {
     pub config: ToolchainConfig,
 }
 
-impl Step for Binutils {
+impl Step<Context> for Binutils {
     fn name(&self) -> String {
         format!("binutils-{}", self.arch.name)
     }

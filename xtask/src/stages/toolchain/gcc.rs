@@ -8,9 +8,10 @@ use anyhow::{bail, Result};
 use crate::config::arch::Arch;
 use crate::config::toolchain::ToolchainConfig;
 use crate::context::Context;
-use crate::engine::{Inputs, Step, StepRun};
+use crate::engine::{Inputs, Step, StepRef, StepRun, Use};
 use crate::exec::Cmd;
 use crate::stages::toolchain::source::{patch_inputs, unpack};
+use crate::stages::toolchain::Binutils;
 use crate::stages::toolchain::{host_inputs, path_with, HOST_LIBS};
 
 /// gcc's own, bumped when the gcc step's commands change.
@@ -19,6 +20,8 @@ const GCC_RECIPE: &str = "2";
 pub struct Gcc {
     pub arch: Arch,
     pub config: ToolchainConfig,
+    /// Needed from `all-gcc` on; gcc starts while it is still building.
+    pub binutils: StepRef<Binutils>,
 }
 
 impl Gcc {
@@ -34,9 +37,12 @@ impl Gcc {
     }
 }
 
-impl Step for Gcc {
+impl Step<Context> for Gcc {
     fn name(&self) -> String {
         format!("gcc-{}", self.arch.name)
+    }
+    fn uses(&self) -> Vec<Use> {
+        vec![self.binutils.later()]
     }
     fn inputs(&self, cx: &Context) -> Result<Inputs> {
         let gcc = cx.components.get("gcc")?;
@@ -83,7 +89,7 @@ impl Step for Gcc {
             .join(format!("musl-{}", cx.components.get("musl")?.version));
         run.phase("unpack", |run| {
             for d in ["src-gcc", "src-musl"] {
-                let _ = crate::engine::remove_dir_all_writable(&run.work.join(d));
+                let _ = crate::fsutil::remove_dir_all_writable(&run.work.join(d));
             }
             let g = unpack(cx, run, "gcc", &[], &self.arch.gcc.patch_sets)?;
             let m = unpack(cx, run, "musl", &[], &[])?;
@@ -113,7 +119,7 @@ impl Step for Gcc {
 
         run.phase("configure", |run| {
             for d in [&obj, &mobj, &bsys] {
-                let _ = crate::engine::remove_dir_all_writable(d);
+                let _ = crate::fsutil::remove_dir_all_writable(d);
                 std::fs::create_dir_all(d)?;
             }
             // musl's headers go into the build sysroot before gcc is configured: gcc's
@@ -172,9 +178,7 @@ impl Step for Gcc {
             ))
         })?;
 
-        let binutils = run
-            .dep(&format!("binutils-{}", self.arch.name))?
-            .to_path_buf();
+        let binutils = run.output(self.binutils)?.to_path_buf();
         let path = path_with(&binutils.join("bin"));
         let with_env = |cmd: Cmd| -> Cmd { gcc_env(cmd, Some(&path)) };
 

@@ -14,7 +14,7 @@ pub struct LinuxHeaders {
     pub arch: Arch,
 }
 
-impl Step for LinuxHeaders {
+impl Step<Context> for LinuxHeaders {
     /// Named by kernel ARCH: armhf and armv7 (or x86 and x86_64) share one output.
     fn name(&self) -> String {
         format!("linux-headers-{}", self.arch.kernel_arch)

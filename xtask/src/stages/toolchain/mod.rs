@@ -2,8 +2,8 @@
 //!
 //! One gcc build tree per arch, not two: configure once, `all-gcc`, install musl's
 //! headers into a build sysroot, build a static libgcc, build musl against it, then
-//! finish gcc (libgcc_s, libstdc++, libatomic, libgomp) in the same tree. The steps and
-//! their order come from `stages/toolchain.toml`; flags from `toolchains/`.
+//! finish gcc (libgcc_s, libstdc++, libatomic, libgomp) in the same tree. The steps are
+//! added by [`add_steps`]; flags come from `toolchains/`.
 //!
 //! - [`source`]: unpacking a component and applying its patches;
 //! - [`binutils`], [`linux_headers`], [`gcc`]: the three compiling steps;
@@ -11,12 +11,13 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{Context as _, Result};
 
 use crate::config::arch::Arch;
-use crate::config::toolchain::{StageFile, ToolchainConfig};
+use crate::config::host::Purpose;
+use crate::config::toolchain::ToolchainConfig;
 use crate::context::Context;
-use crate::engine::{Graph, Inputs};
+use crate::engine::{Graph, Inputs, StepRef};
 
 pub mod assemble;
 pub mod binutils;
@@ -38,58 +39,65 @@ pub(crate) const HOST_LIBS: &[&str] = &["libgmp-dev", "libmpfr-dev", "libmpc-dev
 /// Bumped when the Rust code of a step changes what it produces.
 pub(crate) const RECIPE: &str = "1";
 
-/// The stage 1 graph for one arch.
-pub fn graph(cx: &Context, arch: &Arch) -> Result<Graph> {
-    let mut g = Graph::new();
-    add_steps(cx, arch, &mut g)?;
-    Ok(g)
+/// The stage 1 steps of one arch.
+#[derive(Debug, Clone, Copy)]
+pub struct ToolchainSteps {
+    pub binutils: StepRef<Binutils>,
+    pub gcc: StepRef<Gcc>,
+    pub headers: StepRef<LinuxHeaders>,
+    /// The finished prefix.
+    pub toolchain: StepRef<Assemble>,
 }
 
-/// Adds the stage 1 steps for `arch` to a graph; returns the index of each by stage
-/// step name (`binutils`, `gcc`, `toolchain`, …).
-pub fn add_steps(cx: &Context, arch: &Arch, g: &mut Graph) -> Result<Vec<(String, usize)>> {
-    let path = cx.layout.stages_data().join("toolchain.toml");
-    let stage: StageFile = crate::config::load(&path)?;
-    let config = ToolchainConfig::load(&cx.layout)?;
-    let mut index: Vec<(String, usize)> = Vec::new();
-    for s in &stage.step {
-        let mut deps = Vec::new();
-        for u in &s.uses {
-            let Some((_, i)) = index.iter().find(|(n, _)| n == u) else {
-                bail!(
-                    "{}: step {} uses {u}, which is not declared before it",
-                    path.display(),
-                    s.name
-                );
-            };
-            deps.push(*i);
-        }
-        let mut later = Vec::new();
-        for u in &s.uses_later {
-            let Some(pos) = s.uses.iter().position(|x| x == u) else {
-                bail!(
-                    "{}: step {} lists {u} in uses_later but not in uses",
-                    path.display(),
-                    s.name
-                );
-            };
-            later.push(deps[pos]);
-        }
-        let arch = arch.clone();
-        let config = config.clone();
-        let i = match s.name.as_str() {
-            "binutils" => g.add_later(Binutils { arch, config }, &deps, &later),
-            "linux-headers" => g.add_later(LinuxHeaders { arch }, &deps, &later),
-            "gcc" => g.add_later(Gcc { arch, config }, &deps, &later),
-            "toolchain" => g.add_later(Assemble { arch }, &deps, &later),
-            other => bail!(
-                "{}: unknown step {other:?} (known: binutils, linux-headers, gcc, toolchain)",
-                path.display()
-            ),
-        };
-        index.push((s.name.clone(), i));
+impl ToolchainSteps {
+    /// Their places in the graph.
+    pub fn indices(&self) -> Vec<usize> {
+        vec![
+            self.binutils.index(),
+            self.gcc.index(),
+            self.headers.index(),
+            self.toolchain.index(),
+        ]
     }
-    Ok(index)
+}
+
+/// The stage 1 graph for one arch.
+pub fn graph(cx: &Context, arch: &Arch) -> Result<(Graph<Context>, ToolchainSteps)> {
+    let mut g = Graph::new();
+    let steps = add_steps(cx, arch, &mut g)?;
+    Ok((g, steps))
+}
+
+/// Adds the stage 1 steps for `arch` to a graph. binutils and the Linux headers need
+/// nothing; gcc uses binutils, but only from `all-gcc` on, so it starts once binutils
+/// has (unpacking its 1.2 GiB source, its top-level configure and the host libraries
+/// overlap binutils' build); the toolchain step assembles the three. When slots are
+/// short (two at a time on two cores) steps start in the order they are added, so the
+/// long gcc step comes before the headers.
+pub fn add_steps(cx: &Context, arch: &Arch, g: &mut Graph<Context>) -> Result<ToolchainSteps> {
+    let config = ToolchainConfig::load(&cx.layout)?;
+    let binutils = g.add(Binutils {
+        arch: arch.clone(),
+        config: config.clone(),
+    });
+    let gcc = g.add(Gcc {
+        arch: arch.clone(),
+        config,
+        binutils,
+    });
+    let headers = g.add(LinuxHeaders { arch: arch.clone() });
+    let toolchain = g.add(Assemble {
+        arch: arch.clone(),
+        binutils,
+        headers,
+        gcc,
+    });
+    Ok(ToolchainSteps {
+        binutils,
+        gcc,
+        headers,
+        toolchain,
+    })
 }
 
 pub(crate) fn host_inputs(cx: &Context, inputs: &mut Inputs) {
@@ -107,13 +115,10 @@ pub(crate) fn path_with(dir: &Path) -> String {
 pub fn build(cx: &Context, arch_name: &str) -> Result<PathBuf> {
     let arch = cx.arches.get(arch_name)?.clone();
     cx.layout.ensure()?;
-    crate::host::require(&cx.layout, "toolchain")?;
-    let g = graph(cx, &arch)?;
+    crate::host::require(&cx.layout, Purpose::Toolchain)?;
+    let (g, steps) = graph(cx, &arch)?;
     let reports = crate::engine::run_graph(cx, &g)?;
-    let tc = reports
-        .iter()
-        .find(|r| r.name == format!("toolchain-{}", arch.name))
-        .context("the toolchain graph has no toolchain step")?;
+    let tc = &reports[steps.toolchain.index()];
     let link = cx.layout.toolchain_link(&arch.name);
     std::fs::create_dir_all(link.parent().expect("has parent"))?;
     let _ = std::fs::remove_file(&link);

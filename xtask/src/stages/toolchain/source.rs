@@ -8,6 +8,7 @@ use anyhow::{bail, Result};
 use crate::context::Context;
 use crate::engine::{InputKind, Inputs, StepRun};
 use crate::exec::Cmd;
+use crate::sources::patches;
 
 /// Patches are inputs whether or not the substitute is used: the key must be known
 /// before the source is resolved. `sets` are the arch's extra patch sets.
@@ -34,18 +35,7 @@ pub(crate) fn patch_inputs(
 /// `patches/<component>/<dir>/*.patch`, in name order. `<dir>` is the version, or
 /// `<version>-substitute` for patches that only the documented substitute source needs.
 pub(crate) fn patches(cx: &Context, component: &str, version: &str) -> Result<Vec<PathBuf>> {
-    let dir = cx.layout.patches().join(component).join(version);
-    let mut v = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(&dir) {
-        for e in rd {
-            let p = e?.path();
-            if p.extension().and_then(|x| x.to_str()) == Some("patch") {
-                v.push(p);
-            }
-        }
-    }
-    v.sort();
-    Ok(v)
+    patches::list(&cx.layout.patches().join(component).join(version))
 }
 
 /// An arch's extra patch set, `patches/<component>/<version>/<set>/*.patch`; a set named
@@ -125,12 +115,7 @@ pub(crate) fn unpack(
     for p in to_apply {
         run.log
             .status(&format!("patching {component}: {}", p.display()));
-        run.log.run(
-            &Cmd::new("patch")
-                .args(["-p1", "-N", "-i"])
-                .arg(&p)
-                .dir(&top),
-        )?;
+        run.log.run(&patches::command(&p, &top))?;
     }
     Ok(top)
 }
