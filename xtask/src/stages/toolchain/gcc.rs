@@ -1,7 +1,7 @@
 //! gcc (C, C++) and musl in one build tree: all-gcc, musl headers, static libgcc, musl,
 //! then the target libraries.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 
@@ -25,12 +25,12 @@ pub struct Gcc {
 }
 
 impl Gcc {
-    fn configure(&self) -> Vec<String> {
+    fn configure_args(&self) -> Vec<String> {
         let mut v = self.config.gcc.configure.clone();
         v.extend(self.arch.gcc.configure.iter().cloned());
         v
     }
-    fn musl_configure(&self) -> Vec<String> {
+    fn musl_configure_args(&self) -> Vec<String> {
         let mut v = self.config.musl.configure.clone();
         v.extend(self.arch.musl.configure.iter().cloned());
         v
@@ -54,9 +54,9 @@ impl Step<Context> for Gcc {
         i.source("musl", musl.source.key_value());
         i.flag("triple", &self.arch.triple);
         i.flag("libc_soname", self.arch.libc_soname());
-        i.flag("gcc.configure", self.configure().join(" "));
+        i.flag("gcc.configure", self.configure_args().join(" "));
         i.flag("gcc.env", c.gcc.env.join(" "));
-        i.flag("musl.configure", self.musl_configure().join(" "));
+        i.flag("musl.configure", self.musl_configure_args().join(" "));
         i.flag("host_cflags", &c.host_cflags);
         i.flag("host_ldflags", &c.host_ldflags);
         i.flag("target_cflags", &c.target_cflags);
@@ -77,90 +77,9 @@ impl Step<Context> for Gcc {
         true
     }
     fn run(&self, cx: &Context, run: &mut StepRun) -> Result<()> {
-        let c = &self.config;
-        let t = self.arch.triple.clone();
-        let gcc_src = run
-            .work
-            .join("src-gcc")
-            .join(format!("gcc-{}", cx.components.get("gcc")?.version));
-        let musl_src = run
-            .work
-            .join("src-musl")
-            .join(format!("musl-{}", cx.components.get("musl")?.version));
-        run.phase("unpack", |run| {
-            for d in ["src-gcc", "src-musl"] {
-                let _ = crate::fsutil::remove_dir_all_writable(&run.work.join(d));
-            }
-            let g = unpack(cx, run, "gcc", &[], &self.arch.gcc.patch_sets)?;
-            let m = unpack(cx, run, "musl", &[], &[])?;
-            if g != gcc_src || m != musl_src {
-                bail!(
-                    "unexpected source directories {} and {}",
-                    g.display(),
-                    m.display()
-                );
-            }
-            Ok(())
-        })?;
-        let obj = run.work.join("obj-gcc");
-        let mobj = run.work.join("obj-musl");
-        let bsys = run.work.join("build-sysroot");
-        let gcc_env = |mut cmd: Cmd, path: Option<&str>| -> Cmd {
-            if let Some(p) = path {
-                cmd = cmd.env("PATH", p);
-            }
-            for kv in &c.gcc.env {
-                if let Some((k, v)) = kv.split_once('=') {
-                    cmd = cmd.env(k, v);
-                }
-            }
-            cmd
-        };
-
-        run.phase("configure", |run| {
-            for d in [&obj, &mobj, &bsys] {
-                let _ = crate::fsutil::remove_dir_all_writable(d);
-                std::fs::create_dir_all(d)?;
-            }
-            // musl's headers go into the build sysroot before gcc is configured: gcc's
-            // own limits.h chains to the libc's only if it finds one then, and
-            // fixincludes looks at them. Installing headers needs no compiler (it is how
-            // Alpine's BOOTSTRAP=nocc musl works).
-            run.log.status("musl headers into the build sysroot");
-            run.log.run(
-                &Cmd::new("make")
-                    .dir(&musl_src)
-                    .arg(format!("ARCH={}", self.arch.musl_arch))
-                    .arg("prefix=/usr")
-                    .arg(format!("DESTDIR={}", bsys.display()))
-                    .arg("install-headers"),
-            )?;
-            // binutils may still be building: gcc's top level only records the target
-            // tools' names (`<triple>-as`, …), found on PATH later; its Makefile and
-            // config.status are the same with or without them on PATH (checked).
-            run.log.status("configure gcc");
-            run.log.run(&gcc_env(
-                Cmd::new(gcc_src.join("configure").display().to_string())
-                    .dir(&obj)
-                    .arg(format!("--target={t}"))
-                    .arg("--prefix=")
-                    .arg("--libdir=/lib")
-                    .arg("--with-sysroot=/sysroot")
-                    .arg(format!("--with-build-sysroot={}", bsys.display()))
-                    .arg(format!(
-                        "--with-pkgversion={}",
-                        pkgversion(&cx.components.get("gcc")?.version)
-                    ))
-                    .args(self.configure())
-                    .arg(format!("CFLAGS={}", c.host_cflags))
-                    .arg(format!("CXXFLAGS={}", c.host_cflags))
-                    .arg(format!("LDFLAGS={}", c.host_ldflags))
-                    .arg(format!("CFLAGS_FOR_TARGET={}", c.target_cflags))
-                    .arg(format!("CXXFLAGS_FOR_TARGET={}", c.target_cflags)),
-                None,
-            ))
-        })?;
-
+        let tr = GccTree::new(cx, &run.work)?;
+        run.phase("unpack", |run| self.unpack(cx, run, &tr))?;
+        run.phase("configure", |run| self.configure(cx, run, &tr))?;
         // What all-gcc needs that runs on the build machine only (libiberty, libcpp,
         // libdecnumber, libbacktrace, libcody, the lto plugin, fixincludes): built while
         // binutils may still be building. gcc's own directory, whose configure probes
@@ -168,120 +87,220 @@ impl Step<Context> for Gcc {
         run.phase("host-libraries", |run| {
             run.log
                 .status("make the host libraries gcc needs (binutils not needed yet)");
-            run.log.run(&gcc_env(
-                Cmd::new("make")
-                    .dir(&obj)
-                    .arg("MAKEINFO=true")
-                    .args(HOST_PREREQUISITES)
-                    .jobserver(),
-                None,
-            ))
+            let make = Cmd::new("make")
+                .dir(&tr.obj)
+                .arg("MAKEINFO=true")
+                .args(HOST_PREREQUISITES)
+                .jobserver();
+            run.log.run(&self.env(make, None))
         })?;
-
+        // From here on with binutils on PATH.
         let binutils = run.output(self.binutils)?.to_path_buf();
         let path = path_with(&binutils.join("bin"));
-        let with_env = |cmd: Cmd| -> Cmd { gcc_env(cmd, Some(&path)) };
-
         run.phase("all-gcc", |run| {
             run.log.status("make all-gcc (the compilers)");
-            run.log.run(&with_env(
-                Cmd::new("make")
-                    .dir(&obj)
-                    .arg("MAKEINFO=true")
-                    .arg("all-gcc")
-                    .jobserver(),
-            ))
+            let make = Cmd::new("make")
+                .dir(&tr.obj)
+                .arg("MAKEINFO=true")
+                .arg("all-gcc")
+                .jobserver();
+            run.log.run(&self.env(make, Some(&path)))
         })?;
-
-        run.phase("musl-configure", |run| {
-            run.log.status("configure musl");
-            let xgcc = format!(
-                "{} -B {}",
-                obj.join("gcc/xgcc").display(),
-                obj.join("gcc").display()
-            );
-            run.log.run(&with_env(
-                Cmd::new(musl_src.join("configure").display().to_string())
-                    .dir(&mobj)
-                    .env("CC", &xgcc)
-                    .env(
-                        "LIBCC",
-                        obj.join(format!("{t}/libgcc/libgcc.a"))
-                            .display()
-                            .to_string(),
-                    )
-                    .env("CROSS_COMPILE", format!("{t}-"))
-                    .env("CFLAGS", &c.target_cflags)
-                    .env(
-                        "LDFLAGS",
-                        format!("-Wl,-soname,{}", self.arch.libc_soname()),
-                    )
-                    .arg(format!("--host={t}"))
-                    .args(self.musl_configure()),
-            ))
-        })?;
-
+        run.phase("musl-configure", |run| self.musl_configure(run, &tr, &path))?;
         run.phase("libgcc-static", |run| {
             run.log.status("make all-target-libgcc (static)");
-            run.log.run(&with_env(
-                Cmd::new("make")
-                    .dir(&obj)
-                    .arg("MAKEINFO=true")
-                    // gcc's top level does not pass command-line variables on to the
-                    // target library makes, but it does use $(MAKE): carry it in there.
-                    .arg("MAKE=make enable_shared=no")
-                    .arg("all-target-libgcc")
-                    .jobserver(),
-            ))
+            let make = Cmd::new("make")
+                .dir(&tr.obj)
+                .arg("MAKEINFO=true")
+                // gcc's top level does not pass command-line variables on to the
+                // target library makes, but it does use $(MAKE): carry it in there.
+                .arg("MAKE=make enable_shared=no")
+                .arg("all-target-libgcc")
+                .jobserver();
+            run.log.run(&self.env(make, Some(&path)))
         })?;
-
-        let ssp = self.arch.musl.libssp_nonshared;
-        run.phase("musl", |run| {
-            run.log.status("make musl");
-            run.log
-                .run(&with_env(Cmd::new("make").dir(&mobj).jobserver()))?;
-            run.log.run(&with_env(
-                Cmd::new("make")
-                    .dir(&mobj)
-                    .arg(format!("DESTDIR={}", bsys.display()))
-                    .arg("install"),
-            ))?;
-            if ssp {
-                build_ssp_nonshared(run, &obj, &t, &c.target_cflags, &mobj, &path)?;
-                std::fs::copy(
-                    mobj.join("libssp_nonshared.a"),
-                    bsys.join("usr/lib/libssp_nonshared.a"),
-                )?;
-            }
-            Ok(())
-        })?;
-
+        run.phase("musl", |run| self.musl(run, &tr, &path))?;
         run.phase("target-libraries", |run| {
             run.log
                 .status("make (libgcc_s, libstdc++, libatomic, libgomp)");
-            run.log.run(&with_env(
-                Cmd::new("make").dir(&obj).arg("MAKEINFO=true").jobserver(),
-            ))
+            let make = Cmd::new("make").dir(&tr.obj).arg("MAKEINFO=true").jobserver();
+            run.log.run(&self.env(make, Some(&path)))
         })?;
-
         // Installing is not a phase: the output directory is new on every attempt.
-        run.log.status("install");
-        run.log.run(&with_env(
-            Cmd::new("make")
-                .dir(&obj)
-                .arg("MAKEINFO=true")
-                .arg(format!("DESTDIR={}", run.out.display()))
-                .arg("install-strip"),
-        ))?;
-        run.log.run(&with_env(
-            Cmd::new("make")
-                .dir(&mobj)
-                .arg(format!("DESTDIR={}", run.out.join("sysroot").display()))
-                .arg("install"),
-        ))?;
-        if ssp {
+        self.install(run, &tr, &path)
+    }
+}
+
+/// The gcc step's build tree: both sources, both object directories, and the build
+/// sysroot musl's headers and libraries go into before gcc's target libraries build.
+struct GccTree {
+    gcc_src: PathBuf,
+    musl_src: PathBuf,
+    obj: PathBuf,
+    mobj: PathBuf,
+    bsys: PathBuf,
+}
+
+impl GccTree {
+    fn new(cx: &Context, work: &Path) -> Result<GccTree> {
+        Ok(GccTree {
+            gcc_src: work
+                .join("src-gcc")
+                .join(format!("gcc-{}", cx.components.get("gcc")?.version)),
+            musl_src: work
+                .join("src-musl")
+                .join(format!("musl-{}", cx.components.get("musl")?.version)),
+            obj: work.join("obj-gcc"),
+            mobj: work.join("obj-musl"),
+            bsys: work.join("build-sysroot"),
+        })
+    }
+}
+
+impl Gcc {
+    /// A command with gcc's environment (`gcc.env`), after `PATH` when given.
+    fn env(&self, mut cmd: Cmd, path: Option<&str>) -> Cmd {
+        if let Some(p) = path {
+            cmd = cmd.env("PATH", p);
+        }
+        for kv in &self.config.gcc.env {
+            if let Some((k, v)) = kv.split_once('=') {
+                cmd = cmd.env(k, v);
+            }
+        }
+        cmd
+    }
+
+    fn unpack(&self, cx: &Context, run: &mut StepRun, tr: &GccTree) -> Result<()> {
+        for d in ["src-gcc", "src-musl"] {
+            let _ = crate::fsutil::remove_dir_all_writable(&run.work.join(d));
+        }
+        let g = unpack(cx, run, "gcc", &[], &self.arch.gcc.patch_sets)?;
+        let m = unpack(cx, run, "musl", &[], &[])?;
+        if g != tr.gcc_src || m != tr.musl_src {
+            bail!(
+                "unexpected source directories {} and {}",
+                g.display(),
+                m.display()
+            );
+        }
+        Ok(())
+    }
+
+    /// musl's headers into the build sysroot, then gcc's configure.
+    fn configure(&self, cx: &Context, run: &mut StepRun, tr: &GccTree) -> Result<()> {
+        let c = &self.config;
+        let t = &self.arch.triple;
+        for d in [&tr.obj, &tr.mobj, &tr.bsys] {
+            let _ = crate::fsutil::remove_dir_all_writable(d);
+            std::fs::create_dir_all(d)?;
+        }
+        // musl's headers go into the build sysroot before gcc is configured: gcc's
+        // own limits.h chains to the libc's only if it finds one then, and
+        // fixincludes looks at them. Installing headers needs no compiler (it is how
+        // Alpine's BOOTSTRAP=nocc musl works).
+        run.log.status("musl headers into the build sysroot");
+        run.log.run(
+            &Cmd::new("make")
+                .dir(&tr.musl_src)
+                .arg(format!("ARCH={}", self.arch.musl_arch))
+                .arg("prefix=/usr")
+                .arg(format!("DESTDIR={}", tr.bsys.display()))
+                .arg("install-headers"),
+        )?;
+        // binutils may still be building: gcc's top level only records the target
+        // tools' names (`<triple>-as`, …), found on PATH later; its Makefile and
+        // config.status are the same with or without them on PATH (checked).
+        run.log.status("configure gcc");
+        let configure = Cmd::new(tr.gcc_src.join("configure").display().to_string())
+            .dir(&tr.obj)
+            .arg(format!("--target={t}"))
+            .arg("--prefix=")
+            .arg("--libdir=/lib")
+            .arg("--with-sysroot=/sysroot")
+            .arg(format!("--with-build-sysroot={}", tr.bsys.display()))
+            .arg(format!(
+                "--with-pkgversion={}",
+                pkgversion(&cx.components.get("gcc")?.version)
+            ))
+            .args(self.configure_args())
+            .arg(format!("CFLAGS={}", c.host_cflags))
+            .arg(format!("CXXFLAGS={}", c.host_cflags))
+            .arg(format!("LDFLAGS={}", c.host_ldflags))
+            .arg(format!("CFLAGS_FOR_TARGET={}", c.target_cflags))
+            .arg(format!("CXXFLAGS_FOR_TARGET={}", c.target_cflags));
+        run.log.run(&self.env(configure, None))
+    }
+
+    /// musl's configure, with the new compiler and its static libgcc.
+    fn musl_configure(&self, run: &mut StepRun, tr: &GccTree, path: &str) -> Result<()> {
+        let t = &self.arch.triple;
+        run.log.status("configure musl");
+        let xgcc = format!(
+            "{} -B {}",
+            tr.obj.join("gcc/xgcc").display(),
+            tr.obj.join("gcc").display()
+        );
+        let configure = Cmd::new(tr.musl_src.join("configure").display().to_string())
+            .dir(&tr.mobj)
+            .env("CC", &xgcc)
+            .env(
+                "LIBCC",
+                tr.obj
+                    .join(format!("{t}/libgcc/libgcc.a"))
+                    .display()
+                    .to_string(),
+            )
+            .env("CROSS_COMPILE", format!("{t}-"))
+            .env("CFLAGS", &self.config.target_cflags)
+            .env(
+                "LDFLAGS",
+                format!("-Wl,-soname,{}", self.arch.libc_soname()),
+            )
+            .arg(format!("--host={t}"))
+            .args(self.musl_configure_args());
+        run.log.run(&self.env(configure, Some(path)))
+    }
+
+    /// musl built and installed into the build sysroot (with `libssp_nonshared.a` on
+    /// arches that want it).
+    fn musl(&self, run: &mut StepRun, tr: &GccTree, path: &str) -> Result<()> {
+        run.log.status("make musl");
+        let make = Cmd::new("make").dir(&tr.mobj).jobserver();
+        run.log.run(&self.env(make, Some(path)))?;
+        let install = Cmd::new("make")
+            .dir(&tr.mobj)
+            .arg(format!("DESTDIR={}", tr.bsys.display()))
+            .arg("install");
+        run.log.run(&self.env(install, Some(path)))?;
+        if self.arch.musl.libssp_nonshared {
+            let cflags = &self.config.target_cflags;
+            build_ssp_nonshared(run, &tr.obj, &self.arch.triple, cflags, &tr.mobj, path)?;
             std::fs::copy(
-                mobj.join("libssp_nonshared.a"),
+                tr.mobj.join("libssp_nonshared.a"),
+                tr.bsys.join("usr/lib/libssp_nonshared.a"),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// gcc (stripped) and musl into the output.
+    fn install(&self, run: &mut StepRun, tr: &GccTree, path: &str) -> Result<()> {
+        run.log.status("install");
+        let gcc = Cmd::new("make")
+            .dir(&tr.obj)
+            .arg("MAKEINFO=true")
+            .arg(format!("DESTDIR={}", run.out.display()))
+            .arg("install-strip");
+        run.log.run(&self.env(gcc, Some(path)))?;
+        let musl = Cmd::new("make")
+            .dir(&tr.mobj)
+            .arg(format!("DESTDIR={}", run.out.join("sysroot").display()))
+            .arg("install");
+        run.log.run(&self.env(musl, Some(path)))?;
+        if self.arch.musl.libssp_nonshared {
+            std::fs::copy(
+                tr.mobj.join("libssp_nonshared.a"),
                 run.out.join("sysroot/usr/lib/libssp_nonshared.a"),
             )?;
         }
