@@ -58,7 +58,10 @@ fn module_of(src: &Path, file: &Path) -> Vec<String> {
         .iter()
         .map(|c| c.to_string_lossy().into_owned())
         .collect();
-    if matches!(parts.last().map(String::as_str), Some("mod" | "lib" | "main")) {
+    if matches!(
+        parts.last().map(String::as_str),
+        Some("mod" | "lib" | "main")
+    ) {
         parts.pop();
     }
     parts
@@ -194,7 +197,9 @@ fn module_graph() -> BTreeMap<String, BTreeMap<String, String>> {
                 .iter()
                 .take_while(|s| s.chars().next().is_some_and(|c| c.is_ascii_lowercase()))
                 .count();
-            let Some(to) = node(&p[..module_len.min(p.len())]) else { continue };
+            let Some(to) = node(&p[..module_len.min(p.len())]) else {
+                continue;
+            };
             if to != from && !to.is_empty() {
                 edges
                     .entry(from.clone())
@@ -246,10 +251,7 @@ fn no_import_cycle_between_modules() {
             .windows(2)
             .map(|w| format!("  {} -> {} (in {})", w[0], w[1], edges[&w[0]][&w[1]]))
             .collect();
-        panic!(
-            "import cycle between xtask modules:\n{}",
-            steps.join("\n")
-        );
+        panic!("import cycle between xtask modules:\n{}", steps.join("\n"));
     }
 }
 
@@ -295,8 +297,14 @@ fn the_layering_checks_find_cycles_and_paths() {
     assert_eq!(
         nodes,
         BTreeSet::from(
-            ["stages::packages", "stages::rootfs", "engine", "commands::x", "context"]
-                .map(String::from)
+            [
+                "stages::packages",
+                "stages::rootfs",
+                "engine",
+                "commands::x",
+                "context"
+            ]
+            .map(String::from)
         )
     );
 }
@@ -310,9 +318,10 @@ struct Spawns {
 
 impl<'ast> Visit<'ast> for Spawns {
     fn visit_item_mod(&mut self, m: &'ast syn::ItemMod) {
-        let test_only = m.attrs.iter().any(|a| {
-            a.path().is_ident("cfg") && a.meta.to_token_stream_string().contains("test")
-        });
+        let test_only = m
+            .attrs
+            .iter()
+            .any(|a| a.path().is_ident("cfg") && a.meta.to_token_stream_string().contains("test"));
         if !test_only {
             syn::visit::visit_item_mod(self, m);
         }

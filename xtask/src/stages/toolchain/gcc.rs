@@ -123,7 +123,10 @@ impl Step<Context> for Gcc {
         run.phase("target-libraries", |run| {
             run.log
                 .status("make (libgcc_s, libstdc++, libatomic, libgomp)");
-            let make = Cmd::new("make").dir(&tr.obj).arg("MAKEINFO=true").jobserver();
+            let make = Cmd::new("make")
+                .dir(&tr.obj)
+                .arg("MAKEINFO=true")
+                .jobserver();
             run.log.run(&self.env(make, Some(&path)))
         })?;
         // Installing is not a phase: the output directory is new on every attempt.

@@ -1,0 +1,53 @@
+//! Step 6: the signed `.apk`: `.PKGINFO`, install scripts, and the files with the owners
+//! fakeroot recorded (mtimes fixed at the build date).
+
+use alpinist_apk::db::ScriptKind;
+use alpinist_apk::package::{MtimePolicy, Owner, OwnerMap, PackageBuilder, Signer};
+use alpinist_apk::pkginfo::PkgInfo;
+use anyhow::{anyhow, Context as _, Result};
+
+use crate::engine::StepRun;
+use crate::stages::packages::package::modes::Owners;
+use crate::stages::packages::package::{Package, Packaging};
+
+/// Writes `<name>-<version>.apk` into the step's output.
+pub(crate) fn write(
+    pk: &Packaging,
+    run: &StepRun,
+    p: &Package,
+    info: PkgInfo,
+    owners: &Owners,
+    signer: &Signer,
+) -> Result<()> {
+    let r = pk.recipe();
+    let mut b = PackageBuilder::new(info, pk.build.aport.source_date_epoch);
+    for (kind, file) in &r.scripts_of(&p.name) {
+        let k = ScriptKind::parse(kind).ok_or_else(|| anyhow!("bad script kind {kind}"))?;
+        b.scripts.push((
+            k,
+            std::fs::read(pk.startdir.join(file))
+                .with_context(|| format!("{}: script {file}", r.path.display()))?,
+        ));
+    }
+    let mut map = OwnerMap::new();
+    for (rel, (uid, gid, _)) in owners.iter() {
+        if let Some(inner) = rel.strip_prefix(&format!("{}/", p.name)) {
+            if *uid != 0 || *gid != 0 {
+                map.insert(
+                    inner.to_string(),
+                    Owner {
+                        uid: *uid,
+                        gid: *gid,
+                        uname: uid.to_string(),
+                        gname: gid.to_string(),
+                    },
+                );
+            }
+        }
+    }
+    b.add_tree(&p.dir, &map, MtimePolicy::Fixed)?;
+    let bytes = b.build(Some(signer))?;
+    let file = format!("{}-{}.apk", p.name, r.full_version());
+    std::fs::write(run.out.join(file), bytes)?;
+    Ok(())
+}
