@@ -1,11 +1,17 @@
 //! The end of a bootstrap: one line per aport in a table, and `build/<arch>/report.json`.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use anyhow::{bail, Result};
 use serde::Serialize;
 
-use crate::stages::packages::fetch::SubstituteUse;
+use crate::config::arch::Arch;
+use crate::context::Context;
+use crate::stages::bootstrap::checkout::git_head;
+use crate::stages::bootstrap::stage3::Stage3;
+use crate::stages::bootstrap::Options;
+use crate::stages::packages::fetch::{SourceUse, SubstituteUse, SOURCES_JSON};
 use crate::stages::rootfs::selfhost::CheckStep;
 
 /// One line of the final table and of report.json.
@@ -14,8 +20,7 @@ pub struct Entry {
     pub aport: String,
     pub dir: Option<PathBuf>,
     pub version: Option<String>,
-    /// built, cached, failed, skipped, missing
-    pub result: String,
+    pub result: AportResult,
     pub seconds: f64,
     pub step: Option<String>,
     pub key: Option<String>,
@@ -37,7 +42,7 @@ pub struct SourceRef {
 }
 
 #[derive(Debug, Serialize)]
-pub(crate) struct Report<'a> {
+struct Report<'a> {
     pub(crate) arch: &'a str,
     pub(crate) set: &'a str,
     pub(crate) aports: AportsRef,
@@ -53,17 +58,61 @@ pub(crate) struct Report<'a> {
 }
 
 #[derive(Debug, Serialize)]
-pub(crate) struct AportsRef {
+struct AportsRef {
     pub(crate) path: PathBuf,
     pub(crate) commit: Option<String>,
 }
 
-pub(crate) fn entry(aport: &str, result: &str, reason: Option<String>) -> Entry {
+/// What became of one aport of the set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AportResult {
+    /// Evaluated, not built yet.
+    Pending,
+    Built,
+    Cached,
+    Failed,
+    /// Not built because something it needs failed.
+    Skipped,
+    /// Not in the checkout.
+    Missing,
+    /// Its `arch=` excludes the target (as abuild, not an error).
+    NotForArch,
+}
+
+impl AportResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AportResult::Pending => "pending",
+            AportResult::Built => "built",
+            AportResult::Cached => "cached",
+            AportResult::Failed => "failed",
+            AportResult::Skipped => "skipped",
+            AportResult::Missing => "missing",
+            AportResult::NotForArch => "not-for-arch",
+        }
+    }
+    /// Its packages are in the store.
+    pub fn is_built(self) -> bool {
+        matches!(self, AportResult::Built | AportResult::Cached)
+    }
+}
+
+impl std::fmt::Display for AportResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// Wall time per stage, for the table and the report.
+pub type Times = BTreeMap<&'static str, f64>;
+
+pub(crate) fn entry(aport: &str, result: AportResult, reason: Option<String>) -> Entry {
     Entry {
         aport: aport.to_string(),
         dir: None,
         version: None,
-        result: result.to_string(),
+        result,
         seconds: 0.0,
         step: None,
         key: None,
@@ -93,7 +142,7 @@ pub fn print_table(entries: &[Entry]) {
     );
     for e in entries {
         let detail = match (&e.reason, &e.log) {
-            (Some(r), Some(l)) if e.result == "failed" => {
+            (Some(r), Some(l)) if e.result == AportResult::Failed => {
                 format!("{} (log: {})", first_line(r), l.display())
             }
             (Some(r), _) => first_line(r),
@@ -112,15 +161,15 @@ pub fn print_table(entries: &[Entry]) {
             detail
         );
     }
-    let count = |r: &str| entries.iter().filter(|e| e.result == r).count();
+    let count = |r: AportResult| entries.iter().filter(|e| e.result == r).count();
     eprintln!(
         "{} built, {} cached, {} failed, {} skipped (a dependency failed), {} missing, {} not for this arch",
-        count("built"),
-        count("cached"),
-        count("failed"),
-        count("skipped"),
-        count("missing"),
-        count("not-for-arch")
+        count(AportResult::Built),
+        count(AportResult::Cached),
+        count(AportResult::Failed),
+        count(AportResult::Skipped),
+        count(AportResult::Missing),
+        count(AportResult::NotForArch)
     );
 }
 
@@ -136,5 +185,88 @@ fn first_line(s: &str) -> String {
         format!("{}…", l.chars().take(140).collect::<String>())
     } else {
         l.to_string()
+    }
+}
+
+/// Prints the table and the stage times, writes `build/<arch>/report.json`, and fails
+/// when an aport was not built or stage 3 went wrong.
+#[allow(clippy::too_many_arguments)]
+pub fn finish(
+    cx: &Context,
+    arch: &Arch,
+    o: &Options,
+    checkout: &Path,
+    entries: &[Entry],
+    toolchain: BTreeMap<String, String>,
+    times: Times,
+    s3: Stage3,
+) -> Result<()> {
+    let failed = entries
+        .iter()
+        .filter(|e| !(e.result.is_built() || e.result == AportResult::NotForArch))
+        .count();
+    print_table(entries);
+    eprintln!();
+    for (stage, secs) in &times {
+        eprintln!(
+            "  {stage:14} {}",
+            crate::exec::progress::hms(std::time::Duration::from_secs_f64(*secs))
+        );
+    }
+    let dir = cx.layout.build.join(&arch.name);
+    std::fs::create_dir_all(&dir)?;
+    let report = Report {
+        arch: &arch.name,
+        set: &o.set,
+        aports: AportsRef {
+            commit: git_head(checkout),
+            path: checkout.to_path_buf(),
+        },
+        toolchain,
+        stages: times,
+        packages: entries,
+        rootfs: s3.tarball.clone(),
+        verified: s3.verified,
+        selfhost: s3
+            .selfhost_steps
+            .as_ref()
+            .map(|steps| steps.iter().all(|s| s.ok) && !steps.is_empty()),
+        buildroot: s3.buildroot.clone(),
+        selfhost_steps: s3.selfhost_steps,
+    };
+    let report_path = dir.join("report.json");
+    std::fs::write(&report_path, serde_json::to_string_pretty(&report)?)?;
+    eprintln!("report: {}", report_path.display());
+    if let Some(t) = &s3.tarball {
+        eprintln!("root filesystem: {}", t.display());
+    }
+    if failed > 0 {
+        bail!(
+            "{failed} of {} aports were not built (see the table and {}){}",
+            entries.len(),
+            report_path.display(),
+            s3.error.map(|e| format!("; {e}")).unwrap_or_default()
+        );
+    }
+    if let Some(e) = s3.error {
+        bail!("{e}");
+    }
+    Ok(())
+}
+
+/// Where a built aport's remote sources came from, and which were substituted (from
+/// the list the build step keeps in its output).
+pub(crate) fn record_sources(e: &mut Entry, out: &Path) {
+    let Ok(text) = std::fs::read_to_string(out.join(SOURCES_JSON)) else {
+        return;
+    };
+    let Ok(used) = serde_json::from_str::<Vec<SourceUse>>(&text) else {
+        return;
+    };
+    for u in used {
+        if let Some(s) = e.sources.iter_mut().find(|s| s.file == u.file) {
+            s.origin = Some(u.origin);
+            s.substitute = u.substitute;
+        }
     }
 }

@@ -1,0 +1,143 @@
+//! Stage 3 of a bootstrap: the root filesystem and verify-rootfs, then, for a set with
+//! one, the build root and the self-hosting check; each only when what it installs was
+//! built.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::config::arch::Arch;
+use crate::config::stages::{Set, Stages};
+use crate::context::Context;
+use crate::stages::bootstrap::report::Times;
+use crate::stages::bootstrap::{selfhost, Options};
+use crate::stages::rootfs::selfhost::CheckStep;
+use crate::stages::rootfs::{self, Profile};
+
+/// What stage 3 made and found.
+#[derive(Default)]
+pub struct Stage3 {
+    pub tarball: Option<PathBuf>,
+    /// Whether verify-rootfs passed (absent: not run).
+    pub verified: Option<bool>,
+    pub buildroot: Option<PathBuf>,
+    pub selfhost_steps: Option<Vec<CheckStep>>,
+    /// The first thing that went wrong.
+    pub error: Option<String>,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn run(
+    cx: &Context,
+    arch: &Arch,
+    set: &Set,
+    o: &Options,
+    stages: &Stages,
+    checkout: &Path,
+    built: &BTreeSet<String>,
+    times: &mut Times,
+) -> Stage3 {
+    let mut s = Stage3::default();
+    if !o.rootfs {
+        return s;
+    }
+    minirootfs(cx, arch, set, o, built, times, &mut s);
+    if !set.buildroot.is_empty() {
+        buildroot(cx, arch, set, o, stages, checkout, built, times, &mut s);
+    }
+    s
+}
+
+/// The minirootfs and verify-rootfs.
+fn minirootfs(
+    cx: &Context,
+    arch: &Arch,
+    set: &Set,
+    o: &Options,
+    built: &BTreeSet<String>,
+    times: &mut Times,
+    s: &mut Stage3,
+) {
+    let missing: Vec<&str> = set
+        .rootfs
+        .iter()
+        .filter(|p| !built.contains(*p))
+        .map(|p| p.as_str())
+        .collect();
+    if !missing.is_empty() {
+        s.error = Some(format!(
+            "root filesystem not made: {} not built",
+            missing.join(", ")
+        ));
+        return;
+    }
+    let t = Instant::now();
+    match rootfs::rootfs(cx, arch, &set.rootfs, Profile::Minirootfs) {
+        Ok(p) => s.tarball = Some(p),
+        Err(e) => s.error = Some(format!("rootfs: {e:#}")),
+    }
+    times.insert("rootfs", t.elapsed().as_secs_f64());
+    if let (Some(tb), true) = (&s.tarball, o.verify) {
+        let t = Instant::now();
+        let r = rootfs::verify(cx, arch, Some(tb.clone()));
+        s.verified = Some(r.is_ok());
+        if let Err(e) = r {
+            s.error = Some(format!("verify-rootfs: {e:#}"));
+        }
+        times.insert("verify-rootfs", t.elapsed().as_secs_f64());
+    }
+}
+
+/// The build root and the self-hosting check.
+#[allow(clippy::too_many_arguments)]
+fn buildroot(
+    cx: &Context,
+    arch: &Arch,
+    set: &Set,
+    o: &Options,
+    stages: &Stages,
+    checkout: &Path,
+    built: &BTreeSet<String>,
+    times: &mut Times,
+    s: &mut Stage3,
+) {
+    let missing: Vec<&str> = set
+        .buildroot
+        .iter()
+        .filter(|p| !built.contains(*p))
+        .map(|p| p.as_str())
+        .collect();
+    if !missing.is_empty() {
+        s.error.get_or_insert(format!(
+            "build root not made: {} not built",
+            missing.join(", ")
+        ));
+        return;
+    }
+    let t = Instant::now();
+    match rootfs::rootfs(cx, arch, &set.buildroot, Profile::Buildroot) {
+        Ok(p) => s.buildroot = Some(p),
+        Err(e) => {
+            s.error.get_or_insert(format!("build root: {e:#}"));
+        }
+    }
+    times.insert("buildroot", t.elapsed().as_secs_f64());
+    let (Some(tb), true) = (&s.buildroot, o.verify) else {
+        return;
+    };
+    let t = Instant::now();
+    eprintln!("\nself-hosting check in {}", tb.display());
+    match selfhost(cx, arch, stages, checkout, Some(tb.clone())) {
+        Ok(steps) => {
+            if steps.iter().any(|s| !s.ok) {
+                s.error
+                    .get_or_insert("the self-hosting check failed".into());
+            }
+            s.selfhost_steps = Some(steps);
+        }
+        Err(e) => {
+            s.error.get_or_insert(format!("self-hosting check: {e:#}"));
+        }
+    }
+    times.insert("selfhost", t.elapsed().as_secs_f64());
+}
