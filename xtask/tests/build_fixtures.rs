@@ -208,156 +208,163 @@ fn fixtures_build_install_and_run() {
             &["--bootstrap", "nolibc"],
             &[common::repo().join("tests/fixtures/aports/main/bootstrap-demo")],
         );
-
-        // Install every program's package into an empty root and run it.
         let tmp = tempfile::tempdir().unwrap();
-        let root = tmp.path().join("root");
-        let exp = expected();
-        let mut pkgs: Vec<String> = exp
-            .iter()
-            .map(|(p, _, _)| p.clone())
-            .filter(|p| p != "bootstrap-demo-pass1")
-            .collect();
-        pkgs.extend([
-            "fixture-data".into(),
-            "split-demo-extras".into(),
-            "libfoo-doc".into(),
-        ]);
-        pkgs.dedup();
-        let mut c = xtask();
-        c.args(["apk", "add", "--root"])
-            .arg(&root)
-            .args(["--arch", &arch.name, "--initdb"]);
-        c.arg("--repository")
-            .arg(repo_dir(arch, "main").parent().unwrap());
-        c.arg("--repository")
-            .arg(repo_dir(arch, "bootstrap").parent().unwrap());
-        c.arg("--keys-dir").arg(keys_dir());
-        c.args(&pkgs);
-        let out = run(&mut c);
-        assert!(out.contains("Installing foo-utils"), "{out}");
-        for (pkg, prog, line) in &exp {
-            if pkg == "bootstrap-demo-pass1" {
-                continue;
-            }
-            assert_eq!(
-                run_in_root(arch, &root, prog),
-                format!("{line}\n"),
-                "{}: {prog}",
-                arch.name
-            );
-        }
-        assert!(root.join("usr/share/fixture-data").is_dir());
-        assert!(root.join("usr/share/split-demo/extras").exists());
-        assert!(
-            root.join("usr/share/man/man3/foo.3.gz").exists(),
-            "man pages are gzipped by default_doc"
-        );
-
-        // The pass1 variant of the BOOTSTRAP-dependent recipe.
-        let root1 = tmp.path().join("root1");
-        let mut c = xtask();
-        c.args(["apk", "add", "--root"])
-            .arg(&root1)
-            .args(["--arch", &arch.name, "--initdb"]);
-        c.arg("--repository")
-            .arg(repo_dir(arch, "main").parent().unwrap());
-        c.arg("--repository")
-            .arg(repo_dir(arch, "bootstrap").parent().unwrap());
-        c.arg("--keys-dir").arg(keys_dir());
-        c.arg("bootstrap-demo-pass1");
-        run(&mut c);
-        assert_eq!(
-            run_in_root(arch, &root1, "/usr/bin/bootstrap-demo"),
-            "bootstrap-demo: pass1\n"
-        );
-
-        // Traced metadata.
-        let libc = format!("so:{}", arch.libc_soname());
-        let fu = pkginfo(arch, "foo-utils");
-        assert!(
-            fu.auto_depends.contains(&"so:libfoo.so.1".to_string()),
-            "{:?}",
-            fu.auto_depends
-        );
-        assert!(fu.auto_depends.contains(&libc), "{:?}", fu.auto_depends);
-        assert!(
-            fu.auto_provides
-                .contains(&"cmd:fooctl=1.0.0-r0".to_string()),
-            "{:?}",
-            fu.auto_provides
-        );
-        let lib = pkginfo(arch, "libfoo");
-        assert!(
-            lib.auto_provides
-                .contains(&"so:libfoo.so.1=1.2.3".to_string()),
-            "{:?}",
-            lib.auto_provides
-        );
-        let dev = pkginfo(arch, "libfoo-dev");
-        assert!(
-            dev.auto_provides.contains(&"pc:foo=1.2.3".to_string()),
-            "{:?}",
-            dev.auto_provides
-        );
-        assert!(
-            dev.auto_depends.contains(&"libfoo=1.2.3-r0".to_string()),
-            "{:?}",
-            dev.auto_depends
-        );
-        let doc = pkginfo(arch, "libfoo-doc");
-        assert_eq!(doc.arch, "noarch");
-        assert_eq!(
-            doc.install_if,
-            vec!["docs".to_string(), "libfoo=1.2.3-r0".to_string()]
-        );
-        let hs = pkginfo(arch, "hello-scripts");
-        assert!(
-            hs.depends.contains(&"/bin/sh".to_string()),
-            "{:?}",
-            hs.depends
-        );
-        assert!(!hs.triggers.is_empty());
-        assert_eq!(pkginfo(arch, "fixture-data").arch, "noarch");
-
+        install_and_run(arch, tmp.path());
+        install_pass1(arch, tmp.path());
+        check_traced_metadata(arch);
         if arch.name == "aarch64" {
-            let mut names: Vec<String> = std::fs::read_dir(repo_dir(arch, "main"))
-                .unwrap()
-                .flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.ends_with(".apk"))
-                .collect();
-            names.sort();
-            let fixture_names: Vec<String> = fixtures()
-                .iter()
-                .map(|d| d.file_name().unwrap().to_string_lossy().into_owned())
-                .collect();
-            let mut all = BTreeMap::new();
-            for n in names {
-                let p = Package::read(&repo_dir(arch, "main").join(&n)).unwrap();
-                // Only the fixtures' packages (the repository may also hold real aports and
-                // the bootstrap test's recipes). Not alpinist-apk: its size follows every
-                // change of the apk library.
-                let origin = p.pkginfo.origin.clone();
-                if p.pkginfo.maintainer.as_deref()
-                    != Some("Alpinist Fixtures <fixtures@alpinist.invalid>")
-                    || !fixture_names.contains(&origin)
-                    || origin == "alpinist-apk"
-                {
-                    continue;
-                }
-                all.insert(n, p.pkginfo.to_text());
-            }
-            for (n, text) in all {
-                insta::with_settings!({filters => vec![
-                    (r"builddate = \d+", "builddate = [time]"),
-                    (r"commit = \S*", "commit = [commit]"),
-                    (r"datahash = [0-9a-f]+", "datahash = [hash]"),
-                ]}, {
-                    insta::assert_snapshot!(format!("pkginfo_{}", n.trim_end_matches(".apk")), text);
-                });
-            }
+            snapshot_pkginfo(arch);
         }
+    }
+}
+
+/// `cargo xtask apk add` of `pkgs` into a new root from the fixture repositories.
+fn apk_add(arch: &Arch, root: &Path, pkgs: &[String]) -> String {
+    let mut c = xtask();
+    c.args(["apk", "add", "--root"])
+        .arg(root)
+        .args(["--arch", &arch.name, "--initdb"]);
+    c.arg("--repository")
+        .arg(repo_dir(arch, "main").parent().unwrap());
+    c.arg("--repository")
+        .arg(repo_dir(arch, "bootstrap").parent().unwrap());
+    c.arg("--keys-dir").arg(keys_dir());
+    c.args(pkgs);
+    run(&mut c)
+}
+
+/// Installs every program's package into an empty root and runs it.
+fn install_and_run(arch: &Arch, tmp: &Path) {
+    let root = tmp.join("root");
+    let exp = expected();
+    let mut pkgs: Vec<String> = exp
+        .iter()
+        .map(|(p, _, _)| p.clone())
+        .filter(|p| p != "bootstrap-demo-pass1")
+        .collect();
+    pkgs.extend([
+        "fixture-data".into(),
+        "split-demo-extras".into(),
+        "libfoo-doc".into(),
+    ]);
+    pkgs.dedup();
+    let out = apk_add(arch, &root, &pkgs);
+    assert!(out.contains("Installing foo-utils"), "{out}");
+    for (pkg, prog, line) in &exp {
+        if pkg == "bootstrap-demo-pass1" {
+            continue;
+        }
+        assert_eq!(
+            run_in_root(arch, &root, prog),
+            format!("{line}\n"),
+            "{}: {prog}",
+            arch.name
+        );
+    }
+    assert!(root.join("usr/share/fixture-data").is_dir());
+    assert!(root.join("usr/share/split-demo/extras").exists());
+    assert!(
+        root.join("usr/share/man/man3/foo.3.gz").exists(),
+        "man pages are gzipped by default_doc"
+    );
+}
+
+/// The pass1 variant of the BOOTSTRAP-dependent recipe.
+fn install_pass1(arch: &Arch, tmp: &Path) {
+    let root1 = tmp.join("root1");
+    apk_add(arch, &root1, &["bootstrap-demo-pass1".to_string()]);
+    assert_eq!(
+        run_in_root(arch, &root1, "/usr/bin/bootstrap-demo"),
+        "bootstrap-demo: pass1\n"
+    );
+}
+
+/// Traced metadata.
+fn check_traced_metadata(arch: &Arch) {
+    let libc = format!("so:{}", arch.libc_soname());
+    let fu = pkginfo(arch, "foo-utils");
+    assert!(
+        fu.auto_depends.contains(&"so:libfoo.so.1".to_string()),
+        "{:?}",
+        fu.auto_depends
+    );
+    assert!(fu.auto_depends.contains(&libc), "{:?}", fu.auto_depends);
+    assert!(
+        fu.auto_provides
+            .contains(&"cmd:fooctl=1.0.0-r0".to_string()),
+        "{:?}",
+        fu.auto_provides
+    );
+    let lib = pkginfo(arch, "libfoo");
+    assert!(
+        lib.auto_provides
+            .contains(&"so:libfoo.so.1=1.2.3".to_string()),
+        "{:?}",
+        lib.auto_provides
+    );
+    let dev = pkginfo(arch, "libfoo-dev");
+    assert!(
+        dev.auto_provides.contains(&"pc:foo=1.2.3".to_string()),
+        "{:?}",
+        dev.auto_provides
+    );
+    assert!(
+        dev.auto_depends.contains(&"libfoo=1.2.3-r0".to_string()),
+        "{:?}",
+        dev.auto_depends
+    );
+    let doc = pkginfo(arch, "libfoo-doc");
+    assert_eq!(doc.arch, "noarch");
+    assert_eq!(
+        doc.install_if,
+        vec!["docs".to_string(), "libfoo=1.2.3-r0".to_string()]
+    );
+    let hs = pkginfo(arch, "hello-scripts");
+    assert!(
+        hs.depends.contains(&"/bin/sh".to_string()),
+        "{:?}",
+        hs.depends
+    );
+    assert!(!hs.triggers.is_empty());
+    assert_eq!(pkginfo(arch, "fixture-data").arch, "noarch");
+}
+
+/// The fixtures' `.PKGINFO`s, pinned.
+fn snapshot_pkginfo(arch: &Arch) {
+    let mut names: Vec<String> = std::fs::read_dir(repo_dir(arch, "main"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".apk"))
+        .collect();
+    names.sort();
+    let fixture_names: Vec<String> = fixtures()
+        .iter()
+        .map(|d| d.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    let mut all = BTreeMap::new();
+    for n in names {
+        let p = Package::read(&repo_dir(arch, "main").join(&n)).unwrap();
+        // Only the fixtures' packages (the repository may also hold real aports and
+        // the bootstrap test's recipes). Not alpinist-apk: its size follows every
+        // change of the apk library.
+        let origin = p.pkginfo.origin.clone();
+        if p.pkginfo.maintainer.as_deref() != Some("Alpinist Fixtures <fixtures@alpinist.invalid>")
+            || !fixture_names.contains(&origin)
+            || origin == "alpinist-apk"
+        {
+            continue;
+        }
+        all.insert(n, p.pkginfo.to_text());
+    }
+    for (n, text) in all {
+        insta::with_settings!({filters => vec![
+            (r"builddate = \d+", "builddate = [time]"),
+            (r"commit = \S*", "commit = [commit]"),
+            (r"datahash = [0-9a-f]+", "datahash = [hash]"),
+        ]}, {
+            insta::assert_snapshot!(format!("pkginfo_{}", n.trim_end_matches(".apk")), text);
+        });
     }
 }
 

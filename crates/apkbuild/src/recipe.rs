@@ -101,97 +101,116 @@ fn valid_name(n: &str) -> bool {
         && c.all(|ch| ch.is_ascii_alphanumeric() || "._+-".contains(ch))
 }
 
-impl Recipe {
-    /// Builds a recipe from the shell's dump, checking what abuild's `validate` checks.
-    /// `carch` is the arch being built for; `apkbuild_text` is the file (for the
-    /// `# Maintainer:` comment).
-    pub fn from_dump(
-        path: &Path,
-        dump: &[u8],
-        carch: &str,
-        apkbuild_text: &str,
-    ) -> Result<Recipe, RecipeError> {
-        let vars = parse_dump(dump);
-        let err = |msg: String| RecipeError {
-            path: path.to_path_buf(),
+/// The variables of a dump, and how a check fails.
+struct Dump<'a> {
+    vars: &'a BTreeMap<String, String>,
+    path: &'a Path,
+}
+
+impl Dump<'_> {
+    fn get(&self, k: &str) -> String {
+        self.vars.get(k).cloned().unwrap_or_default()
+    }
+    fn words(&self, k: &str) -> Vec<String> {
+        self.get(k)
+            .split_whitespace()
+            .map(|s| s.to_string())
+            .collect()
+    }
+    fn err(&self, msg: String) -> RecipeError {
+        RecipeError {
+            path: self.path.to_path_buf(),
             msg,
-        };
-        let get = |k: &str| vars.get(k).cloned().unwrap_or_default();
-        let words =
-            |k: &str| -> Vec<String> { get(k).split_whitespace().map(|s| s.to_string()).collect() };
-        let pkgname = get("pkgname");
+        }
+    }
+
+    /// pkgname, pkgver, pkgrel, pkgdesc, url, license and arch, as abuild's `validate`
+    /// wants them; returns the package's arch (`noarch` or `carch`).
+    fn check_identity(&self, carch: &str) -> Result<(u32, String), RecipeError> {
+        let pkgname = self.get("pkgname");
         if pkgname.is_empty() {
-            return Err(err("pkgname is not set".into()));
+            return Err(self.err("pkgname is not set".into()));
         }
         if !valid_name(&pkgname) {
-            return Err(err(format!(
-                "pkgname {pkgname:?} is not a valid package name"
-            )));
+            return Err(self.err(format!("pkgname {pkgname:?} is not a valid package name")));
         }
-        let pkgver = get("pkgver");
+        let pkgver = self.get("pkgver");
         if pkgver.is_empty() {
-            return Err(err("pkgver is not set".into()));
+            return Err(self.err("pkgver is not set".into()));
         }
         if !alpinist_apk::version::validate(&format!("{pkgver}-r0")) {
-            return Err(err(format!("pkgver {pkgver:?} is not a valid apk version")));
+            return Err(self.err(format!("pkgver {pkgver:?} is not a valid apk version")));
         }
-        let pkgrel: u32 = get("pkgrel").trim().parse().map_err(|_| {
-            err(format!(
+        let pkgrel: u32 = self.get("pkgrel").trim().parse().map_err(|_| {
+            self.err(format!(
                 "pkgrel {:?} is not an unsigned integer",
-                get("pkgrel")
+                self.get("pkgrel")
             ))
         })?;
-        let pkgdesc = get("pkgdesc");
+        let pkgdesc = self.get("pkgdesc");
         if pkgdesc.is_empty() {
-            return Err(err("pkgdesc is not set".into()));
+            return Err(self.err("pkgdesc is not set".into()));
         }
         if pkgdesc.len() > 127 || pkgdesc.contains('\n') {
-            return Err(err("pkgdesc must be one line of at most 127 bytes".into()));
+            return Err(self.err("pkgdesc must be one line of at most 127 bytes".into()));
         }
         for k in ["url", "license"] {
-            if get(k).is_empty() {
-                return Err(err(format!("{k} is not set")));
+            if self.get(k).is_empty() {
+                return Err(self.err(format!("{k} is not set")));
             }
         }
-        let arch_words = words("arch");
+        let arch_words = self.words("arch");
         if arch_words.is_empty() {
-            return Err(err("arch is not set".into()));
+            return Err(self.err("arch is not set".into()));
         }
         let pkgarch = if arch_words.iter().any(|a| a == "noarch") {
             "noarch".to_string()
         } else {
             carch.to_string()
         };
+        Ok((pkgrel, pkgarch))
+    }
 
+    /// The subpackages, each once, each with its split function; returns them and the
+    /// functions the recipe defines.
+    fn subpackages(
+        &self,
+        pkgname: &str,
+        pkgarch: &str,
+        carch: &str,
+    ) -> Result<(Vec<Subpackage>, BTreeSet<String>), RecipeError> {
         let mut subpackages = Vec::new();
-        for w in words("subpackages") {
-            subpackages.push(Subpackage::parse(&w, &pkgname, &pkgarch, carch).map_err(err)?);
+        for w in self.words("subpackages") {
+            subpackages
+                .push(Subpackage::parse(&w, pkgname, pkgarch, carch).map_err(|m| self.err(m))?);
         }
-        let mut seen = BTreeSet::from([pkgname.clone()]);
+        let mut seen = BTreeSet::from([pkgname.to_string()]);
         for s in &subpackages {
             if !seen.insert(s.name.clone()) {
-                return Err(err(format!("package name {} appears twice", s.name)));
+                return Err(self.err(format!("package name {} appears twice", s.name)));
             }
         }
-
-        let functions: BTreeSet<String> = words("functions").into_iter().collect();
+        let functions: BTreeSet<String> = self.words("functions").into_iter().collect();
         if !functions.contains("package") {
-            return Err(err("has no package() function".into()));
+            return Err(self.err("has no package() function".into()));
         }
         for s in &subpackages {
             if !functions.contains(&s.func) {
-                return Err(err(format!(
+                return Err(self.err(format!(
                     "subpackage {} needs a split function {}() that is not defined",
                     s.name, s.func
                 )));
             }
         }
+        Ok((subpackages, functions))
+    }
 
-        // Sources with their checksums, positionally.
-        let source_words = words("source");
-        let sums = words("sha512sums");
+    /// Sources with their checksums, positionally; each file name once.
+    fn sources(&self) -> Result<Vec<SourceEntry>, RecipeError> {
+        let source_words = self.words("source");
+        let sums = self.words("sha512sums");
         if !source_words.is_empty() && sums.len() != 2 * source_words.len() {
-            return Err(err(format!(
+            return Err(self.err(format!(
                 "sha512sums has {} entries for {} sources; run `abuild checksum` (or fix by hand)",
                 sums.len() / 2,
                 source_words.len()
@@ -219,9 +238,7 @@ impl Recipe {
                 .to_string();
             let sha = sums[2 * i].to_ascii_lowercase();
             if sha.len() != 128 || !sha.chars().all(|c| c.is_ascii_hexdigit()) {
-                return Err(err(format!(
-                    "sha512sums entry for {name} is not 128 hex digits"
-                )));
+                return Err(self.err(format!("sha512sums entry for {name} is not 128 hex digits")));
             }
             sources.push(SourceEntry {
                 name,
@@ -232,12 +249,16 @@ impl Recipe {
         let mut names = BTreeSet::new();
         for s in &sources {
             if !names.insert(&s.name) {
-                return Err(err(format!("source file name {} appears twice", s.name)));
+                return Err(self.err(format!("source file name {} appears twice", s.name)));
             }
         }
+        Ok(sources)
+    }
 
-        // install scripts must belong to this recipe's packages.
-        for i in words("install") {
+    /// Install scripts belong to this recipe's packages (`packages`); triggers and
+    /// dependencies are well formed.
+    fn check_scripts_and_deps(&self, packages: &BTreeSet<String>) -> Result<(), RecipeError> {
+        for i in self.words("install") {
             let ok = [
                 ".pre-install",
                 ".post-install",
@@ -247,16 +268,16 @@ impl Recipe {
                 ".post-deinstall",
             ]
             .iter()
-            .any(|suffix| i.strip_suffix(suffix).is_some_and(|p| seen.contains(p)));
+            .any(|suffix| i.strip_suffix(suffix).is_some_and(|p| packages.contains(p)));
             if !ok {
-                return Err(err(format!(
+                return Err(self.err(format!(
                     "install script {i} is not <package>.{{pre,post}}-{{install,upgrade,deinstall}} of this recipe"
                 )));
             }
         }
-        for t in words("triggers") {
+        for t in self.words("triggers") {
             if !t.contains(".trigger=") {
-                return Err(err(format!(
+                return Err(self.err(format!(
                     "triggers entry {t} is not <package>.trigger=<dirs>"
                 )));
             }
@@ -268,34 +289,57 @@ impl Recipe {
             "makedepends_host",
             "provides",
         ] {
-            for d in words(k) {
+            for d in self.words(k) {
                 if alpinist_apk::dep::Dependency::parse_metadata(&d).is_err() {
-                    return Err(err(format!("{k}: {d:?} is not a valid dependency")));
+                    return Err(self.err(format!("{k}: {d:?} is not a valid dependency")));
                 }
             }
         }
+        Ok(())
+    }
+}
 
+impl Recipe {
+    /// Builds a recipe from the shell's dump, checking what abuild's `validate` checks.
+    /// `carch` is the arch being built for; `apkbuild_text` is the file (for the
+    /// `# Maintainer:` comment).
+    pub fn from_dump(
+        path: &Path,
+        dump: &[u8],
+        carch: &str,
+        apkbuild_text: &str,
+    ) -> Result<Recipe, RecipeError> {
+        let vars = parse_dump(dump);
+        let d = Dump { vars: &vars, path };
+        let (pkgrel, pkgarch) = d.check_identity(carch)?;
+        let pkgname = d.get("pkgname");
+        let (subpackages, functions) = d.subpackages(&pkgname, &pkgarch, carch)?;
+        let sources = d.sources()?;
+        let packages: BTreeSet<String> = std::iter::once(pkgname.clone())
+            .chain(subpackages.iter().map(|s| s.name.clone()))
+            .collect();
+        d.check_scripts_and_deps(&packages)?;
         let maintainer = apkbuild_text
             .lines()
             .find_map(|l| l.strip_prefix("# Maintainer:"))
             .map(|m| m.trim().to_string())
-            .or_else(|| Some(get("maintainer")).filter(|m| !m.is_empty()));
-
+            .or_else(|| Some(d.get("maintainer")).filter(|m| !m.is_empty()));
         Ok(Recipe {
             path: path.to_path_buf(),
             pkgname,
-            pkgver,
+            pkgver: d.get("pkgver"),
             pkgrel,
-            pkgdesc,
-            url: get("url"),
-            license: get("license")
+            pkgdesc: d.get("pkgdesc"),
+            url: d.get("url"),
+            license: d
+                .get("license")
                 .split_whitespace()
                 .collect::<Vec<_>>()
                 .join(" "),
             pkgarch,
             subpackages,
             sources,
-            options: words("options"),
+            options: d.words("options"),
             functions,
             maintainer,
             vars,

@@ -24,18 +24,18 @@ use alpinist_apk::index::{ApkIndex, Repository};
 use alpinist_apk::install::{self, Transaction, Trust};
 use alpinist_apk::package::{PackageBuilder, Signer};
 use alpinist_apk::pkginfo::PkgInfo;
-use alpinist_apk::sign::{self, Keyring, PrivateKey, SigAlg};
+use alpinist_apk::sign::Keyring;
 use alpinist_apk::solver::{self, Action, Solver};
-use alpinist_apk::tarball::{EntryType, Header};
+use alpinist_apk::tarball::Header;
 
+use crate::commands::bench::apk_data::{
+    binary, build, dir, file, finish, hardlink, human, ms, scratch_dir, self_io, self_runq, signer,
+    symlink, syncfs, text, tree_size, Rng, Stats, Tree, EPOCH, WORDS,
+};
 use crate::commands::bench::measure::{self_cpu, Cpu};
 use crate::context::Context;
 use crate::exec::Cmd;
 
-/// The key the library's tests use; a fresh one is generated when it is absent.
-const TEST_KEY: &str = "/work/shared/testdata/alpine/testkey-62a9ada3.rsa";
-/// `SOURCE_DATE_EPOCH` of every generated package and of the index.
-const EPOCH: u64 = 1_700_000_000;
 const ARCH: &str = "x86_64";
 
 #[derive(Args, Debug, Clone)]
@@ -286,7 +286,24 @@ pub fn install(cx: &Context, a: &InstallArgs) -> Result<()> {
         signer.key_name,
         dir.display()
     );
+    generate_repo(a, &arch_dir, &signer)?;
+    let mut runs = Vec::new();
+    for k in 0..a.runs.max(1) {
+        let root = dir.join(format!("root-{k}"));
+        syncfs(&dir);
+        let r = install_once(&root, &repo_dir, &keys_dir, a.packages)?;
+        runs.push(r);
+    }
+    let root0 = dir.join("root-0");
+    let tree = tree_size(&root0);
+    let cps = time_cp(a, &dir, &root0)?;
+    print_runs(&runs, &tree);
+    print_summary(a, &runs, &cps, &tree);
+    finish(&dir, a.keep)
+}
 
+/// The signed packages of the benchmark and their index, in `arch_dir`.
+fn generate_repo(a: &InstallArgs, arch_dir: &Path, signer: &Signer) -> Result<()> {
     let t0 = Instant::now();
     let mut files = Vec::with_capacity(a.packages);
     let mut apk_bytes = 0u64;
@@ -302,7 +319,7 @@ pub fn install(cx: &Context, a: &InstallArgs) -> Result<()> {
         for (h, d) in entries {
             b.push_entry(h, d);
         }
-        let pkg = b.build(Some(&signer))?;
+        let pkg = b.build(Some(signer))?;
         apk_bytes += pkg.len() as u64;
         let path = arch_dir.join(format!("{name}.apk"));
         std::fs::write(&path, pkg).with_context(|| path.display().to_string())?;
@@ -312,7 +329,7 @@ pub fn install(cx: &Context, a: &InstallArgs) -> Result<()> {
     let idx = ApkIndex::from_package_files(Some("bench".into()), &paths, None)?;
     std::fs::write(
         arch_dir.join("APKINDEX.tar.gz"),
-        idx.to_bytes(EPOCH, Some(&signer))?,
+        idx.to_bytes(EPOCH, Some(signer))?,
     )?;
     println!(
         "generate + index: {} signed packages ({}) in {:.2} s",
@@ -321,24 +338,21 @@ pub fn install(cx: &Context, a: &InstallArgs) -> Result<()> {
         t0.elapsed().as_secs_f64()
     );
 
-    let mut runs = Vec::new();
-    for k in 0..a.runs.max(1) {
-        let root = dir.join(format!("root-{k}"));
-        syncfs(&dir);
-        let r = install_once(&root, &repo_dir, &keys_dir, a.packages)?;
-        runs.push(r);
-    }
-    let root0 = dir.join("root-0");
-    let tree = tree_size(&root0);
+    Ok(())
+}
+
+/// `cp -r` of the installed tree, as often as the installs ran: (wall, CPU of cp, the
+/// flush after it).
+fn time_cp(a: &InstallArgs, dir: &Path, root0: &Path) -> Result<Vec<(Duration, f64, Duration)>> {
     let mut cps = Vec::new();
     for k in 0..a.runs.max(1) {
         let dest = dir.join(format!("cp-{k}"));
-        syncfs(&dir);
+        syncfs(dir);
         let c0 = self_cpu();
         let t = Instant::now();
         let st = Cmd::new("cp")
             .arg("-r")
-            .arg(&root0)
+            .arg(root0)
             .arg(&dest)
             .status_quiet()?;
         let wall = t.elapsed();
@@ -351,6 +365,11 @@ pub fn install(cx: &Context, a: &InstallArgs) -> Result<()> {
         cps.push((wall, c.child_user + c.child_sys, t.elapsed()));
     }
 
+    Ok(cps)
+}
+
+/// One line per install run.
+fn print_runs(runs: &[InstallRun], tree: &Tree) {
     println!(
         "installed tree: {} regular files ({} hard links), {} dirs, {} symlinks, {} in files",
         tree.files,
@@ -392,6 +411,15 @@ pub fn install(cx: &Context, a: &InstallArgs) -> Result<()> {
             msf(r.flush.as_secs_f64()),
         );
     }
+}
+
+/// The medians, `cp -r` beside them, and where the time went.
+fn print_summary(
+    a: &InstallArgs,
+    runs: &[InstallRun],
+    cps: &[(Duration, f64, Duration)],
+    tree: &Tree,
+) {
     let mut walls: Vec<Duration> = runs.iter().map(|r| r.wall).collect();
     let s = Stats::new(&mut walls);
     let best = runs.iter().min_by_key(|r| r.wall).expect("one run");
@@ -448,7 +476,6 @@ pub fn install(cx: &Context, a: &InstallArgs) -> Result<()> {
             "CPU-bound, shared between the library (user) and the kernel's file-system work (sys)"
         }
     );
-    finish(&dir, a.keep)
 }
 
 /// One measured `apk add --initdb` into a fresh root.
@@ -627,251 +654,4 @@ fn install_package(i: usize, n: usize) -> (String, PkgInfo, Vec<(Header, Vec<u8>
     // Archive order, with the hard link after its target.
     entries.sort_by(|a, b| a.0.path.as_bytes().cmp(b.0.path.as_bytes()));
     (format!("{name}-{version}"), info, entries)
-}
-
-// ---------------------------------------------------------------------------------------------
-// helpers
-// ---------------------------------------------------------------------------------------------
-
-/// `<DIR>/<what>-<unix time>`; by default `DIR` is `build/bench`, on the same filesystem as
-/// the rest of build/.
-fn scratch_dir(cx: &Context, dir: Option<&Path>, what: &str) -> Result<PathBuf> {
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_secs();
-    let base = dir.map_or_else(|| cx.layout.build.join("bench"), Path::to_path_buf);
-    let dir = base.join(format!("{what}-{stamp}"));
-    std::fs::create_dir_all(&dir).with_context(|| dir.display().to_string())?;
-    Ok(dir)
-}
-
-fn finish(dir: &Path, keep: bool) -> Result<()> {
-    if keep {
-        println!("kept {}", dir.display());
-        Ok(())
-    } else {
-        crate::fsutil::remove_dir_all_writable(dir)
-    }
-}
-
-/// The test key (or a new key) as a SHA-1 signer, and a keyring trusting it; the public key
-/// is written into `keys_dir`.
-fn signer(keys_dir: &Path) -> Result<(Signer, Keyring)> {
-    let (pem, name) = match std::fs::read_to_string(TEST_KEY) {
-        Ok(pem) => (pem, "testkey-62a9ada3.rsa.pub".to_string()),
-        Err(_) => {
-            let k = sign::keygen("bench", sign::DEFAULT_KEY_BITS, 0x62a9ada3)?;
-            (k.private_pem, k.public_file)
-        }
-    };
-    let key = PrivateKey::from_pem(&pem)?;
-    std::fs::create_dir_all(keys_dir)?;
-    std::fs::write(keys_dir.join(&name), key.public_key().to_pem()?)?;
-    let mut keys = Keyring::new();
-    keys.insert(name.clone(), key.public_key());
-    Ok((
-        Signer {
-            key,
-            key_name: name,
-            alg: SigAlg::Sha1,
-        },
-        keys,
-    ))
-}
-
-fn build(info: PkgInfo, entries: Vec<(Header, Vec<u8>)>, signer: &Signer) -> Result<Vec<u8>> {
-    let mut b = PackageBuilder::new(info, EPOCH);
-    for (h, d) in entries {
-        b.push_entry(h, d);
-    }
-    Ok(b.build(Some(signer))?)
-}
-
-fn header(path: &str, t: EntryType, mode: u32) -> Header {
-    let mut h = Header::new(path, t);
-    h.mode = mode;
-    h.uname = "root".into();
-    h.gname = "root".into();
-    h.mtime = EPOCH;
-    h
-}
-
-fn dir(path: &str) -> (Header, Vec<u8>) {
-    (header(path, EntryType::Directory, 0o755), Vec::new())
-}
-
-fn file(path: &str, mode: u32, data: Vec<u8>) -> (Header, Vec<u8>) {
-    let mut h = header(path, EntryType::Regular, mode);
-    h.size = data.len() as u64;
-    (h, data)
-}
-
-fn symlink(path: &str, target: &str) -> (Header, Vec<u8>) {
-    let mut h = header(path, EntryType::Symlink, 0o777);
-    h.link_name = target.into();
-    (h, Vec::new())
-}
-
-fn hardlink(path: &str, target: &str) -> (Header, Vec<u8>) {
-    let mut h = header(path, EntryType::Hardlink, 0o755);
-    h.link_name = target.into();
-    (h, Vec::new())
-}
-
-const WORDS: [&str; 32] = [
-    "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet",
-    "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango",
-    "uniform", "victor", "whiskey", "xray", "yankee", "zulu", "zlib", "curl", "musl", "busybox",
-    "openssl", "ncurses",
-];
-
-/// splitmix64: deterministic content without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0xdead_beef)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
-
-/// Text-like content (compresses about 3:1 like documentation and configuration).
-fn text(rng: &mut Rng, size: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(size + 16);
-    while out.len() < size {
-        out.extend_from_slice(WORDS[rng.below(WORDS.len() as u64) as usize].as_bytes());
-        match rng.below(12) {
-            0 => out.push(b'\n'),
-            1 => out.extend_from_slice(format!(" {} ", rng.below(100_000)).as_bytes()),
-            _ => out.push(b' '),
-        }
-    }
-    out.truncate(size);
-    out
-}
-
-/// Binary-like content: random bytes mixed with runs of zeros and repeated chunks.
-fn binary(rng: &mut Rng, size: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(size + 64);
-    while out.len() < size {
-        let n = 8 + rng.below(56) as usize;
-        match rng.below(3) {
-            0 => out.extend(std::iter::repeat_n(0u8, n)),
-            1 if out.len() > 64 => {
-                let from = rng.below((out.len() - n.min(out.len())) as u64) as usize;
-                let chunk: Vec<u8> = out[from..(from + n).min(out.len())].to_vec();
-                out.extend_from_slice(&chunk);
-            }
-            _ => out.extend((0..n).map(|_| rng.next() as u8)),
-        }
-    }
-    out.truncate(size);
-    out
-}
-
-/// Seconds this (single-threaded) process has spent runnable but waiting for a CPU, from
-/// /proc/self/schedstat (0 where the kernel does not keep it).
-fn self_runq() -> f64 {
-    std::fs::read_to_string("/proc/self/schedstat")
-        .ok()
-        .and_then(|t| t.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .map_or(0.0, |ns| ns as f64 / 1e9)
-}
-
-/// `wchar` (bytes passed to write calls) and `write_bytes` (bytes dirtied for the storage
-/// layer) of this process, from /proc/self/io.
-fn self_io() -> (u64, u64) {
-    let text = std::fs::read_to_string("/proc/self/io").unwrap_or_default();
-    let get = |key: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(key))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(0)
-    };
-    (get("wchar:"), get("write_bytes:"))
-}
-
-/// Flushes the filesystem holding `path` (`sync -f`), so runs start without earlier
-/// dirty data and the flush after a run can be timed.
-fn syncfs(path: &Path) {
-    let _ = Cmd::new("sync").arg("-f").arg(path).status_quiet();
-}
-
-#[derive(Default)]
-struct Tree {
-    files: u64,
-    hardlinks: u64,
-    dirs: u64,
-    symlinks: u64,
-    bytes: u64,
-}
-
-/// Counts a tree; `bytes` is the content of regular files, each inode once.
-fn tree_size(dir: &Path) -> Tree {
-    use std::os::unix::fs::MetadataExt;
-    let mut t = Tree::default();
-    let mut seen = std::collections::HashSet::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let Ok(m) = e.path().symlink_metadata() else {
-                continue;
-            };
-            if m.is_dir() {
-                t.dirs += 1;
-                stack.push(e.path());
-            } else if m.file_type().is_symlink() {
-                t.symlinks += 1;
-            } else if m.is_file() {
-                t.files += 1;
-                if seen.insert((m.dev(), m.ino())) {
-                    t.bytes += m.len();
-                } else {
-                    t.hardlinks += 1;
-                }
-            }
-        }
-    }
-    t
-}
-
-struct Stats {
-    min: Duration,
-    median: Duration,
-    max: Duration,
-}
-
-impl Stats {
-    fn new(v: &mut [Duration]) -> Stats {
-        v.sort();
-        Stats {
-            min: v[0],
-            median: v[v.len() / 2],
-            max: v[v.len() - 1],
-        }
-    }
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
-fn human(b: u64) -> String {
-    if b >= 10 << 20 {
-        format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64)
-    } else {
-        format!("{:.0} KiB", b as f64 / 1024.0)
-    }
 }

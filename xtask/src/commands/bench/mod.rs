@@ -17,6 +17,7 @@ use crate::commands::ArchArgs;
 use crate::context::Context;
 
 pub mod apk;
+mod apk_data;
 pub mod measure;
 pub mod toolchain;
 
