@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 
 use alpinist_apk::sign;
 use anyhow::{Context as _, Result};
-use sha2::{Digest, Sha256};
 
 use crate::context::Context;
+use crate::fsutil::sha256_hex;
 
 pub struct SigningKey {
     pub private: PathBuf,
@@ -80,7 +80,7 @@ impl SigningKey {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
-            fingerprint: hex::encode(Sha256::digest(&pem)),
+            fingerprint: sha256_hex(&pem),
             private,
             public,
         })

@@ -5,7 +5,7 @@
 //! - `toolchains/toolchain.toml`: [`toolchain`];
 //! - `toolchains/host.toml`: [`host`];
 //! - `toolchains/build-deps.toml`: [`build_deps`];
-//! - `toolchains/sources.toml`: [`crate::sources::substitute`];
+//! - `toolchains/sources.toml`: [`aport_sources`];
 //! - `stages/bootstrap.toml`: [`stages`];
 //! - `stages/aports.toml`: [`aports`].
 
@@ -14,6 +14,7 @@ use std::path::Path;
 use anyhow::{Context as _, Result};
 use serde::de::DeserializeOwned;
 
+pub mod aport_sources;
 pub mod aports;
 pub mod arch;
 pub mod build_deps;

@@ -7,6 +7,8 @@ use anyhow::{Context as _, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::fsutil::sha256_file;
+
 /// What kind of thing an input is; used for messages ("why is this not cached?").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -71,14 +73,13 @@ impl Inputs {
     }
     /// A file whose content matters (a patch or a config file), by SHA-256.
     pub fn file(&mut self, kind: InputKind, repo: &Path, path: &Path) -> Result<()> {
-        let bytes =
-            std::fs::read(path).with_context(|| format!("reading input {}", path.display()))?;
+        let sum = sha256_file(path).with_context(|| format!("reading input {}", path.display()))?;
         let name = path
             .strip_prefix(repo)
             .unwrap_or(path)
             .display()
             .to_string();
-        self.add(kind, name, hex::encode(Sha256::digest(&bytes)));
+        self.add(kind, name, sum);
         Ok(())
     }
     pub(crate) fn sorted(&self) -> Vec<Input> {

@@ -15,10 +15,11 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context as _, Result};
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::config::source::{DebianOrigin, GitArchive, Substitute};
+pub use crate::config::aport_sources::AportSubstitute;
+use crate::config::aport_sources::SourcesFile;
+use crate::config::source::{DebianOrigin, Substitute};
 use crate::sources::patches;
 
 /// `toolchains/sources.toml` (and any extra files a set names).
@@ -28,65 +29,12 @@ pub struct AportSources {
     substitutes: BTreeMap<String, Vec<AportSubstitute>>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SourcesFile {
-    #[serde(default)]
-    source: Vec<IdenticalEntry>,
-    #[serde(default)]
-    substitute: Vec<AportSubstitute>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct IdenticalEntry {
-    file: String,
-    debian: DebianOrigin,
-}
-
-/// One documented substitute for one recipe source file.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AportSubstitute {
-    /// The recipe's source file name this stands in for.
-    #[serde(rename = "for")]
-    pub for_file: String,
-    /// The recipe's sha512 for it: a recipe that moves to another file (a new version, a
-    /// new checksum) no longer matches, and its own file is required again.
-    pub for_sha512: String,
-    /// The substitute's own file name, as it is kept in the distfiles (it must differ
-    /// from the recipe's, so neither is ever taken for the other).
-    pub file: String,
-    pub sha512: String,
-    /// Why it is acceptable and how its contents differ from the recipe's file.
-    pub why: String,
-    #[serde(default)]
-    pub urls: Vec<String>,
-    #[serde(default)]
-    pub debian: Option<DebianOrigin>,
-    #[serde(default)]
-    pub git: Option<GitArchive>,
-    /// The top directory the recipe expects, when the substitute's differs.
-    #[serde(default)]
-    pub top: Option<String>,
-    /// A directory of patches (relative to the checkout) applied to the substitute's tree
-    /// before it is repacked: what its contents need to build as the recipe's file does.
-    #[serde(default)]
-    pub patches: Option<String>,
-    /// Variables the recipe's build gets when this substitute is used.
-    #[serde(default)]
-    pub env: Vec<String>,
-}
-
 impl AportSources {
     /// Loads and merges source files; later files add to earlier ones.
     pub fn load(paths: &[PathBuf]) -> Result<AportSources> {
         let mut all = AportSources::default();
         for path in paths {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            let f: SourcesFile =
-                toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+            let f: SourcesFile = crate::config::load(path)?;
             for e in f.source {
                 all.identical.insert(e.file, e.debian);
             }

@@ -5,11 +5,11 @@ use std::path::{Path, PathBuf};
 
 use alpinist_apkbuild::recipe::Recipe;
 use anyhow::{bail, Context as _, Result};
-use sha2::{Digest, Sha256};
 
 use crate::config::arch::Arch;
 use crate::context::Context;
 use crate::exec::Cmd;
+use crate::fsutil::{sha256_file, sha256_hex};
 use crate::sources::patches;
 use crate::stages::packages::env::recipe_env;
 use crate::stages::packages::BuildSettings;
@@ -47,18 +47,12 @@ fn abuild_sh(cx: &Context) -> Result<PathBuf> {
     std::fs::create_dir_all(&dir)?;
     let p = dir.join(format!(
         "abuild-{}.sh",
-        &hex::encode(Sha256::digest(alpinist_apkbuild::ABUILD_SH.as_bytes()))[..12]
+        &sha256_hex(alpinist_apkbuild::ABUILD_SH.as_bytes())[..12]
     ));
     if !p.exists() {
         std::fs::write(&p, alpinist_apkbuild::ABUILD_SH)?;
     }
     Ok(p)
-}
-
-fn hash_file(p: &Path) -> Result<String> {
-    Ok(hex::encode(Sha256::digest(
-        std::fs::read(p).with_context(|| format!("reading {}", p.display()))?,
-    )))
 }
 
 /// Evaluates an aport's APKBUILD for `arch` with a real shell.
@@ -173,7 +167,7 @@ fn hash_files_under(
                 .expect("under base")
                 .display()
                 .to_string();
-            out.push((rel, hash_file(&p)?));
+            out.push((rel, sha256_file(&p)?));
         }
     }
     Ok(())

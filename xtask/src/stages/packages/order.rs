@@ -2,17 +2,20 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use alpinist_apk::dep::Dependency;
 use alpinist_apkbuild::recipe::Recipe;
 use anyhow::{bail, Result};
 
 use crate::context::Context;
 use crate::stages::packages::Aport;
 
-/// The name of a dependency (`!name`, `name>=1`, `so:x=1` → `name`, `so:x`).
+/// The name of a dependency (`!name`, `name>=1`, `so:x=1` → `name`, `so:x`), as the apk
+/// library parses it; a word apk would not take as a dependency stands for itself (the
+/// recipe's own fields are checked when it is evaluated).
 pub fn dep_name(d: &str) -> String {
-    let d = d.trim_start_matches('!');
-    let end = d.find(['<', '>', '=', '~']).unwrap_or(d.len());
-    d[..end].to_string()
+    Dependency::parse_metadata(d)
+        .map(|dep| dep.name)
+        .unwrap_or_else(|_| d.to_string())
 }
 
 /// Which names go into the sysroot and which must be host tools (abuild's calcdeps for

@@ -1,0 +1,56 @@
+//! `toolchains/sources.toml` (and the files a set or `--sources` adds): where aports'
+//! source files can be had besides their URLs. [`crate::sources::substitute`] uses it.
+
+use serde::Deserialize;
+
+use crate::config::source::{DebianOrigin, GitArchive};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourcesFile {
+    #[serde(default)]
+    pub source: Vec<IdenticalEntry>,
+    #[serde(default)]
+    pub substitute: Vec<AportSubstitute>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdenticalEntry {
+    pub file: String,
+    pub debian: DebianOrigin,
+}
+
+/// One documented substitute for one recipe source file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AportSubstitute {
+    /// The recipe's source file name this stands in for.
+    #[serde(rename = "for")]
+    pub for_file: String,
+    /// The recipe's sha512 for it: a recipe that moves to another file (a new version, a
+    /// new checksum) no longer matches, and its own file is required again.
+    pub for_sha512: String,
+    /// The substitute's own file name, as it is kept in the distfiles (it must differ
+    /// from the recipe's, so neither is ever taken for the other).
+    pub file: String,
+    pub sha512: String,
+    /// Why it is acceptable and how its contents differ from the recipe's file.
+    pub why: String,
+    #[serde(default)]
+    pub urls: Vec<String>,
+    #[serde(default)]
+    pub debian: Option<DebianOrigin>,
+    #[serde(default)]
+    pub git: Option<GitArchive>,
+    /// The top directory the recipe expects, when the substitute's differs.
+    #[serde(default)]
+    pub top: Option<String>,
+    /// A directory of patches (relative to the checkout) applied to the substitute's tree
+    /// before it is repacked: what its contents need to build as the recipe's file does.
+    #[serde(default)]
+    pub patches: Option<String>,
+    /// Variables the recipe's build gets when this substitute is used.
+    #[serde(default)]
+    pub env: Vec<String>,
+}
