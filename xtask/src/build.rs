@@ -24,7 +24,6 @@ use crate::arch::Arch;
 use crate::context::Context;
 use crate::keys::SigningKey;
 use crate::runner::Cmd;
-use crate::sources::SourceSpec;
 use crate::step::{Graph, InputKind, Inputs, Step, StepRun};
 use crate::substitute::AportSources;
 
@@ -915,14 +914,7 @@ impl Step for AportBuild {
                 Some(url) => {
                     let sources = &self.settings.sources;
                     let sub = sources.substitute(&s.name, &s.sha512);
-                    let spec = SourceSpec {
-                        file: s.name.clone(),
-                        urls: vec![url.clone()],
-                        sha512: Some(s.sha512.clone()),
-                        sha256: None,
-                        debian: sources.identical(&s.name).cloned(),
-                        substitute: sub.map(|x| x.spec()),
-                    };
+                    let spec = sources.spec(&s.name, url, &s.sha512, true);
                     let say = |m: &str| {
                         let _ = run.log.line(m);
                     };

@@ -15,7 +15,6 @@ use anyhow::{bail, Context as _, Result};
 use crate::arch::Arch;
 use crate::context::Context;
 use crate::rootfs::{ensure_binfmt, in_root, local_repos, Profile, REPO_MOUNT};
-use crate::sources::SourceSpec;
 
 /// One step of the check, as printed and recorded in report.json.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -188,14 +187,7 @@ fn stage_aport(cx: &Context, arch: &Arch, aport: &Path, root: &Path) -> Result<S
     for s in &a.recipe.sources {
         let Some(url) = &s.url else { continue };
         // Only the recipe's own file: abuild inside checks the recipe's checksum.
-        let spec = SourceSpec {
-            file: s.name.clone(),
-            urls: vec![url.clone()],
-            sha512: Some(s.sha512.clone()),
-            sha256: None,
-            debian: settings.sources.identical(&s.name).cloned(),
-            substitute: None,
-        };
+        let spec = settings.sources.spec(&s.name, url, &s.sha512, false);
         let r = cx
             .resolver(&say)
             .resolve(&spec)

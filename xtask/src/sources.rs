@@ -32,6 +32,10 @@ pub struct SourceSpec {
     /// A Debian source package whose orig tarball is (or contains) this very file.
     #[serde(default)]
     pub debian: Option<DebianOrigin>,
+    /// The upstream git tag whose archive is this very file (GitHub's and GitLab's tag
+    /// archives are `git archive | gzip -n`).
+    #[serde(default)]
+    pub git: Option<GitArchive>,
     /// A documented substitute with its own checksum.
     #[serde(default)]
     pub substitute: Option<Substitute>,
@@ -57,7 +61,8 @@ pub struct Substitute {
     pub git: Option<GitArchive>,
 }
 
-/// `git archive --format=tar --prefix=<prefix> <tag> | gzip -n -9` of a repository.
+/// `git archive --format=tar --prefix=<prefix> <tag> | gzip -n` of a repository: the
+/// archives GitHub and GitLab serve for a tag are byte-identical to it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GitArchive {
@@ -71,7 +76,7 @@ impl GitArchive {
     /// The commands that make the file, for messages and documentation.
     pub fn commands(&self, file: &str) -> String {
         format!(
-            "git clone --bare {} src.git && git -C src.git archive --format=tar --prefix={} {} | gzip -n -9 > {file}",
+            "git clone --bare {} src.git && git -C src.git archive --format=tar --prefix={} {} | gzip -n > {file}",
             self.url, self.prefix, self.tag
         )
     }
@@ -94,6 +99,12 @@ pub struct DebianOrigin {
     /// no longer in the archive at that version.
     #[serde(default)]
     pub binary: bool,
+    /// `gzip`: the file is the orig's tarball decompressed and compressed again with
+    /// `gzip -n -9` — automake's `make dist` compresses its .tar.gz so, so a Debian .tar.xz
+    /// of the same dist run gives back the upstream .tar.gz byte for byte (the checksum
+    /// decides).
+    #[serde(default)]
+    pub recompress: Option<String>,
 }
 
 /// A checksum that a file must have.
@@ -176,7 +187,7 @@ impl SourceSpec {
             sum: self.checksum()?,
             urls: &self.urls,
             debian: self.debian.as_ref(),
-            git: None,
+            git: self.git.as_ref(),
             substitute: false,
         }];
         if let Some(s) = &self.substitute {
@@ -409,7 +420,7 @@ impl Resolver<'_> {
             format!("--prefix={}", git.prefix),
             &git.tag
         )
-        .pipe(duct::cmd!("gzip", "-n", "-9"))
+        .pipe(duct::cmd!("gzip", "-n"))
         .stdout_path(&part)
         .run();
         let _ = std::fs::remove_dir_all(&tmp);
@@ -531,6 +542,15 @@ impl Resolver<'_> {
             Some(member) => extract_member(&archive, member, &part)
                 .with_context(|| format!("extracting {member} from {}", orig.display()))?,
         }
+        match deb.recompress.as_deref() {
+            None => {}
+            Some("gzip") => {
+                let name = deb.member.as_deref().unwrap_or(&deb.orig);
+                recompress_gzip(&part, name)
+                    .with_context(|| format!("recompressing {name} with gzip -n -9"))?;
+            }
+            Some(other) => bail!("{file}: unknown recompress {other:?} (known: \"gzip\")"),
+        }
         std::fs::rename(&part, &dest)?;
         Ok(dest)
     }
@@ -578,6 +598,31 @@ fn extract_member(archive: &Path, member: &str, dest: &Path) -> Result<()> {
         }
     }
     Err(anyhow!("no member {member} in {}", archive.display()))
+}
+
+/// Replaces `path` (a compressed tarball named like `name`) with its tar stream compressed
+/// by `gzip -n -9`.
+fn recompress_gzip(path: &Path, name: &str) -> Result<()> {
+    let tar = PathBuf::from(format!("{}.tar", path.display()));
+    {
+        let f = File::open(path)?;
+        let mut reader: Box<dyn Read> = if name.ends_with(".xz") {
+            Box::new(xz2::read::XzDecoder::new(f))
+        } else if name.ends_with(".gz") {
+            Box::new(flate2::read::GzDecoder::new(f))
+        } else {
+            bail!("{name}: only .xz and .gz can be recompressed");
+        };
+        let mut out = File::create(&tar)?;
+        std::io::copy(&mut reader, &mut out)?;
+    }
+    let made = duct::cmd!("gzip", "-n", "-9")
+        .stdin_path(&tar)
+        .stdout_path(path)
+        .run();
+    let _ = std::fs::remove_file(&tar);
+    made.context("running gzip")?;
+    Ok(())
 }
 
 /// Downloads `url` to `dest`, resuming from `dest.part` after a dropped connection.

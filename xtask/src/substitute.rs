@@ -18,12 +18,12 @@ use anyhow::{anyhow, bail, Context as _, Result};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::sources::{DebianOrigin, GitArchive, Substitute};
+use crate::sources::{DebianOrigin, GitArchive, SourceSpec, Substitute};
 
 /// `toolchains/sources.toml` (and any extra files a set names).
 #[derive(Debug, Default, Clone)]
 pub struct AportSources {
-    identical: BTreeMap<String, DebianOrigin>,
+    identical: BTreeMap<String, Identical>,
     substitutes: BTreeMap<String, Vec<AportSubstitute>>,
 }
 
@@ -40,7 +40,19 @@ struct SourcesFile {
 #[serde(deny_unknown_fields)]
 struct IdenticalEntry {
     file: String,
-    debian: DebianOrigin,
+    #[serde(default)]
+    debian: Option<DebianOrigin>,
+    #[serde(default)]
+    git: Option<GitArchive>,
+}
+
+/// Where a byte-identical copy of a recipe's file can be had.
+#[derive(Debug, Clone)]
+pub struct Identical {
+    pub debian: Option<DebianOrigin>,
+    /// The upstream tag whose `git archive | gzip -n` is the file (as GitHub's and
+    /// GitLab's tag archives are).
+    pub git: Option<GitArchive>,
 }
 
 /// One documented substitute for one recipe source file.
@@ -72,9 +84,18 @@ pub struct AportSubstitute {
     /// before it is repacked: what its contents need to build as the recipe's file does.
     #[serde(default)]
     pub patches: Option<String>,
+    /// Shell commands run in the substitute's tree after the patches, before it is
+    /// repacked: what the release process adds that the substitute lacks (generated
+    /// `configure` scripts, a version file). Host tools, no network.
+    #[serde(default)]
+    pub run: Vec<String>,
     /// Variables the recipe's build gets when this substitute is used.
     #[serde(default)]
     pub env: Vec<String>,
+    /// How the substitute file is made when no single origin above makes it (for
+    /// messages and documentation).
+    #[serde(default)]
+    pub made_by: Option<String>,
 }
 
 impl AportSources {
@@ -87,7 +108,20 @@ impl AportSources {
             let f: SourcesFile =
                 toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
             for e in f.source {
-                all.identical.insert(e.file, e.debian);
+                if e.debian.is_none() && e.git.is_none() {
+                    bail!(
+                        "{}: source {} names no origin (debian or git)",
+                        path.display(),
+                        e.file
+                    );
+                }
+                all.identical.insert(
+                    e.file,
+                    Identical {
+                        debian: e.debian,
+                        git: e.git,
+                    },
+                );
             }
             for s in f.substitute {
                 if s.file == s.for_file {
@@ -106,9 +140,27 @@ impl AportSources {
         Ok(all)
     }
 
-    /// The Debian source package whose orig tarball is (or holds) this very file.
-    pub fn identical(&self, file: &str) -> Option<&DebianOrigin> {
+    /// Where this very file can be had besides its URLs.
+    pub fn identical(&self, file: &str) -> Option<&Identical> {
         self.identical.get(file)
+    }
+
+    /// The resolver's spec for a recipe's remote source: its URL, the identical copies,
+    /// and (when `with_substitute`) the documented substitute.
+    pub fn spec(&self, file: &str, url: &str, sha512: &str, with_substitute: bool) -> SourceSpec {
+        let same = self.identical(file);
+        SourceSpec {
+            file: file.to_string(),
+            urls: vec![url.to_string()],
+            sha512: Some(sha512.to_string()),
+            sha256: None,
+            debian: same.and_then(|o| o.debian.clone()),
+            git: same.and_then(|o| o.git.clone()),
+            substitute: self
+                .substitute(file, sha512)
+                .filter(|_| with_substitute)
+                .map(|x| x.spec()),
+        }
     }
 
     /// The documented substitute for a recipe's file with that checksum, if any.
@@ -139,8 +191,8 @@ impl AportSubstitute {
     pub fn key(&self, checkout: &Path) -> Result<String> {
         let mut h = Sha256::new();
         h.update(format!(
-            "{} {} top={:?} env={:?}\n",
-            self.file, self.sha512, self.top, self.env
+            "{} {} top={:?} env={:?} run={:?}\n",
+            self.file, self.sha512, self.top, self.env, self.run
         ));
         for p in self.patch_files(checkout)? {
             h.update(p.file_name().map(|n| n.as_encoded_bytes()).unwrap_or(b""));
@@ -202,7 +254,7 @@ pub fn adapt(
     // Names of this process: two builds may adapt the same substitute at once.
     let pid = std::process::id();
     let part = dir.join(format!("{}.{pid}.part", sub.for_file));
-    if sub.top.is_none() && patches.is_empty() && same_compression {
+    if sub.top.is_none() && patches.is_empty() && sub.run.is_empty() && same_compression {
         std::fs::copy(verified, &part)
             .with_context(|| format!("copying {}", verified.display()))?;
     } else {
@@ -237,6 +289,10 @@ fn repack(
         .with_context(|| format!("reading {}", verified.display()))?
     {
         let mut entry = entry.with_context(|| format!("reading {}", verified.display()))?;
+        // `git archive` puts the commit id in a pax global header: not a file.
+        if entry.header().entry_type() == tar::EntryType::XGlobalHeader {
+            continue;
+        }
         newest = newest.max(entry.header().mtime()?);
         if !entry.unpack_in(work)? {
             bail!(
@@ -281,6 +337,24 @@ fn repack(
                 "patch {} does not apply:\n{}",
                 p.display(),
                 String::from_utf8_lossy(&out.stdout)
+            );
+        }
+    }
+    for cmd in &sub.run {
+        let out = duct::cmd!("sh", "-c", cmd)
+            .dir(&top)
+            .env("LC_ALL", "C")
+            .env("SOURCE_DATE_EPOCH", newest.to_string())
+            .stderr_to_stdout()
+            .stdout_capture()
+            .unchecked()
+            .run()
+            .context("running sh")?;
+        if !out.status.success() {
+            bail!(
+                "`{cmd}` failed in the substitute's tree ({}):\n{}",
+                out.status,
+                crate::runner::tail_str(&String::from_utf8_lossy(&out.stdout), 20)
             );
         }
     }
@@ -339,6 +413,7 @@ enum Compression {
     None,
     Gzip,
     Xz,
+    Bzip2,
 }
 
 impl Compression {
@@ -347,10 +422,12 @@ impl Compression {
             Compression::Gzip
         } else if file.ends_with(".tar.xz") {
             Compression::Xz
+        } else if file.ends_with(".tar.bz2") {
+            Compression::Bzip2
         } else if file.ends_with(".tar") {
             Compression::None
         } else {
-            bail!("{file}: alpinist can adapt .tar, .tar.gz and .tar.xz sources only")
+            bail!("{file}: alpinist can adapt .tar, .tar.gz, .tar.xz and .tar.bz2 sources only")
         })
     }
 
@@ -359,6 +436,7 @@ impl Compression {
             Compression::None => Box::new(f),
             Compression::Gzip => Box::new(flate2::read::GzDecoder::new(f)),
             Compression::Xz => Box::new(xz2::read::XzDecoder::new(f)),
+            Compression::Bzip2 => Box::new(bzip2::read::BzDecoder::new(f)),
         })
     }
 
@@ -373,6 +451,9 @@ impl Compression {
             ),
             // Preset 1: the adapted file is a cache entry, and gcc's tree is 1.2 GiB.
             Compression::Xz => Encoder::Xz(xz2::write::XzEncoder::new(f, 1)),
+            Compression::Bzip2 => {
+                Encoder::Bzip2(bzip2::write::BzEncoder::new(f, bzip2::Compression::best()))
+            }
         })
     }
 }
@@ -381,6 +462,7 @@ enum Encoder {
     None(File),
     Gzip(flate2::write::GzEncoder<File>),
     Xz(xz2::write::XzEncoder<File>),
+    Bzip2(bzip2::write::BzEncoder<File>),
 }
 
 impl Write for Encoder {
@@ -389,6 +471,7 @@ impl Write for Encoder {
             Encoder::None(f) => f.write(buf),
             Encoder::Gzip(e) => e.write(buf),
             Encoder::Xz(e) => e.write(buf),
+            Encoder::Bzip2(e) => e.write(buf),
         }
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -396,6 +479,7 @@ impl Write for Encoder {
             Encoder::None(f) => f.flush(),
             Encoder::Gzip(e) => e.flush(),
             Encoder::Xz(e) => e.flush(),
+            Encoder::Bzip2(e) => e.flush(),
         }
     }
 }
@@ -406,6 +490,7 @@ impl Encoder {
             Encoder::None(f) => f,
             Encoder::Gzip(e) => e.finish()?,
             Encoder::Xz(e) => e.finish()?,
+            Encoder::Bzip2(e) => e.finish()?,
         };
         f.flush()?;
         f.sync_all()?;

@@ -17,6 +17,7 @@ fn spec(file: &str, body: &[u8], urls: Vec<String>) -> SourceSpec {
         sha512: Some(hex::encode(Sha512::digest(body))),
         sha256: None,
         debian: None,
+        git: None,
         substitute: None,
     }
 }
