@@ -5,11 +5,13 @@ use std::sync::Mutex;
 
 use anyhow::Result;
 
-use crate::arch::ArchTable;
-use crate::components::Components;
+use crate::config::arch::ArchTable;
+use crate::config::components::Components;
+use crate::config::source::SourceSpec;
+use crate::config::stages::Set;
+use crate::exec::progress::Progress;
 use crate::layout::Layout;
-use crate::progress::Progress;
-use crate::sources::{Resolved, Resolver, SourceSpec};
+use crate::sources::{Resolved, Resolver};
 
 pub struct Context {
     pub layout: Layout,
@@ -142,5 +144,14 @@ impl Context {
     pub fn fetch(&self, spec: &SourceSpec) -> Result<Resolved> {
         let say = |m: &str| eprintln!("  {m}");
         self.resolver(&say).resolve(spec)
+    }
+}
+
+impl Context {
+    /// Publishes into the set's repositories (its `repodest`) from now on.
+    pub fn use_repodest(&mut self, set: &Set) {
+        if let Some(r) = &set.repodest {
+            self.repodest = self.layout.build.join(r);
+        }
     }
 }

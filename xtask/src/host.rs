@@ -2,31 +2,9 @@
 
 use std::path::Path;
 
-use anyhow::{bail, Context as _, Result};
-use serde::Deserialize;
-
+use crate::config::host::{load, Need};
 use crate::layout::Layout;
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct HostFile {
-    need: Vec<Need>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Need {
-    #[serde(default)]
-    pub command: Option<String>,
-    #[serde(default)]
-    pub file: Option<String>,
-    /// A C header, looked for in /usr/include and its multiarch subdirectories.
-    #[serde(default)]
-    pub header: Option<String>,
-    pub debian: String,
-    #[serde(rename = "for")]
-    pub for_: Vec<String>,
-}
+use anyhow::{bail, Context as _, Result};
 
 impl Need {
     fn met(&self) -> bool {
@@ -48,15 +26,6 @@ impl Need {
             .or_else(|| self.header.as_ref().map(|h| format!("<{h}>")))
             .unwrap_or_default()
     }
-}
-
-fn load(layout: &Layout) -> Result<Vec<Need>> {
-    let path = layout.toolchains_data().join("host.toml");
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let f: HostFile =
-        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-    Ok(f.need)
 }
 
 fn header_exists(h: &str) -> bool {
@@ -156,21 +125,12 @@ pub fn apt_install(pkgs: &[String]) -> Result<()> {
 /// and those that stand in for the recipes' build-side dependencies
 /// (`toolchains/build-deps.toml`).
 fn all_packages(layout: &Layout) -> Result<Vec<String>> {
-    #[derive(Deserialize)]
-    struct BuildDeps {
-        map: Vec<BuildDep>,
-    }
-    #[derive(Deserialize)]
-    struct BuildDep {
-        debian: Option<String>,
-    }
-    let path = layout.toolchains_data().join("build-deps.toml");
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let deps: BuildDeps =
-        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
     let mut pkgs: Vec<String> = load(layout)?.into_iter().map(|n| n.debian).collect();
-    pkgs.extend(deps.map.into_iter().filter_map(|d| d.debian));
+    pkgs.extend(
+        crate::config::build_deps::load(layout)?
+            .into_iter()
+            .filter_map(|d| d.debian),
+    );
     pkgs.sort();
     pkgs.dedup();
     Ok(pkgs)
@@ -222,7 +182,7 @@ pub fn rust_targets(layout: &Layout, dry_run: bool) -> Result<()> {
         eprintln!("rustup not found: recipes that build Rust code need `rustup target add` for their arch");
         return Ok(());
     }
-    let arches = crate::arch::ArchTable::load(&layout.toolchains_data().join("arch"))?;
+    let arches = crate::config::arch::ArchTable::load(&layout.toolchains_data().join("arch"))?;
     let out = std::process::Command::new("rustup")
         .args(["target", "list"])
         .output()

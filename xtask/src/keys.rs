@@ -1,8 +1,9 @@
 //! The key that signs packages and indexes: made once per cache directory, kept there,
 //! so every checkout sharing the store signs with the same key.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use alpinist_apk::sign;
 use anyhow::{Context as _, Result};
 use sha2::{Digest, Sha256};
 
@@ -53,7 +54,7 @@ impl SigningKey {
                     .duration_since(std::time::UNIX_EPOCH)?
                     .as_secs();
                 eprintln!("making a package signing key in {}", dir.display());
-                crate::cmd_apk::write_keypair(&dir, "alpinist", 2048, now)?.0
+                write_keypair(&dir, "alpinist", 2048, now)?.0
             }
         };
         Self::load(private)
@@ -88,5 +89,68 @@ impl SigningKey {
     /// A directory holding only the public key (for `--keys-dir`).
     pub fn public_dir(&self) -> PathBuf {
         self.public.parent().expect("key in a dir").to_path_buf()
+    }
+}
+
+/// What a step needs of the signing key: the private key's path, and the fingerprint
+/// for its key.
+#[derive(Clone)]
+pub struct SigningKeyRef {
+    pub private: PathBuf,
+    pub fingerprint: String,
+}
+
+impl From<&SigningKey> for SigningKeyRef {
+    fn from(k: &SigningKey) -> Self {
+        SigningKeyRef {
+            private: k.private.clone(),
+            fingerprint: k.fingerprint.clone(),
+        }
+    }
+}
+
+/// Generates a key pair into `dir` with abuild-keygen's names; the private key is mode 0600.
+pub fn write_keypair(dir: &Path, name: &str, bits: usize, now: u64) -> Result<(PathBuf, PathBuf)> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let k = sign::keygen(name, bits, now)?;
+    std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
+    let private = dir.join(&k.private_file);
+    let public = dir.join(&k.public_file);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&private)
+        .with_context(|| private.display().to_string())?;
+    f.write_all(k.private_pem.as_bytes())?;
+    std::fs::write(&public, k.public_pem.as_bytes())
+        .with_context(|| format!("writing {}", public.display()))?;
+    Ok((private, public))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alpinist_apk::package::Signer;
+    use alpinist_apk::sign::SigAlg;
+
+    #[test]
+    fn keygen_writes_abuild_names() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (private, public) =
+            write_keypair(tmp.path(), "me@example.org", 1024, 0x62a9ada3).unwrap();
+        assert_eq!(private.file_name().unwrap(), "me@example.org-62a9ada3.rsa");
+        assert_eq!(
+            public.file_name().unwrap(),
+            "me@example.org-62a9ada3.rsa.pub"
+        );
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(
+            std::fs::metadata(&private).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let signer = Signer::from_private_key_file(&private, SigAlg::Sha1).unwrap();
+        assert_eq!(signer.key_name, "me@example.org-62a9ada3.rsa.pub");
     }
 }

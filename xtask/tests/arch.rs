@@ -2,7 +2,7 @@
 
 mod common;
 
-use xtask::arch::{Arch, ArchTable};
+use xtask::config::arch::{Arch, ArchTable};
 
 #[test]
 fn all_nine_arches_round_trip() {

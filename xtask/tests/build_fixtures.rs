@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use alpinist_apk::package::Package;
-use xtask::arch::{Arch, ArchTable};
+use xtask::config::arch::{Arch, ArchTable};
 
 fn xtask() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_xtask"));

@@ -6,13 +6,13 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
-use xtask::step::{self, Graph, InputKind, Outcome, Status};
+use xtask::engine::{self, Graph, InputKind, Outcome, Status};
 
-fn run_one(cx: &xtask::context::Context, s: &FileStep) -> Vec<step::Report> {
+fn run_one(cx: &xtask::context::Context, s: &FileStep) -> Vec<engine::Report> {
     let mut g = Graph::new();
     g.add(s.clone(), &[]);
-    let planned = step::plan(cx, &g).unwrap();
-    step::execute(cx, &g, &planned).unwrap()
+    let planned = engine::plan(cx, &g).unwrap();
+    engine::execute(cx, &g, &planned).unwrap()
 }
 
 #[test]
@@ -26,7 +26,7 @@ fn skips_a_cached_step() {
         std::fs::read_to_string(r[0].out.join("out.txt")).unwrap(),
         "hello\n"
     );
-    assert!(r[0].out.join(step::MANIFEST).is_file());
+    assert!(r[0].out.join(engine::MANIFEST).is_file());
     let r2 = run_one(&cx, &s);
     assert_eq!(r2[0].outcome, Outcome::Cached);
     assert_eq!(r2[0].out, r[0].out);
@@ -44,7 +44,7 @@ fn rebuilds_when_input_changes(kind: InputKind) {
     s.inputs.last_mut().unwrap().2 = "two".into();
     let mut g = Graph::new();
     g.add(s.clone(), &[]);
-    let planned = step::plan(&cx, &g).unwrap();
+    let planned = engine::plan(&cx, &g).unwrap();
     match &planned[0].status {
         Status::Changed(why) => {
             let text = why.join("\n");
@@ -55,7 +55,7 @@ fn rebuilds_when_input_changes(kind: InputKind) {
         }
         other => panic!("expected a changed input, got {other:?}"),
     }
-    let r = step::execute(&cx, &g, &planned).unwrap();
+    let r = engine::execute(&cx, &g, &planned).unwrap();
     assert_eq!(r[0].outcome, Outcome::Built);
     assert_eq!(s.runs(), 2);
 }
@@ -87,10 +87,10 @@ fn file_inputs_are_hashed_by_content() {
     let repo = tmp.path();
     let p = repo.join("fix.patch");
     std::fs::write(&p, "one").unwrap();
-    let mut a = xtask::step::Inputs::new();
+    let mut a = xtask::engine::Inputs::new();
     a.file(InputKind::Patch, repo, &p).unwrap();
     std::fs::write(&p, "two").unwrap();
-    let mut b = xtask::step::Inputs::new();
+    let mut b = xtask::engine::Inputs::new();
     b.file(InputKind::Patch, repo, &p).unwrap();
     assert_eq!(a.0[0].name, "fix.patch");
     assert_ne!(a.0[0].value, b.0[0].value);
@@ -111,19 +111,19 @@ fn dependency_change_rebuilds_dependents_only() {
         g
     };
     let g = graph(&base);
-    let planned = step::plan(&cx, &g).unwrap();
-    step::execute(&cx, &g, &planned).unwrap();
+    let planned = engine::plan(&cx, &g).unwrap();
+    engine::execute(&cx, &g, &planned).unwrap();
     let mut base2 = base.clone();
     base2.inputs[0].2 = "changed".into();
     let g = graph(&base2);
-    let planned = step::plan(&cx, &g).unwrap();
+    let planned = engine::plan(&cx, &g).unwrap();
     assert!(matches!(planned[0].status, Status::Changed(_)));
     assert_eq!(planned[1].status, Status::Cached);
     match &planned[2].status {
         Status::Changed(why) => assert_eq!(why, &vec!["step base changed".to_string()]),
         s => panic!("top should be rebuilt because base changed, got {s:?}"),
     }
-    let r = step::execute(&cx, &g, &planned).unwrap();
+    let r = engine::execute(&cx, &g, &planned).unwrap();
     assert_eq!(r[1].outcome, Outcome::Cached);
     assert_eq!((base.runs(), other.runs(), top.runs()), (2, 1, 2));
 }
@@ -138,8 +138,8 @@ fn failure_keeps_log_and_tree_and_skips_dependents() {
     let mut g = Graph::new();
     let b = g.add(bad.clone(), &[]);
     g.add(after.clone(), &[b]);
-    let planned = step::plan(&cx, &g).unwrap();
-    let r = step::execute(&cx, &g, &planned).unwrap();
+    let planned = engine::plan(&cx, &g).unwrap();
+    let r = engine::execute(&cx, &g, &planned).unwrap();
     let Outcome::Failed(msg) = &r[0].outcome else {
         panic!("expected failure, got {:?}", r[0].outcome)
     };
@@ -203,7 +203,7 @@ fn killed_step_is_redone_on_rerun() {
     let s = FileStep::new("slow");
     let mut g = Graph::new();
     g.add(s.clone(), &[]);
-    let planned = step::plan(&cx, &g).unwrap();
+    let planned = engine::plan(&cx, &g).unwrap();
     assert!(
         !planned[0].out.exists(),
         "no output may appear for an interrupted step"
@@ -214,7 +214,7 @@ fn killed_step_is_redone_on_rerun() {
         "the interrupted temporary output is still there"
     );
     assert_eq!(planned[0].status, Status::NeverBuilt);
-    let r = step::execute(&cx, &g, &planned).unwrap();
+    let r = engine::execute(&cx, &g, &planned).unwrap();
     assert_eq!(r[0].outcome, Outcome::Built);
     assert_eq!(s.runs(), 1);
     assert!(
@@ -232,7 +232,7 @@ fn concurrent_runs_of_one_step_build_it_once() {
     let tmp = tempfile::tempdir().unwrap();
     let mut s = FileStep::new("shared");
     s.sleep_secs = 2;
-    let results: Vec<Vec<step::Report>> = std::thread::scope(|sc| {
+    let results: Vec<Vec<engine::Report>> = std::thread::scope(|sc| {
         let handles: Vec<_> = (0..2)
             .map(|_| {
                 let s = s.clone();
@@ -281,9 +281,9 @@ fn a_later_dependency_lets_the_step_start_first_and_wait_inside() {
     let mut g = Graph::new();
     let s = g.add(slow.clone(), &[]);
     g.add_later(early_step("slow", &started), &[s], &[s]);
-    let planned = step::plan(&cx, &g).unwrap();
+    let planned = engine::plan(&cx, &g).unwrap();
     let t0 = Instant::now();
-    let r = step::execute(&cx, &g, &planned).unwrap();
+    let r = engine::execute(&cx, &g, &planned).unwrap();
     assert_eq!(r[0].outcome, Outcome::Built);
     assert_eq!(r[1].outcome, Outcome::Built, "{:?}", r[1].outcome);
     let started = started.lock().unwrap().expect("early ran");
@@ -312,8 +312,8 @@ fn a_failed_later_dependency_fails_the_waiting_step() {
     let mut g = Graph::new();
     let b = g.add(bad, &[]);
     g.add_later(early_step("bad", &started), &[b], &[b]);
-    let planned = step::plan(&cx, &g).unwrap();
-    let r = step::execute(&cx, &g, &planned).unwrap();
+    let planned = engine::plan(&cx, &g).unwrap();
+    let r = engine::execute(&cx, &g, &planned).unwrap();
     assert!(matches!(r[0].outcome, Outcome::Failed(_)));
     let Outcome::Failed(msg) = &r[1].outcome else {
         panic!("expected the waiting step to fail, got {:?}", r[1].outcome)
@@ -328,7 +328,7 @@ fn a_failed_later_dependency_fails_the_waiting_step() {
 /// A step "pid" whose command records its pid in `pidfile`, then sleeps.
 fn pid_step(pidfile: std::path::PathBuf) -> FnStep {
     FnStep::new("pid", move |run| {
-        run.log.run(&xtask::runner::Cmd::new("sh").args([
+        run.log.run(&xtask::exec::Cmd::new("sh").args([
             "-c".to_string(),
             format!("echo $$ > {}; exec sleep 60", pidfile.display()),
         ]))
@@ -341,15 +341,15 @@ fn child_forwards_signals() {
     let Some(dir) = std::env::var_os("ALPINIST_TEST_SIGNAL_DIR") else {
         return;
     };
-    xtask::runner::children::forward_signals();
+    xtask::exec::signals::forward_signals();
     let dir = std::path::PathBuf::from(dir);
     let cx = context(&dir);
     let mut g = Graph::new();
     g.add(pid_step(dir.join("pid")), &[]);
-    let planned = step::plan(&cx, &g).unwrap();
-    let _ = step::execute(&cx, &g, &planned);
+    let planned = engine::plan(&cx, &g).unwrap();
+    let _ = engine::execute(&cx, &g, &planned);
     // As main() does: the signal thread, not this one, ends the process.
-    xtask::runner::children::wait_if_stopping();
+    xtask::exec::signals::wait_if_stopping();
 }
 
 #[test]

@@ -5,7 +5,8 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use xtask::build::{self, Aport, BuildSettings};
+use xtask::stages::packages::order::{needs, providers, topo_order};
+use xtask::stages::packages::{self as build, Aport, BuildSettings};
 
 fn aport(root: &Path, name: &str, extra: &str) -> PathBuf {
     let dir = root.join("main").join(name);
@@ -52,8 +53,8 @@ fn order_follows_build_deps_runtime_depends_and_provides() {
         aport(&co, "a", "provides=\"so:liba.so.1=1\""),
     ];
     let aports = evaluate(tmp.path(), &dirs);
-    let provider = build::providers(&aports);
-    let needs = build::needs(&aports, &provider);
+    let provider = providers(&aports);
+    let needs = needs(&aports, &provider);
     let by_name = |n: &str| aports.iter().position(|a| a.recipe.pkgname == n).unwrap();
     let need_names = |n: &str| -> Vec<String> {
         needs[by_name(n)]
@@ -73,7 +74,7 @@ fn order_follows_build_deps_runtime_depends_and_provides() {
         "runtime depends alone order nothing"
     );
     assert!(need_names("d").is_empty());
-    let order = names(&aports, &build::topo_order(&aports, &needs).unwrap());
+    let order = names(&aports, &topo_order(&aports, &needs).unwrap());
     let pos = |n: &str| order.iter().position(|x| x == n).unwrap();
     assert!(pos("a") < pos("c") && pos("b") < pos("c"), "{order:?}");
 }
@@ -88,9 +89,9 @@ fn a_cycle_is_reported_with_its_members() {
         aport(&co, "z", "makedepends_host=\"x\""),
     ];
     let aports = evaluate(tmp.path(), &dirs);
-    let provider = build::providers(&aports);
-    let needs = build::needs(&aports, &provider);
-    let err = format!("{:#}", build::topo_order(&aports, &needs).unwrap_err());
+    let provider = providers(&aports);
+    let needs = needs(&aports, &provider);
+    let err = format!("{:#}", topo_order(&aports, &needs).unwrap_err());
     assert!(err.contains("dependency cycle"), "{err}");
     assert!(err.contains("x -> y -> z -> x"), "{err}");
 }

@@ -5,7 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use xtask::step::{self, Manifest, Status};
+use xtask::engine::{self, Manifest, Status};
 
 fn copy_data(to: &Path) {
     for d in ["toolchains", "stages", "patches"] {
@@ -28,15 +28,15 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-fn plan_text(cx: &xtask::context::Context, arch: &str) -> (String, Vec<step::Planned>) {
+fn plan_text(cx: &xtask::context::Context, arch: &str) -> (String, Vec<engine::Planned>) {
     let a = cx.arches.get(arch).unwrap().clone();
-    let g = xtask::toolchain::graph(cx, &a).unwrap();
-    let planned = step::plan(cx, &g).unwrap();
-    (step::render_plan(&planned, &cx.layout.store()), planned)
+    let g = xtask::stages::toolchain::graph(cx, &a).unwrap();
+    let planned = engine::plan(cx, &g).unwrap();
+    (engine::render_plan(&planned, &cx.layout.store()), planned)
 }
 
 /// Pretends every planned step was built (an empty output with its manifest).
-fn mark_built(cx: &xtask::context::Context, planned: &[step::Planned]) {
+fn mark_built(cx: &xtask::context::Context, planned: &[engine::Planned]) {
     for p in planned {
         std::fs::create_dir_all(&p.out).unwrap();
         let m = Manifest {
@@ -48,8 +48,12 @@ fn mark_built(cx: &xtask::context::Context, planned: &[step::Planned]) {
             log: "log".into(),
             notes: vec![],
         };
-        std::fs::write(p.out.join(step::MANIFEST), serde_json::to_vec(&m).unwrap()).unwrap();
-        step::set_last(&cx.layout.store(), &p.name, &p.key).unwrap();
+        std::fs::write(
+            p.out.join(engine::MANIFEST),
+            serde_json::to_vec(&m).unwrap(),
+        )
+        .unwrap();
+        engine::set_last(&cx.layout.store(), &p.name, &p.key).unwrap();
     }
 }
 

@@ -7,8 +7,10 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha512};
-use xtask::sources::{Resolver, SourceSpec};
-use xtask::substitute::{adapt, AportSources, AportSubstitute};
+use xtask::config::source::SourceSpec;
+use xtask::sources::Resolver;
+
+use xtask::sources::substitute::{adapt, AportSources, AportSubstitute};
 
 fn spec(file: &str, body: &[u8], urls: Vec<String>) -> SourceSpec {
     SourceSpec {
@@ -217,7 +219,7 @@ fn substitute_is_used_and_reported() {
     let sub = b"repacked".to_vec();
     std::fs::write(l.distfiles.join("pkg_1.0.orig.tar.xz"), &sub).unwrap();
     let mut s = spec("pkg-1.0.tar.xz", b"upstream", vec![]);
-    s.substitute = Some(xtask::sources::Substitute {
+    s.substitute = Some(xtask::config::source::Substitute {
         file: "pkg_1.0.orig.tar.xz".into(),
         sha512: Some(hex::encode(Sha512::digest(&sub))),
         sha256: None,
@@ -244,7 +246,7 @@ fn the_recipes_own_file_wins_over_a_substitute_at_hand() {
     std::fs::write(remote.join("pkg-1.0.tar.xz"), b"upstream").unwrap();
     let url = format!("file://{}/pkg-1.0.tar.xz", remote.display());
     let mut s = spec("pkg-1.0.tar.xz", b"upstream", vec![url.clone()]);
-    s.substitute = Some(xtask::sources::Substitute {
+    s.substitute = Some(xtask::config::source::Substitute {
         file: "pkg_1.0.orig.tar.xz".into(),
         sha512: Some(hex::encode(Sha512::digest(&sub))),
         sha256: None,

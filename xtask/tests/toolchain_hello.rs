@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use goblin::elf::Elf;
-use xtask::arch::{Arch, ArchTable};
+use xtask::config::arch::{Arch, ArchTable};
 
 fn toolchains() -> Vec<(Arch, PathBuf)> {
     let table = ArchTable::load(&common::repo().join("toolchains/arch")).unwrap();

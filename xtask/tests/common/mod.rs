@@ -8,9 +8,9 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use xtask::context::{Context, Settings};
+use xtask::engine::{InputKind, Inputs, Step, StepRun};
+use xtask::exec::Cmd;
 use xtask::layout::Layout;
-use xtask::runner::Cmd;
-use xtask::step::{InputKind, Inputs, Step, StepRun};
 
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

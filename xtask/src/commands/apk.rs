@@ -1,0 +1,176 @@
+//! `cargo xtask apk …` and `cargo xtask keygen`: the apk v2 tools alpinist needs on a
+//! Debian host (verify, info, index, add into a root), on top of the `alpinist-apk` library.
+//! Nothing here spawns a process.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _, Result};
+use clap::{Args, Subcommand};
+
+use alpinist_apk::index::ApkIndex;
+use alpinist_apk::package::{Package, Signer};
+use alpinist_apk::sign::{self, SigAlg};
+use alpinist_apk_cli::{add, info_text, load_keys, verify_files, AddOptions};
+
+use crate::keys::write_keypair;
+
+/// Trusted keys when `--keys-dir` is not given (as apk on Alpine).
+const DEFAULT_KEYS_DIR: &str = "/etc/apk/keys";
+
+#[derive(Debug, Subcommand)]
+pub enum ApkCommand {
+    /// Check packages: gzip members, datahash, per-file checksums and the signature
+    Verify {
+        /// Directory of trusted public keys (file name = key name) [default: /etc/apk/keys]
+        #[arg(long, value_name = "DIR")]
+        keys_dir: Option<PathBuf>,
+        /// Packages to check; exits non-zero unless all are good
+        #[arg(required = true, value_name = "FILE.apk")]
+        files: Vec<PathBuf>,
+    },
+    /// Print a package's .PKGINFO fields and file list
+    Info {
+        #[arg(value_name = "FILE.apk")]
+        file: PathBuf,
+    },
+    /// Write an APKINDEX.tar.gz for packages (mtime from SOURCE_DATE_EPOCH)
+    Index {
+        /// Output file
+        #[arg(short, long, value_name = "APKINDEX.tar.gz")]
+        output: PathBuf,
+        /// Sign with this private key; the key name is its file name + ".pub"
+        #[arg(long, value_name = "KEY.rsa")]
+        sign: Option<PathBuf>,
+        /// Text for the DESCRIPTION entry
+        #[arg(long, value_name = "TEXT")]
+        description: Option<String>,
+        #[arg(required = true, value_name = "FILE.apk")]
+        files: Vec<PathBuf>,
+    },
+    /// Install packages and their dependencies from local repositories into a root
+    Add {
+        /// Root directory to install into
+        #[arg(long, value_name = "DIR")]
+        root: PathBuf,
+        /// Alpine arch of the root (selects <repo>/<arch>/APKINDEX.tar.gz)
+        #[arg(long, value_name = "ARCH")]
+        arch: String,
+        /// Create the database in a new root
+        #[arg(long)]
+        initdb: bool,
+        /// Repository directory (holding <arch>/APKINDEX.tar.gz); repeatable
+        #[arg(short = 'X', long, value_name = "DIR")]
+        repository: Vec<PathBuf>,
+        /// Trusted public keys, also copied into <root>/etc/apk/keys [default: <root>/etc/apk/keys]
+        #[arg(long, value_name = "DIR")]
+        keys_dir: Option<PathBuf>,
+        /// Only print what would be installed
+        #[arg(long)]
+        simulate: bool,
+        /// Packages or dependencies to add to the world (name, name=ver, so:…)
+        #[arg(value_name = "DEP")]
+        deps: Vec<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Key name, usually an e-mail address; files are NAME-<hex time>.rsa[.pub]
+    pub name: String,
+    /// Where to write the key pair [default: current directory]
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+}
+
+pub fn run(cmd: ApkCommand) -> Result<()> {
+    match cmd {
+        ApkCommand::Verify { keys_dir, files } => {
+            let keys = load_keys(keys_dir.as_deref().unwrap_or(Path::new(DEFAULT_KEYS_DIR)))?;
+            let (report, bad) = verify_files(&files, &keys);
+            print!("{report}");
+            if bad > 0 {
+                bail!("{bad} of {} packages failed verification", files.len());
+            }
+            Ok(())
+        }
+        ApkCommand::Info { file } => {
+            let pkg = Package::read(&file).with_context(|| file.display().to_string())?;
+            print!("{}", info_text(&pkg));
+            Ok(())
+        }
+        ApkCommand::Index {
+            output,
+            sign,
+            description,
+            files,
+        } => {
+            let signer = sign
+                .map(|k| Signer::from_private_key_file(&k, SigAlg::Sha1))
+                .transpose()?;
+            let bytes = index_bytes(&files, description, signer.as_ref(), source_date_epoch())?;
+            write_file(&output, &bytes)?;
+            println!("{}: {} packages", output.display(), files.len());
+            Ok(())
+        }
+        ApkCommand::Add {
+            root,
+            arch,
+            initdb,
+            repository,
+            keys_dir,
+            simulate,
+            deps,
+        } => {
+            let out = add(&AddOptions {
+                root: &root,
+                arch: &arch,
+                initdb,
+                repositories: &repository,
+                keys_dir: keys_dir.as_deref(),
+                simulate,
+                deps: &deps,
+            })?;
+            print!("{out}");
+            Ok(())
+        }
+    }
+}
+
+pub fn keygen(args: KeygenArgs) -> Result<()> {
+    let dir = args.out_dir.unwrap_or_else(|| PathBuf::from("."));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let (private, public) = write_keypair(&dir, &args.name, sign::DEFAULT_KEY_BITS, now)?;
+    println!("private key: {}", private.display());
+    println!("public key:  {}", public.display());
+    Ok(())
+}
+
+fn write_file(path: &Path, data: &[u8]) -> Result<()> {
+    std::fs::write(path, data).with_context(|| format!("writing {}", path.display()))
+}
+
+/// `SOURCE_DATE_EPOCH`, else now (as `apk index` does).
+fn source_date_epoch() -> u64 {
+    std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0)
+        })
+}
+
+fn index_bytes(
+    files: &[PathBuf],
+    description: Option<String>,
+    signer: Option<&Signer>,
+    mtime: u64,
+) -> Result<Vec<u8>> {
+    let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+    let idx = ApkIndex::from_package_files(description, &paths, None)?;
+    Ok(idx.to_bytes(mtime, signer)?)
+}

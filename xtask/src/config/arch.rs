@@ -1,0 +1,219 @@
+//! The architecture table: one TOML file per Alpine arch in `toolchains/arch/`.
+//!
+//! Adding an arch is a data file (plus patches, if any). Every triple is parsed with
+//! target-lexicon and cross-checked against the ELF facts in the same file, so a typo in
+//! a new file is caught when it is loaded, not an hour into a gcc build.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::str::FromStr;
+
+use anyhow::{bail, Context as _, Result};
+use serde::{Deserialize, Serialize};
+use target_lexicon::{Endianness, PointerWidth, Triple};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Arch {
+    /// Alpine's name for the arch (`CARCH`): aarch64, armv7, x86, …
+    pub name: String,
+    /// Alpine's target triple (`CHOST`/`CTARGET`).
+    pub triple: String,
+    /// Suffix of the qemu-user binary (`qemu-<qemu>` / `qemu-<qemu>-static`).
+    pub qemu: String,
+    /// musl's `ARCH` (the directory under `arch/` in musl's tree).
+    pub musl_arch: String,
+    /// musl's dynamic loader file name in `/lib`.
+    pub loader: String,
+    /// Linux's `ARCH` for `make headers_install`.
+    pub kernel_arch: String,
+    pub elf: Elf,
+    #[serde(default)]
+    pub gcc: ComponentFlags,
+    #[serde(default)]
+    pub binutils: ComponentFlags,
+    #[serde(default)]
+    pub musl: MuslFlags,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Elf {
+    /// `e_machine` as a number, and its `EM_` name for messages.
+    pub machine: u16,
+    pub machine_name: String,
+    /// 32 or 64.
+    pub class: u8,
+    /// "little" or "big".
+    pub endian: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComponentFlags {
+    /// Extra `configure` arguments for this arch.
+    #[serde(default)]
+    pub configure: Vec<String>,
+    /// Extra patch sets for this arch only: `patches/<component>/<version>/<set>/*.patch`,
+    /// applied after the version's own patches.
+    #[serde(default)]
+    pub patch_sets: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MuslFlags {
+    /// Extra `configure` arguments for this arch.
+    #[serde(default)]
+    pub configure: Vec<String>,
+    /// Build `libssp_nonshared.a` (the hidden `__stack_chk_fail_local`) into the
+    /// sysroot, as Alpine's musl-dev ships it; for arches whose PIC stack-protector code
+    /// calls that symbol (i386).
+    #[serde(default)]
+    pub libssp_nonshared: bool,
+}
+
+impl Arch {
+    /// The soname Alpine gives musl's libc: `libc.musl-<CARCH>.so.1`.
+    pub fn libc_soname(&self) -> String {
+        format!("libc.musl-{}.so.1", self.name)
+    }
+
+    pub fn qemu_binary(&self) -> String {
+        format!("qemu-{}-static", self.qemu)
+    }
+
+    /// True when programs for this arch run directly on the machine alpinist runs on.
+    pub fn is_native(&self) -> bool {
+        let host = match std::env::consts::ARCH {
+            "x86_64" => "x86_64",
+            "aarch64" => "aarch64",
+            "s390x" => "s390x",
+            "powerpc64" => "ppc64le",
+            "riscv64" => "riscv64",
+            "loongarch64" => "loongarch64",
+            _ => return false,
+        };
+        host == self.name
+    }
+
+    fn check(&self, file: &Path) -> Result<()> {
+        let t = Triple::from_str(&self.triple).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: triple {:?} is not valid: {e}",
+                file.display(),
+                self.triple
+            )
+        })?;
+        let width = t
+            .pointer_width()
+            .map_err(|_| anyhow::anyhow!("{}: unknown pointer width", file.display()))?;
+        let class = match width {
+            PointerWidth::U16 => 16,
+            PointerWidth::U32 => 32,
+            PointerWidth::U64 => 64,
+        };
+        if class != self.elf.class {
+            bail!(
+                "{}: elf.class = {} but triple {} is {}-bit",
+                file.display(),
+                self.elf.class,
+                self.triple,
+                class
+            );
+        }
+        let endian = match t.endianness() {
+            Ok(Endianness::Little) => "little",
+            Ok(Endianness::Big) => "big",
+            Err(_) => bail!("{}: unknown endianness for {}", file.display(), self.triple),
+        };
+        if endian != self.elf.endian {
+            bail!(
+                "{}: elf.endian = {:?} but triple {} is {endian}-endian",
+                file.display(),
+                self.elf.endian,
+                self.triple
+            );
+        }
+        if !self.triple.contains("-alpine-linux-musl") {
+            bail!(
+                "{}: triple {:?} is not an Alpine musl triple (<cpu>-alpine-linux-musl*)",
+                file.display(),
+                self.triple
+            );
+        }
+        if !self.loader.starts_with("ld-musl-") || !self.loader.ends_with(".so.1") {
+            bail!(
+                "{}: loader {:?} is not ld-musl-<x>.so.1",
+                file.display(),
+                self.loader
+            );
+        }
+        Ok(())
+    }
+}
+
+/// All arches known to this checkout, by Alpine name.
+impl Arch {
+    /// Rust's name for the same target (for recipes that build Rust code with rustup's
+    /// standard library): Alpine's vendor becomes `unknown`; armv6 is Rust's `arm`,
+    /// riscv64 its `riscv64gc`.
+    pub fn rust_target(&self) -> String {
+        let mut parts: Vec<String> = self.triple.split('-').map(str::to_string).collect();
+        if parts.len() == 4 {
+            parts[1] = "unknown".into();
+        }
+        match parts[0].as_str() {
+            "armv6" => parts[0] = "arm".into(),
+            "riscv64" => parts[0] = "riscv64gc".into(),
+            _ => {}
+        }
+        parts.join("-")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ArchTable {
+    pub arches: BTreeMap<String, Arch>,
+}
+
+impl ArchTable {
+    pub fn load(dir: &Path) -> Result<ArchTable> {
+        let mut arches = BTreeMap::new();
+        let entries = std::fs::read_dir(dir)
+            .with_context(|| format!("reading arch table {}", dir.display()))?;
+        for e in entries {
+            let path = e?.path();
+            if path.extension().and_then(|x| x.to_str()) != Some("toml") {
+                continue;
+            }
+            let arch: Arch = super::load(&path)?;
+            let stem = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or_default();
+            if stem != arch.name {
+                bail!(
+                    "{}: name = {:?} but the file is named {stem}.toml; they must agree",
+                    path.display(),
+                    arch.name
+                );
+            }
+            arch.check(&path)?;
+            arches.insert(arch.name.clone(), arch);
+        }
+        if arches.is_empty() {
+            bail!("no arch files (*.toml) in {}", dir.display());
+        }
+        Ok(ArchTable { arches })
+    }
+
+    pub fn get(&self, name: &str) -> Result<&Arch> {
+        self.arches.get(name).ok_or_else(|| {
+            anyhow::anyhow!(
+                "unknown arch {name:?}; known arches: {}",
+                self.arches.keys().cloned().collect::<Vec<_>>().join(", ")
+            )
+        })
+    }
+}

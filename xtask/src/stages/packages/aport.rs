@@ -1,0 +1,299 @@
+//! An aport, found and evaluated for one arch: its (patched) directory, the recipe's
+//! metadata from a real shell, and the files and commit that go into its key.
+
+use std::path::{Path, PathBuf};
+
+use alpinist_apkbuild::recipe::Recipe;
+use anyhow::{bail, Context as _, Result};
+use sha2::{Digest, Sha256};
+
+use crate::config::arch::Arch;
+use crate::context::Context;
+use crate::stages::packages::env::recipe_env;
+use crate::stages::packages::BuildSettings;
+
+/// An aport, evaluated for one arch.
+#[derive(Debug, Clone)]
+pub struct Aport {
+    pub dir: PathBuf,
+    pub recipe: Recipe,
+    /// Files of the aport directory (relative name, sha256), for the key.
+    pub files: Vec<(String, String)>,
+    /// `repo` as abuild names it: the aport directory's parent's name (`main`).
+    pub repo: String,
+    pub source_date_epoch: u64,
+    pub commit: String,
+    /// Files of alpinist's own checkout the recipe builds (`_alpinist_tree`): relative
+    /// path and sha256.
+    pub tree: Vec<(String, String)>,
+    /// The arch it was evaluated for.
+    pub arch: String,
+}
+
+impl Aport {
+    /// The aport's directory name (`gcc` for `main/gcc`), as sets and settings name it.
+    pub fn name(&self) -> String {
+        self.dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+}
+/// Writes abuild.sh where the sandbox can read it; returns its path.
+fn abuild_sh(cx: &Context) -> Result<PathBuf> {
+    let dir = cx.layout.build.join("lib");
+    std::fs::create_dir_all(&dir)?;
+    let p = dir.join(format!(
+        "abuild-{}.sh",
+        &hex::encode(Sha256::digest(alpinist_apkbuild::ABUILD_SH.as_bytes()))[..12]
+    ));
+    if !p.exists() {
+        std::fs::write(&p, alpinist_apkbuild::ABUILD_SH)?;
+    }
+    Ok(p)
+}
+
+fn hash_file(p: &Path) -> Result<String> {
+    Ok(hex::encode(Sha256::digest(
+        std::fs::read(p).with_context(|| format!("reading {}", p.display()))?,
+    )))
+}
+
+/// Evaluates an aport's APKBUILD for `arch` with a real shell.
+pub fn evaluate(cx: &Context, arch: &Arch, dir: &Path, settings: &BuildSettings) -> Result<Aport> {
+    let orig = std::fs::canonicalize(dir)
+        .with_context(|| format!("{}: no such aport directory", dir.display()))?;
+    if !orig.join("APKBUILD").is_file() {
+        bail!("{}: no APKBUILD in this directory", orig.display());
+    }
+    let repo = orig
+        .parent()
+        .and_then(|p| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "main".into());
+    let dir = patched_copy(cx, &orig, &repo)?;
+    let name = orig
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let settings = &settings.for_aport(&name);
+    let apkbuild = dir.join("APKBUILD");
+    let text = std::fs::read_to_string(&apkbuild)
+        .with_context(|| format!("reading {}", apkbuild.display()))?;
+    let sh = abuild_sh(cx)?;
+    let tmp = cx.layout.build.join("tmp").join("eval");
+    std::fs::create_dir_all(&tmp)?;
+    let env = recipe_env(
+        arch,
+        Path::new("/nonexistent"),
+        Path::new("/nonexistent"),
+        settings,
+        1,
+    );
+    let out = duct::cmd(
+        "bash",
+        [sh.as_os_str(), "meta".as_ref(), apkbuild.as_os_str()],
+    )
+    .full_env(
+        env.iter()
+            .cloned()
+            .chain([
+                ("srcdir".into(), tmp.join("src").display().to_string()),
+                ("pkgbasedir".into(), tmp.join("pkg").display().to_string()),
+                ("tmpdir".into(), tmp.join("tmp").display().to_string()),
+                ("HOME".into(), tmp.display().to_string()),
+            ])
+            .collect::<Vec<(String, String)>>(),
+    )
+    .stdout_capture()
+    .stderr_capture()
+    .unchecked()
+    .run()
+    .context("running bash")?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        bail!(
+            "{}: the shell could not evaluate it:\n{}",
+            apkbuild.display(),
+            err.trim_end()
+        );
+    }
+    let recipe = Recipe::from_dump(&apkbuild, &out.stdout, &arch.name, &text)?;
+    let mut files = Vec::new();
+    hash_files_under(&dir, &dir, &[], &mut files)?;
+    files.sort();
+    let (source_date_epoch, commit) = git_time(&orig, &orig.join("APKBUILD"))?;
+    // Read from the text, not the evaluated recipe: a literal one-line assignment.
+    let tree_paths: Vec<String> = text
+        .lines()
+        .find_map(|l| l.strip_prefix("_alpinist_tree="))
+        .map(|v| {
+            v.trim_matches('"')
+                .split_whitespace()
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default();
+    let tree = alpinist_tree(&apkbuild, &tree_paths)?;
+    Ok(Aport {
+        dir,
+        recipe,
+        files,
+        repo,
+        source_date_epoch,
+        commit,
+        tree,
+        arch: arch.name.clone(),
+    })
+}
+
+/// The alpinist checkout this xtask was built from.
+pub fn alpinist_checkout() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the checkout")
+        .to_path_buf()
+}
+
+/// Every regular file under `start` (a file or a directory; directories named in `skip`
+/// left out) as (path relative to `base`, sha256), appended to `out`.
+fn hash_files_under(
+    start: &Path,
+    base: &Path,
+    skip: &[&str],
+    out: &mut Vec<(String, String)>,
+) -> Result<()> {
+    let mut stack = vec![start.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        if p.is_dir() {
+            for e in std::fs::read_dir(&p)?.flatten() {
+                if !skip.iter().any(|s| e.file_name() == **s) {
+                    stack.push(e.path());
+                }
+            }
+        } else if p.is_file() {
+            let rel = p
+                .strip_prefix(base)
+                .expect("under base")
+                .display()
+                .to_string();
+            out.push((rel, hash_file(&p)?));
+        }
+    }
+    Ok(())
+}
+
+/// `_alpinist_tree="PATH…"` (an alpinist extension, for recipes that build alpinist's own
+/// code, such as the fixture root's `apk`; a literal one-line assignment in the APKBUILD):
+/// the files under those paths of the checkout,
+/// build outputs aside, each with its sha256. They are part of the step key and copied
+/// into the build as `$ALPINIST_TREE`.
+fn alpinist_tree(apkbuild: &Path, paths: &[String]) -> Result<Vec<(String, String)>> {
+    let root = alpinist_checkout();
+    let mut out = Vec::new();
+    for p in paths {
+        let start = root.join(p);
+        if !start.exists() || p.contains("..") {
+            bail!(
+                "{}: _alpinist_tree names {p}, which is not in alpinist's checkout {}",
+                apkbuild.display(),
+                root.display()
+            );
+        }
+        hash_files_under(&start, &root, &["target", "build", ".git"], &mut out)?;
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// `patches/aports/<repo>/<name>/*.patch`, applied (in name order, `patch -p1` from the
+/// aport directory) to a copy of the aport in `build/aports/<repo>/<name>/`. The user's
+/// checkout is never edited. Without patches the original directory is used as it is.
+fn patched_copy(cx: &Context, orig: &Path, repo: &str) -> Result<PathBuf> {
+    let name = orig
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let pdir = cx.layout.patches().join("aports").join(repo).join(&name);
+    let mut patches: Vec<PathBuf> = std::fs::read_dir(&pdir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "patch"))
+                .collect()
+        })
+        .unwrap_or_default();
+    if patches.is_empty() {
+        return Ok(orig.to_path_buf());
+    }
+    patches.sort();
+    let copy = cx.layout.build.join("aports").join(repo).join(&name);
+    if copy.exists() {
+        crate::engine::remove_dir_all_writable(&copy)?;
+    }
+    std::fs::create_dir_all(&copy)?;
+    let st = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(format!("{}/.", orig.display()))
+        .arg(&copy)
+        .status()?;
+    if !st.success() {
+        bail!("copying {} to {}", orig.display(), copy.display());
+    }
+    for p in &patches {
+        let out = std::process::Command::new("patch")
+            .args(["-p1", "-N", "--no-backup-if-mismatch", "-i"])
+            .arg(p)
+            .current_dir(&copy)
+            .output()?;
+        if !out.status.success() {
+            bail!(
+                "{}: does not apply to {}:\n{}",
+                p.display(),
+                orig.display(),
+                String::from_utf8_lossy(&out.stdout).trim_end()
+            );
+        }
+    }
+    Ok(copy)
+}
+
+/// abuild's `set_source_date`: the last commit touching the aport when the tree is
+/// clean, else the APKBUILD's mtime. Also the commit (with `-dirty`), or "".
+fn git_time(dir: &Path, apkbuild: &Path) -> Result<(u64, String)> {
+    if let Ok(v) = std::env::var("SOURCE_DATE_EPOCH") {
+        if let Ok(n) = v.parse() {
+            return Ok((n, String::new()));
+        }
+    }
+    let git = |args: &[&str]| -> Option<String> {
+        let o = duct::cmd("git", args)
+            .dir(dir)
+            .stdout_capture()
+            .stderr_null()
+            .unchecked()
+            .run()
+            .ok()?;
+        o.status
+            .success()
+            .then(|| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    if let Some(t) = git(&["log", "-1", "--format=%ct", "--", "."]).filter(|t| !t.is_empty()) {
+        let dirty = git(&["status", "--porcelain", "--", "."]).is_some_and(|s| !s.is_empty());
+        let commit = git(&["log", "-1", "--format=%H", "--", "."]).unwrap_or_default();
+        if !dirty {
+            return Ok((t.parse().unwrap_or(0), commit));
+        }
+        let mtime = mtime_of(apkbuild)?;
+        return Ok((mtime, format!("{commit}-dirty")));
+    }
+    Ok((mtime_of(apkbuild)?, String::new()))
+}
+
+fn mtime_of(p: &Path) -> Result<u64> {
+    Ok(std::fs::metadata(p)?
+        .modified()?
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs())
+}

@@ -1,0 +1,138 @@
+//! Stage 2: building aports (directories with an APKBUILD) into signed `.apk` files.
+//!
+//! abuild reimplemented for a non-Alpine host: the recipe runs in bash with alpinist's
+//! own APKBUILD environment (`crates/apkbuild/sh/abuild.sh`) inside a bubblewrap sandbox;
+//! `package()` and the split functions run under fakeroot; Rust does the rest: sources
+//! through the verified resolver, the per-arch sysroot through the apk installer, strip,
+//! postcheck, dependency tracing, `.PKGINFO`, signed packages and the signed index.
+//!
+//! - [`aport`]: finding and evaluating an aport (patched copy, metadata, key files);
+//! - [`env`]: the environment a recipe sees;
+//! - [`order`]: what each aport needs built first, from the recipes;
+//! - [`runtime`]: the stage 1 runtime as bootstrap packages;
+//! - [`graph`]: the steps of one build;
+//! - [`build`]: one aport built in the sandbox ([`sandbox`]), then [`package`]d;
+//! - [`publish`]: the packages into the local repositories with a signed index;
+//! - [`shell`]: a shell in a failed build's tree; [`repro`]: build twice and compare.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use crate::config::arch::Arch;
+use crate::context::Context;
+use crate::engine;
+use crate::host;
+use crate::keys::SigningKey;
+
+pub mod aport;
+pub mod build;
+pub mod env;
+pub mod graph;
+pub mod order;
+pub mod package;
+pub mod publish;
+pub mod repro;
+pub mod runtime;
+pub mod sandbox;
+pub mod settings;
+pub mod shell;
+
+pub use aport::{evaluate, Aport};
+pub use graph::graph;
+pub use publish::publish;
+pub use runtime::BOOTSTRAP_EPOCH;
+pub use settings::{parse_env, BuildSettings};
+
+/// Bumped when the Rust side of a package build changes what it produces.
+pub(crate) const RECIPE: &str = "2";
+
+/// Builds aports for an arch (stage 1 first, cached), publishes the packages into
+/// `build/repo/<repo>/<arch>/` with a signed index. Returns the repository directories.
+pub fn build_aports(
+    cx: &Context,
+    arch_name: &str,
+    dirs: &[PathBuf],
+    settings: &BuildSettings,
+) -> Result<Vec<PathBuf>> {
+    let arch = cx.arches.get(arch_name)?.clone();
+    let key = SigningKey::ensure(cx)?;
+    let (done, failure) = run_aports(cx, &arch, dirs, settings, &key)?;
+    let repos = publish(cx, &arch, &done, &key)?;
+    for r in &repos {
+        eprintln!(
+            "repository: {} (signed with {})",
+            r.display(),
+            key.public_name
+        );
+    }
+    if let Some(msg) = failure {
+        anyhow::bail!("{msg}");
+    }
+    Ok(repos)
+}
+
+/// Builds aports without publishing; returns the store outputs of the aport steps.
+pub fn build_aport_outputs(
+    cx: &Context,
+    arch_name: &str,
+    dirs: &[PathBuf],
+    settings: &BuildSettings,
+) -> Result<Vec<PathBuf>> {
+    let arch = cx.arches.get(arch_name)?.clone();
+    let key = SigningKey::ensure(cx)?;
+    let (done, failure) = run_aports(cx, &arch, dirs, settings, &key)?;
+    if let Some(msg) = failure {
+        anyhow::bail!("{msg}");
+    }
+    // The runtime packages are not the aports'.
+    Ok(done.into_iter().skip(1).collect())
+}
+
+fn run_aports(
+    cx: &Context,
+    arch: &Arch,
+    dirs: &[PathBuf],
+    settings: &BuildSettings,
+    key: &SigningKey,
+) -> Result<(Vec<PathBuf>, Option<String>)> {
+    cx.layout.ensure()?;
+    host::require(&cx.layout, "toolchain")?;
+    host::require(&cx.layout, "build")?;
+    host::sandbox_preflight()?;
+    let mut aports = Vec::new();
+    for d in dirs {
+        let a = evaluate(cx, arch, d, settings)?;
+        // As abuild: a recipe whose arch= excludes the target is not built, and that is
+        // not an error.
+        if !a.recipe.builds_for(&arch.name) {
+            eprintln!(
+                "{}: not built for {}: arch=\"{}\" does not include it",
+                a.recipe.path.display(),
+                arch.name,
+                a.recipe.words("arch").join(" ")
+            );
+            continue;
+        }
+        aports.push(a);
+    }
+    let (g, aport_steps) = graph(cx, arch, &aports, settings, key)?;
+    let planned = engine::plan(cx, &g)?;
+    let reports = engine::execute(cx, &g, &planned)?;
+    engine::print_summary(&reports);
+    let done: Vec<PathBuf> = aport_steps
+        .iter()
+        .filter(|&&i| {
+            matches!(
+                reports[i].outcome,
+                engine::Outcome::Built | engine::Outcome::Cached
+            )
+        })
+        .map(|&i| reports[i].out.clone())
+        .collect();
+    let failure = reports.iter().find_map(|r| match &r.outcome {
+        engine::Outcome::Failed(msg) => Some(msg.clone()),
+        _ => None,
+    });
+    Ok((done, failure))
+}

@@ -1,0 +1,75 @@
+//! The settings of one build: `BOOTSTRAP`, recipe environment, where sources can be had
+//! (`toolchains/sources.toml`), per-aport variables (`stages/aports.toml`).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::{anyhow, Result};
+
+use crate::config::aports::AportsFile;
+use crate::context::Context;
+use crate::sources::substitute::AportSources;
+
+/// Settings for one `build` invocation.
+#[derive(Debug, Clone, Default)]
+pub struct BuildSettings {
+    /// `BOOTSTRAP=…` for the recipes (nocc, nolibc, nobase, bootimage).
+    pub bootstrap: Option<String>,
+    /// Extra environment for every recipe (`KEY=VALUE`).
+    pub env: Vec<(String, String)>,
+    /// Where sources can be had besides their URLs: identical copies and documented
+    /// substitutes (`toolchains/sources.toml`, and the files a set adds).
+    pub sources: AportSources,
+    /// Per-aport environment (`stages/aports.toml`), by aport directory name.
+    pub aport_env: BTreeMap<String, Vec<(String, String)>>,
+}
+
+/// `KEY=VALUE` → (KEY, VALUE), naming `what` in the error.
+pub fn parse_env(kv: &str, what: &str) -> Result<(String, String)> {
+    let (k, v) = kv
+        .split_once('=')
+        .ok_or_else(|| anyhow!("{what}: {kv:?} is not KEY=VALUE"))?;
+    Ok((k.to_string(), v.to_string()))
+}
+
+impl BuildSettings {
+    /// Settings with alpinist's data: `toolchains/sources.toml` plus `extra_sources`, and
+    /// `stages/aports.toml`.
+    pub fn new(
+        cx: &Context,
+        bootstrap: Option<String>,
+        env: Vec<(String, String)>,
+        extra_sources: &[PathBuf],
+    ) -> Result<BuildSettings> {
+        let mut files = vec![cx.layout.toolchains_data().join("sources.toml")];
+        files.extend(extra_sources.iter().cloned());
+        let sources = AportSources::load(&files)?;
+        let p = cx.layout.stages_data().join("aports.toml");
+        let f: AportsFile = crate::config::load(&p)?;
+        let mut aport_env = BTreeMap::new();
+        for (name, a) in f.aport {
+            let what = format!("{}: aport {name}", p.display());
+            let vars = a
+                .env
+                .iter()
+                .map(|kv| parse_env(kv, &what))
+                .collect::<Result<Vec<_>>>()?;
+            aport_env.insert(name, vars);
+        }
+        Ok(BuildSettings {
+            bootstrap,
+            env,
+            sources,
+            aport_env,
+        })
+    }
+
+    /// The settings one aport builds with: its own variables after everyone's.
+    pub fn for_aport(&self, name: &str) -> BuildSettings {
+        let mut s = self.clone();
+        if let Some(vars) = self.aport_env.get(name) {
+            s.env.extend(vars.iter().cloned());
+        }
+        s
+    }
+}

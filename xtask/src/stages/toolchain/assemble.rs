@@ -1,0 +1,146 @@
+//! The relocatable prefix: binutils, gcc and the headers in one tree, an Alpine-layout
+//! sysroot, runtime libraries for qemu, the CMake and Meson files.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _, Result};
+
+use crate::config::arch::Arch;
+use crate::context::Context;
+use crate::engine::{Inputs, Step, StepRun};
+use crate::fsutil::copy_tree;
+use crate::stages::toolchain::cross_files::{write_cmake, write_meson};
+
+/// The assemble step has its own, so that fixing it does not rebuild the compilers.
+const ASSEMBLE_RECIPE: &str = "3";
+
+/// Runtime libraries copied into the sysroot's /usr/lib so target programs find them.
+const RUNTIME_LIBS: &[&str] = &["libgcc_s.so", "libstdc++.so", "libatomic.so", "libgomp.so"];
+
+pub struct Assemble {
+    pub arch: Arch,
+}
+
+impl Step for Assemble {
+    fn name(&self) -> String {
+        format!("toolchain-{}", self.arch.name)
+    }
+    fn inputs(&self, _cx: &Context) -> Result<Inputs> {
+        let mut i = Inputs::new();
+        i.flag("recipe", ASSEMBLE_RECIPE);
+        i.flag("triple", &self.arch.triple);
+        i.flag("loader", &self.arch.loader);
+        i.flag("libc_soname", self.arch.libc_soname());
+        i.flag("qemu", &self.arch.qemu);
+        i.flag("kernel_arch", &self.arch.kernel_arch);
+        Ok(i)
+    }
+    fn run(&self, _cx: &Context, run: &mut StepRun) -> Result<()> {
+        let a = &self.arch;
+        let t = &a.triple;
+        let out = run.out.clone();
+        run.log.status("assembling the prefix");
+        for dep in [format!("binutils-{}", a.name), format!("gcc-{}", a.name)] {
+            copy_tree(run.dep(&dep)?, &out)?;
+        }
+        let sysroot = out.join("sysroot");
+        copy_tree(
+            run.dep(&format!("linux-headers-{}", a.kernel_arch))?,
+            &sysroot,
+        )?;
+        for junk in [crate::engine::MANIFEST, ".alpinist-log.txt"] {
+            let _ = std::fs::remove_file(out.join(junk));
+            let _ = std::fs::remove_file(sysroot.join(junk));
+        }
+
+        // Alpine's musl layout: the loader is the real file in /lib, the soname link
+        // next to it, and /usr/lib/libc.so a relative link (qemu -L needs relative).
+        run.log.status("Alpine sysroot layout");
+        let lib = sysroot.join("lib");
+        let usrlib = sysroot.join("usr/lib");
+        std::fs::create_dir_all(&lib)?;
+        let loader = lib.join(&a.loader);
+        let libc = usrlib.join("libc.so");
+        if std::fs::symlink_metadata(&libc)?.file_type().is_file() {
+            let _ = std::fs::remove_file(&loader);
+            std::fs::rename(&libc, &loader)?;
+        }
+        let _ = std::fs::remove_file(&libc);
+        std::os::unix::fs::symlink(format!("../../lib/{}", a.loader), &libc)?;
+        let soname = lib.join(a.libc_soname());
+        let _ = std::fs::remove_file(&soname);
+        std::os::unix::fs::symlink(&a.loader, &soname)?;
+
+        // Target runtime libraries, for running dynamic programs from the sysroot.
+        let target_lib = target_lib_dir(&out, t)?;
+        for e in std::fs::read_dir(&target_lib)
+            .with_context(|| format!("reading {}", target_lib.display()))?
+        {
+            let e = e?;
+            let name = e.file_name().to_string_lossy().into_owned();
+            if RUNTIME_LIBS
+                .iter()
+                .any(|l| name.starts_with(&format!("{l}.")))
+                && !name.ends_with(".py")
+            {
+                let dest = usrlib.join(&name);
+                let _ = std::fs::remove_file(&dest);
+                let ft = std::fs::symlink_metadata(e.path())?.file_type();
+                if ft.is_symlink() {
+                    std::os::unix::fs::symlink(std::fs::read_link(e.path())?, &dest)?;
+                } else {
+                    std::fs::copy(e.path(), &dest)?;
+                }
+            }
+        }
+
+        // The LTO plugin where binutils' ar/nm/ranlib look for plugins, so static
+        // archives of LTO objects get a symbol index (as Alpine's gcc package links it).
+        let libexec = out.join("libexec/gcc").join(t);
+        if let Some(ver) = std::fs::read_dir(&libexec)
+            .ok()
+            .and_then(|mut rd| rd.next())
+            .and_then(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+        {
+            let plugins = out.join("lib/bfd-plugins");
+            std::fs::create_dir_all(&plugins)?;
+            let link = plugins.join("liblto_plugin.so");
+            let _ = std::fs::remove_file(&link);
+            std::os::unix::fs::symlink(
+                format!("../../libexec/gcc/{t}/{ver}/liblto_plugin.so"),
+                &link,
+            )?;
+        }
+
+        // cc/c++ names, as Alpine's cross gcc has them.
+        for (alias, real) in [("cc", "gcc"), ("c++", "g++")] {
+            let l = out.join("bin").join(format!("{t}-{alias}"));
+            if std::fs::symlink_metadata(&l).is_err() {
+                std::os::unix::fs::symlink(format!("{t}-{real}"), &l)?;
+            }
+        }
+        write_cmake(&out, a)?;
+        write_meson(&out, a)?;
+        std::fs::write(
+            out.join("alpinist-toolchain.toml"),
+            toml::to_string(a).context("serialising the arch")?,
+        )?;
+        Ok(())
+    }
+}
+
+/// Where gcc installed the target libraries: `<triple>/lib`, or `<triple>/lib64` on
+/// targets whose multilib directory name gcc keeps even with --disable-multilib.
+pub fn target_lib_dir(prefix: &Path, triple: &str) -> Result<PathBuf> {
+    for d in ["lib", "lib64"] {
+        let p = prefix.join(triple).join(d);
+        if p.join("libgcc_s.so.1").exists() {
+            return Ok(p);
+        }
+    }
+    bail!(
+        "no libgcc_s.so.1 under {}/{triple}/lib or lib64",
+        prefix.display()
+    )
+}
