@@ -49,6 +49,9 @@ pub struct Substitute {
     /// made by alpinist when it can reach the repository).
     #[serde(default)]
     pub git: Option<GitArchive>,
+    /// A file of alpinist's checkout (a path relative to it) that is the substitute.
+    #[serde(default)]
+    pub local: Option<String>,
 }
 
 /// `git archive --format=tar --prefix=<prefix> <tag> | gzip -n` of a repository: the
@@ -60,15 +63,30 @@ pub struct GitArchive {
     pub tag: String,
     /// The archive's top directory, with its trailing slash (`openrc-0.63.2/`).
     pub prefix: String,
+    /// `xz`: compressed with `xz -T0` (as `make dist` of some projects does, e.g.
+    /// libucontext and ifupdown-ng); default `gzip -n`, as GitHub and GitLab do.
+    #[serde(default)]
+    pub compress: Option<String>,
 }
 
 impl GitArchive {
     /// The commands that make the file, for messages and documentation.
     pub fn commands(&self, file: &str) -> String {
         format!(
-            "git clone --bare {} src.git && git -C src.git archive --format=tar --prefix={} {} | gzip -n > {file}",
-            self.url, self.prefix, self.tag
+            "git clone --bare {} src.git && git -C src.git archive --format=tar --prefix={} {} | {} > {file}",
+            self.url,
+            self.prefix,
+            self.tag,
+            self.compressor().join(" ")
         )
+    }
+
+    /// The compressor the archive goes through.
+    pub fn compressor(&self) -> Vec<&'static str> {
+        match self.compress.as_deref() {
+            Some("xz") => vec!["xz", "-T0"],
+            _ => vec!["gzip", "-n"],
+        }
     }
 }
 

@@ -42,7 +42,10 @@ impl Resolver<'_> {
             format!("--prefix={}", git.prefix),
             &git.tag
         )
-        .pipe(duct::cmd!("gzip", "-n"))
+        .pipe({
+            let c = git.compressor();
+            duct::cmd(c[0], &c[1..])
+        })
         .stdout_path(&part)
         .run();
         let _ = std::fs::remove_dir_all(&tmp);

@@ -77,6 +77,9 @@ pub struct AportSubstitute {
     pub debian: Option<DebianOrigin>,
     #[serde(default)]
     pub git: Option<GitArchive>,
+    /// A file of alpinist's checkout (path relative to it) that is the substitute.
+    #[serde(default)]
+    pub local: Option<String>,
     /// The top directory the recipe expects, when the substitute's differs.
     #[serde(default)]
     pub top: Option<String>,
@@ -183,6 +186,7 @@ impl AportSubstitute {
             urls: self.urls.clone(),
             debian: self.debian.clone(),
             git: self.git.clone(),
+            local: self.local.clone(),
         }
     }
 
@@ -254,7 +258,11 @@ pub fn adapt(
     // Names of this process: two builds may adapt the same substitute at once.
     let pid = std::process::id();
     let part = dir.join(format!("{}.{pid}.part", sub.for_file));
-    if sub.top.is_none() && patches.is_empty() && sub.run.is_empty() && same_compression {
+    if Compression::of(&sub.for_file).is_err() {
+        // Not a tarball (a patch, say): the same bytes, compressed as the recipe's file
+        // name says when the substitute's is not.
+        single_file(verified, &sub.file, &sub.for_file, &part)?;
+    } else if sub.top.is_none() && patches.is_empty() && sub.run.is_empty() && same_compression {
         std::fs::copy(verified, &part)
             .with_context(|| format!("copying {}", verified.display()))?;
     } else {
@@ -269,6 +277,27 @@ pub fn adapt(
     }
     std::fs::rename(&part, &dest)?;
     Ok(dest)
+}
+
+/// `from` (named `file`) as the single file `for_file`: xz- or gzip-compressed when
+/// `for_file` ends so and `file` does not.
+fn single_file(from: &Path, file: &str, for_file: &str, out: &Path) -> Result<()> {
+    let mut input = File::open(from)?;
+    let f = File::create(out)?;
+    let mut w: Encoder = match [".xz", ".gz"]
+        .into_iter()
+        .find(|ext| for_file.ends_with(ext) && !file.ends_with(ext))
+    {
+        Some(".xz") => Encoder::Xz(xz2::write::XzEncoder::new(f, 6)),
+        Some(_) => Encoder::Gzip(
+            flate2::GzBuilder::new()
+                .mtime(0)
+                .write(f, flate2::Compression::best()),
+        ),
+        None => Encoder::None(f),
+    };
+    std::io::copy(&mut input, &mut w)?;
+    w.finish()
 }
 
 fn repack(

@@ -71,11 +71,15 @@ pub fn evaluate(cx: &Context, arch: &Arch, dir: &Path, settings: &BuildSettings)
         .and_then(|p| p.file_name())
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "main".into());
-    let dir = patched_copy(cx, &orig, &repo)?;
     let name = orig
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    let (base, (source_date_epoch, commit)) = match settings.aport_revision.get(&name) {
+        Some(rev) => at_revision(cx, &orig, &repo, rev)?,
+        None => (orig.clone(), git_time(&orig, &orig.join("APKBUILD"))?),
+    };
+    let dir = patched_copy(cx, &base, &repo)?;
     let settings = &settings.for_aport(&name);
     let apkbuild = dir.join("APKBUILD");
     let text = std::fs::read_to_string(&apkbuild)
@@ -122,7 +126,6 @@ pub fn evaluate(cx: &Context, arch: &Arch, dir: &Path, settings: &BuildSettings)
     let mut files = Vec::new();
     hash_files_under(&dir, &dir, &[], &mut files)?;
     files.sort();
-    let (source_date_epoch, commit) = git_time(&orig, &orig.join("APKBUILD"))?;
     // Read from the text, not the evaluated recipe: a literal one-line assignment.
     let tree_paths: Vec<String> = text
         .lines()
@@ -257,6 +260,73 @@ fn patched_copy(cx: &Context, orig: &Path, repo: &str) -> Result<PathBuf> {
         }
     }
     Ok(copy)
+}
+
+/// The aport directory as it was at commit `rev` of its checkout, in
+/// `build/aports-at/<rev>/<repo>/<name>/`, with that commit's time and id (abuild's
+/// `set_source_date` for a clean tree at that commit).
+fn at_revision(
+    cx: &Context,
+    orig: &Path,
+    repo: &str,
+    rev: &str,
+) -> Result<(PathBuf, (u64, String))> {
+    let git = |args: &[&str]| -> Result<String> {
+        let o = duct::cmd("git", args)
+            .dir(orig)
+            .stdout_capture()
+            .stderr_capture()
+            .unchecked()
+            .run()
+            .context("running git")?;
+        if !o.status.success() {
+            bail!(
+                "{}: git {}: {}",
+                orig.display(),
+                args.join(" "),
+                String::from_utf8_lossy(&o.stderr).trim()
+            );
+        }
+        Ok(String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let name = orig
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let prefix = git(&["rev-parse", "--show-prefix"])?;
+    let commit = git(&["rev-parse", &format!("{rev}^{{commit}}")]).with_context(|| {
+        format!("stages/aports.toml: aport {name}: revision {rev} is not in the checkout")
+    })?;
+    let time: u64 = git(&["log", "-1", "--format=%ct", &commit, "--", "."])?
+        .parse()
+        .unwrap_or(0);
+    let copy = cx
+        .layout
+        .build
+        .join("aports-at")
+        .join(&commit[..12])
+        .join(repo)
+        .join(&name);
+    if copy.exists() {
+        crate::engine::remove_dir_all_writable(&copy)?;
+    }
+    std::fs::create_dir_all(&copy)?;
+    let depth = prefix.trim_end_matches('/').split('/').count();
+    duct::cmd!("git", "archive", "--format=tar", &commit, "--", ".")
+        .dir(orig)
+        .pipe(duct::cmd!(
+            "tar",
+            "-x",
+            format!("--strip-components={depth}"),
+            "-C",
+            &copy
+        ))
+        .run()
+        .with_context(|| format!("{}: taking {name} from commit {commit}", orig.display()))?;
+    if !copy.join("APKBUILD").is_file() {
+        bail!("stages/aports.toml: aport {name}: commit {commit} has no {prefix}APKBUILD");
+    }
+    Ok((copy, (time, commit)))
 }
 
 /// abuild's `set_source_date`: the last commit touching the aport when the tree is
