@@ -215,6 +215,7 @@ pub fn run(cx: &mut Context, o: &Options) -> Result<()> {
                 let mut e = entry(n, "pending", None);
                 e.dir = Some(dir);
                 e.version = Some(format!("{}-r{}", a.recipe.pkgver, a.recipe.pkgrel));
+                e.notes = a.overrides.clone();
                 e.sources = a
                     .recipe
                     .sources
@@ -497,6 +498,10 @@ fn record_sources(e: &mut Entry, out: &Path) {
     };
     for u in used {
         if let Some(s) = e.sources.iter_mut().find(|s| s.file == u.file) {
+            if let Some(sub) = &u.substitute {
+                e.notes
+                    .push(format!("substitute {} for {}", sub.file, u.file));
+            }
             s.origin = Some(u.origin);
             s.substitute = u.substitute;
         }

@@ -22,6 +22,10 @@ pub struct Entry {
     pub reason: Option<String>,
     pub log: Option<PathBuf>,
     pub sources: Vec<SourceRef>,
+    /// What differs from building Alpine's recipe as it is: a version override, aports
+    /// patches, substituted sources.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -70,6 +74,7 @@ pub(crate) fn entry(aport: &str, result: &str, reason: Option<String>) -> Entry 
         reason,
         log: None,
         sources: Vec::new(),
+        notes: Vec::new(),
     }
 }
 
@@ -97,7 +102,7 @@ pub fn print_table(entries: &[Entry]) {
                 format!("{} (log: {})", first_line(r), l.display())
             }
             (Some(r), _) => first_line(r),
-            _ => String::new(),
+            _ => e.notes.join("; "),
         };
         eprintln!(
             "{:w$}  {:v$}  {:8}  {:>9}  {}",

@@ -28,6 +28,9 @@ pub struct Aport {
     pub tree: Vec<(String, String)>,
     /// The arch it was evaluated for.
     pub arch: String,
+    /// What alpinist changed about the recipe, for the report: an older revision of the
+    /// aport (stages/aports.toml), the aports patches applied.
+    pub overrides: Vec<String>,
 }
 
 impl Aport {
@@ -75,11 +78,26 @@ pub fn evaluate(cx: &Context, arch: &Arch, dir: &Path, settings: &BuildSettings)
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    let mut overrides = Vec::new();
     let (base, (source_date_epoch, commit)) = match settings.aport_revision.get(&name) {
-        Some(rev) => at_revision(cx, &orig, &repo, rev)?,
+        Some(rev) => {
+            let at = at_revision(cx, &orig, &repo, rev)?;
+            overrides.push(format!(
+                "recipe of aports commit {} (stages/aports.toml)",
+                &at.1 .1[..12.min(at.1 .1.len())]
+            ));
+            at
+        }
         None => (orig.clone(), git_time(&orig, &orig.join("APKBUILD"))?),
     };
     let dir = patched_copy(cx, &base, &repo)?;
+    if dir != base {
+        for p in aport_patches(cx, &repo, &name) {
+            if let Some(f) = p.file_name() {
+                overrides.push(format!("patched: {}", f.to_string_lossy()));
+            }
+        }
+    }
     let settings = &settings.for_aport(&name);
     let apkbuild = dir.join("APKBUILD");
     let text = std::fs::read_to_string(&apkbuild)
@@ -147,6 +165,7 @@ pub fn evaluate(cx: &Context, arch: &Arch, dir: &Path, settings: &BuildSettings)
         commit,
         tree,
         arch: arch.name.clone(),
+        overrides,
     })
 }
 
@@ -218,19 +237,10 @@ fn patched_copy(cx: &Context, orig: &Path, repo: &str) -> Result<PathBuf> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let pdir = cx.layout.patches().join("aports").join(repo).join(&name);
-    let mut patches: Vec<PathBuf> = std::fs::read_dir(&pdir)
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "patch"))
-                .collect()
-        })
-        .unwrap_or_default();
+    let patches = aport_patches(cx, repo, &name);
     if patches.is_empty() {
         return Ok(orig.to_path_buf());
     }
-    patches.sort();
     let copy = cx.layout.build.join("aports").join(repo).join(&name);
     if copy.exists() {
         crate::engine::remove_dir_all_writable(&copy)?;
@@ -327,6 +337,21 @@ fn at_revision(
         bail!("stages/aports.toml: aport {name}: commit {commit} has no {prefix}APKBUILD");
     }
     Ok((copy, (time, commit)))
+}
+
+/// `patches/aports/<repo>/<name>/*.patch`, in name order.
+fn aport_patches(cx: &Context, repo: &str, name: &str) -> Vec<PathBuf> {
+    let pdir = cx.layout.patches().join("aports").join(repo).join(name);
+    let mut patches: Vec<PathBuf> = std::fs::read_dir(&pdir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "patch"))
+                .collect()
+        })
+        .unwrap_or_default();
+    patches.sort();
+    patches
 }
 
 /// abuild's `set_source_date`: the last commit touching the aport when the tree is
