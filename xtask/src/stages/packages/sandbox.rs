@@ -46,6 +46,14 @@ pub(crate) fn sandbox(
         )
         .args(["--chdir", &w])
         .arg("--clearenv");
+    // The build's sysroot is the compiler's default sysroot too, as CBUILDROOT is for
+    // Alpine's cross gcc (--with-sysroot): links that lose the --sysroot flag (old
+    // libtool drops it, as binutils' does) still find the build's libraries.
+    let sysroot = work.join("sysroot");
+    if sysroot.is_dir() {
+        let s = sysroot.display().to_string();
+        c = c.args(["--ro-bind", &s, &format!("{tc}/sysroot")]);
+    }
     if !net {
         c = c.arg("--unshare-net");
     }
