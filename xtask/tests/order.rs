@@ -86,7 +86,9 @@ fn a_cycle_is_reported_with_its_members() {
     let dirs = vec![
         aport(&co, "x", "makedepends_host=\"y\""),
         aport(&co, "y", "makedepends_build=\"z\""),
-        aport(&co, "z", "makedepends_host=\"x\""),
+        // Build-side: a host-side dependency of z would also be one of y's, through
+        // z's libraries (x -> y -> x).
+        aport(&co, "z", "makedepends_build=\"x\""),
     ];
     let aports = evaluate(tmp.path(), &dirs);
     let provider = providers(&aports);
@@ -94,4 +96,34 @@ fn a_cycle_is_reported_with_its_members() {
     let err = format!("{:#}", topo_order(&aports, &needs).unwrap_err());
     assert!(err.contains("dependency cycle"), "{err}");
     assert!(err.contains("x -> y -> z -> x"), "{err}");
+}
+
+#[test]
+fn the_libraries_a_dependency_links_against_come_into_the_sysroot_too() {
+    // tar needs acl-dev; acl-libs is linked against attr's libattr.so.1 (a traced so:
+    // dependency its recipe never names), so attr must be built before tar too.
+    let tmp = tempfile::tempdir().unwrap();
+    let co = tmp.path().join("aports");
+    let dirs = vec![
+        aport(&co, "attr", "subpackages=\"attr-dev\""),
+        aport(
+            &co,
+            "acl",
+            "subpackages=\"acl-dev\"\nmakedepends_host=\"attr-dev\"",
+        ),
+        aport(&co, "tar", "makedepends_host=\"acl-dev\""),
+    ];
+    let aports = evaluate(tmp.path(), &dirs);
+    let provider = providers(&aports);
+    let needs = needs(&aports, &provider);
+    let tar = aports
+        .iter()
+        .position(|a| a.recipe.pkgname == "tar")
+        .unwrap();
+    let mut names: Vec<&str> = needs[tar]
+        .iter()
+        .map(|&j| aports[j].recipe.pkgname.as_str())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["acl", "attr"]);
 }

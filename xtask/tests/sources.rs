@@ -19,6 +19,7 @@ fn spec(file: &str, body: &[u8], urls: Vec<String>) -> SourceSpec {
         sha512: Some(hex::encode(Sha512::digest(body))),
         sha256: None,
         debian: None,
+        git: None,
         substitute: None,
     }
 }
@@ -226,6 +227,7 @@ fn substitute_is_used_and_reported() {
         urls: vec![],
         debian: None,
         git: None,
+        local: None,
     });
     let r = resolver(&l, true).resolve(&s).unwrap();
     assert!(r.substitute);
@@ -253,6 +255,7 @@ fn the_recipes_own_file_wins_over_a_substitute_at_hand() {
         urls: vec![],
         debian: None,
         git: None,
+        local: None,
     });
     let r = resolver(&l, false).resolve(&s).unwrap();
     assert!(!r.substitute, "{r:?}");
@@ -398,4 +401,29 @@ fn a_substitute_must_not_share_the_recipes_file_name() {
         format!("{err:#}").contains("must have a file name of its own"),
         "{err:#}"
     );
+}
+
+#[test]
+fn a_single_file_substitute_is_compressed_as_the_recipes_name_says() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("sources.toml");
+    std::fs::write(
+        &f,
+        "[[substitute]]\nfor = \"patch-1.2.patch.xz\"\nfor_sha512 = \"00\"\nfile = \"fix.patch\"\nsha512 = \"11\"\nwhy = \"x\"\n",
+    )
+    .unwrap();
+    let sub = AportSources::load(&[f])
+        .unwrap()
+        .substitute("patch-1.2.patch.xz", "00")
+        .unwrap()
+        .clone();
+    let from = tmp.path().join("fix.patch");
+    std::fs::write(&from, "--- a/x\n+++ b/x\n").unwrap();
+    let made = adapt(&sub, &from, &tmp.path().join("d"), tmp.path()).unwrap();
+    assert_eq!(made.file_name().unwrap(), "patch-1.2.patch.xz");
+    let mut text = String::new();
+    xz2::read::XzDecoder::new(std::fs::File::open(&made).unwrap())
+        .read_to_string(&mut text)
+        .unwrap();
+    assert_eq!(text, "--- a/x\n+++ b/x\n");
 }

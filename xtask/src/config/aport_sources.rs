@@ -18,7 +18,10 @@ pub struct SourcesFile {
 #[serde(deny_unknown_fields)]
 pub struct IdenticalEntry {
     pub file: String,
-    pub debian: DebianOrigin,
+    #[serde(default)]
+    pub debian: Option<DebianOrigin>,
+    #[serde(default)]
+    pub git: Option<GitArchive>,
 }
 
 /// One documented substitute for one recipe source file.
@@ -43,6 +46,9 @@ pub struct AportSubstitute {
     pub debian: Option<DebianOrigin>,
     #[serde(default)]
     pub git: Option<GitArchive>,
+    /// A file of alpinist's checkout (path relative to it) that is the substitute.
+    #[serde(default)]
+    pub local: Option<String>,
     /// The top directory the recipe expects, when the substitute's differs.
     #[serde(default)]
     pub top: Option<String>,
@@ -50,7 +56,16 @@ pub struct AportSubstitute {
     /// before it is repacked: what its contents need to build as the recipe's file does.
     #[serde(default)]
     pub patches: Option<String>,
+    /// Shell commands run in the substitute's tree after the patches, before it is
+    /// repacked: what the release process adds that the substitute lacks (generated
+    /// `configure` scripts, a version file). Host tools, no network.
+    #[serde(default)]
+    pub run: Vec<String>,
     /// Variables the recipe's build gets when this substitute is used.
     #[serde(default)]
     pub env: Vec<String>,
+    /// How the substitute file is made when no single origin above makes it (for
+    /// messages and documentation).
+    #[serde(default)]
+    pub made_by: Option<String>,
 }

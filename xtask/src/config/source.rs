@@ -22,6 +22,10 @@ pub struct SourceSpec {
     /// A Debian source package whose orig tarball is (or contains) this very file.
     #[serde(default)]
     pub debian: Option<DebianOrigin>,
+    /// The upstream git tag whose archive is this very file (GitHub's and GitLab's tag
+    /// archives are `git archive | gzip -n`).
+    #[serde(default)]
+    pub git: Option<GitArchive>,
     /// A documented substitute with its own checksum.
     #[serde(default)]
     pub substitute: Option<Substitute>,
@@ -45,9 +49,13 @@ pub struct Substitute {
     /// made by alpinist when it can reach the repository).
     #[serde(default)]
     pub git: Option<GitArchive>,
+    /// A file of alpinist's checkout (a path relative to it) that is the substitute.
+    #[serde(default)]
+    pub local: Option<String>,
 }
 
-/// `git archive --format=tar --prefix=<prefix> <tag> | gzip -n -9` of a repository.
+/// `git archive --format=tar --prefix=<prefix> <tag> | gzip -n` of a repository: the
+/// archives GitHub and GitLab serve for a tag are byte-identical to it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GitArchive {
@@ -55,15 +63,30 @@ pub struct GitArchive {
     pub tag: String,
     /// The archive's top directory, with its trailing slash (`openrc-0.63.2/`).
     pub prefix: String,
+    /// `xz`: compressed with `xz -T0` (as `make dist` of some projects does, e.g.
+    /// libucontext and ifupdown-ng); default `gzip -n`, as GitHub and GitLab do.
+    #[serde(default)]
+    pub compress: Option<String>,
 }
 
 impl GitArchive {
     /// The commands that make the file, for messages and documentation.
     pub fn commands(&self, file: &str) -> String {
         format!(
-            "git clone --bare {} src.git && git -C src.git archive --format=tar --prefix={} {} | gzip -n -9 > {file}",
-            self.url, self.prefix, self.tag
+            "git clone --bare {} src.git && git -C src.git archive --format=tar --prefix={} {} | {} > {file}",
+            self.url,
+            self.prefix,
+            self.tag,
+            self.compressor().join(" ")
         )
+    }
+
+    /// The compressor the archive goes through.
+    pub fn compressor(&self) -> Vec<&'static str> {
+        match self.compress.as_deref() {
+            Some("xz") => vec!["xz", "-T0"],
+            _ => vec!["gzip", "-n"],
+        }
     }
 }
 
@@ -84,6 +107,12 @@ pub struct DebianOrigin {
     /// no longer in the archive at that version.
     #[serde(default)]
     pub binary: bool,
+    /// `gzip`: the file is the orig's tarball decompressed and compressed again with
+    /// `gzip -n -9` — automake's `make dist` compresses its .tar.gz so, so a Debian .tar.xz
+    /// of the same dist run gives back the upstream .tar.gz byte for byte (the checksum
+    /// decides).
+    #[serde(default)]
+    pub recompress: Option<String>,
 }
 
 /// A checksum that a file must have.

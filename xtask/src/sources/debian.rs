@@ -86,9 +86,43 @@ impl Resolver<'_> {
             Some(member) => extract_member(&archive, member, &part)
                 .with_context(|| format!("extracting {member} from {}", orig.display()))?,
         }
+        match deb.recompress.as_deref() {
+            None => {}
+            Some("gzip") => {
+                let name = deb.member.as_deref().unwrap_or(&deb.orig);
+                recompress_gzip(&part, name)
+                    .with_context(|| format!("recompressing {name} with gzip -n -9"))?;
+            }
+            Some(other) => bail!("{file}: unknown recompress {other:?} (known: \"gzip\")"),
+        }
         std::fs::rename(&part, &dest)?;
         Ok(dest)
     }
+}
+
+/// Replaces `path` (a compressed tarball named like `name`) with its tar stream compressed
+/// by `gzip -n -9`.
+fn recompress_gzip(path: &Path, name: &str) -> Result<()> {
+    let tar = PathBuf::from(format!("{}.tar", path.display()));
+    {
+        let f = File::open(path)?;
+        let mut reader: Box<dyn Read> = if name.ends_with(".xz") {
+            Box::new(xz2::read::XzDecoder::new(f))
+        } else if name.ends_with(".gz") {
+            Box::new(flate2::read::GzDecoder::new(f))
+        } else {
+            bail!("{name}: only .xz and .gz can be recompressed");
+        };
+        let mut out = File::create(&tar)?;
+        std::io::copy(&mut reader, &mut out)?;
+    }
+    let made = Cmd::new("gzip")
+        .args(["-n", "-9"])
+        .stdin_file(&tar)
+        .run_to_file(path);
+    let _ = std::fs::remove_file(&tar);
+    made.context("running gzip")?;
+    Ok(())
 }
 
 /// Copies one member out of a (gzip or xz compressed) tarball.

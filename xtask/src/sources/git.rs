@@ -1,4 +1,5 @@
-//! A documented substitute made from an upstream git tag (`git archive | gzip -n -9`).
+//! A source made from an upstream git tag (`git archive | gzip -n`, as GitHub and GitLab
+//! make their tag archives).
 
 use std::path::PathBuf;
 
@@ -29,7 +30,8 @@ impl Resolver<'_> {
                 crate::exec::tail_str(&String::from_utf8_lossy(&clone.stdout), 3)
             );
         }
-        // `git archive | gzip -n -9`, through a file: gzip reads the same bytes.
+        // `git archive | gzip -n` (or xz), through a file: the compressor reads the same
+        // bytes.
         let tar = self.layout.distfiles.join(format!("{file}.tar.part"));
         let part = self.layout.distfiles.join(format!("{file}.part"));
         let made = Cmd::new("git")
@@ -40,8 +42,9 @@ impl Resolver<'_> {
             .arg(&git.tag)
             .run_to_file(&tar)
             .and_then(|()| {
-                Cmd::new("gzip")
-                    .args(["-n", "-9"])
+                let c = git.compressor();
+                Cmd::new(c[0])
+                    .args(&c[1..])
                     .stdin_file(&tar)
                     .run_to_file(&part)
             });

@@ -31,7 +31,8 @@ fn candidates(spec: &SourceSpec) -> Result<Vec<Candidate<'_>>> {
         sum: spec.checksum()?,
         urls: &spec.urls,
         debian: spec.debian.as_ref(),
-        git: None,
+        git: spec.git.as_ref(),
+        local: None,
         substitute: false,
     }];
     if let Some(s) = &spec.substitute {
@@ -41,6 +42,7 @@ fn candidates(spec: &SourceSpec) -> Result<Vec<Candidate<'_>>> {
             urls: &s.urls,
             debian: s.debian.as_ref(),
             git: s.git.as_ref(),
+            local: s.local.as_deref(),
             substitute: true,
         });
     }
@@ -49,6 +51,8 @@ fn candidates(spec: &SourceSpec) -> Result<Vec<Candidate<'_>>> {
 
 struct Candidate<'a> {
     file: &'a str,
+    /// A file of alpinist's checkout.
+    local: Option<&'a str>,
     sum: Checksum,
     urls: &'a [String],
     debian: Option<&'a DebianOrigin>,
@@ -188,6 +192,16 @@ impl Resolver<'_> {
             (self.say)(&format!("fetching {origin}"));
             let got = self.fetch_debian(deb, c.file);
             if let Some(r) = self.checked(c, origin, got, tried) {
+                return Ok(Some(r));
+            }
+        }
+        if let Some(local) = c.local {
+            let from = self.layout.repo.join(local);
+            let dest = dist.join(c.file);
+            let got = std::fs::copy(&from, &dest)
+                .map(|_| dest)
+                .with_context(|| format!("copying {}", from.display()));
+            if let Some(r) = self.checked(c, format!("alpinist's {local}"), got, tried) {
                 return Ok(Some(r));
             }
         }

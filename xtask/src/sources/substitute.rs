@@ -19,13 +19,23 @@ use sha2::{Digest, Sha256};
 
 pub use crate::config::aport_sources::AportSubstitute;
 use crate::config::aport_sources::SourcesFile;
-use crate::config::source::{DebianOrigin, Substitute};
+use crate::config::source::{DebianOrigin, GitArchive, SourceSpec, Substitute};
+use crate::exec::Cmd;
 use crate::sources::patches;
+
+/// Where a byte-identical copy of a recipe's file can be had.
+#[derive(Debug, Clone)]
+pub struct Identical {
+    pub debian: Option<DebianOrigin>,
+    /// The upstream tag whose `git archive | gzip -n` is the file (as GitHub's and
+    /// GitLab's tag archives are).
+    pub git: Option<GitArchive>,
+}
 
 /// `toolchains/sources.toml` (and any extra files a set names).
 #[derive(Debug, Default, Clone)]
 pub struct AportSources {
-    identical: BTreeMap<String, DebianOrigin>,
+    identical: BTreeMap<String, Identical>,
     substitutes: BTreeMap<String, Vec<AportSubstitute>>,
 }
 
@@ -36,7 +46,20 @@ impl AportSources {
         for path in paths {
             let f: SourcesFile = crate::config::load(path)?;
             for e in f.source {
-                all.identical.insert(e.file, e.debian);
+                if e.debian.is_none() && e.git.is_none() {
+                    bail!(
+                        "{}: source {} names no origin (debian or git)",
+                        path.display(),
+                        e.file
+                    );
+                }
+                all.identical.insert(
+                    e.file,
+                    Identical {
+                        debian: e.debian,
+                        git: e.git,
+                    },
+                );
             }
             for s in f.substitute {
                 if s.file == s.for_file {
@@ -55,9 +78,27 @@ impl AportSources {
         Ok(all)
     }
 
-    /// The Debian source package whose orig tarball is (or holds) this very file.
-    pub fn identical(&self, file: &str) -> Option<&DebianOrigin> {
+    /// Where this very file can be had besides its URLs.
+    pub fn identical(&self, file: &str) -> Option<&Identical> {
         self.identical.get(file)
+    }
+
+    /// The resolver's spec for a recipe's remote source: its URL, the identical copies,
+    /// and (when `with_substitute`) the documented substitute.
+    pub fn spec(&self, file: &str, url: &str, sha512: &str, with_substitute: bool) -> SourceSpec {
+        let same = self.identical(file);
+        SourceSpec {
+            file: file.to_string(),
+            urls: vec![url.to_string()],
+            sha512: Some(sha512.to_string()),
+            sha256: None,
+            debian: same.and_then(|o| o.debian.clone()),
+            git: same.and_then(|o| o.git.clone()),
+            substitute: self
+                .substitute(file, sha512)
+                .filter(|_| with_substitute)
+                .map(|x| x.spec()),
+        }
     }
 
     /// The documented substitute for a recipe's file with that checksum, if any.
@@ -80,6 +121,7 @@ impl AportSubstitute {
             urls: self.urls.clone(),
             debian: self.debian.clone(),
             git: self.git.clone(),
+            local: self.local.clone(),
         }
     }
 
@@ -88,8 +130,8 @@ impl AportSubstitute {
     pub fn key(&self, checkout: &Path) -> Result<String> {
         let mut h = Sha256::new();
         h.update(format!(
-            "{} {} top={:?} env={:?}\n",
-            self.file, self.sha512, self.top, self.env
+            "{} {} top={:?} env={:?} run={:?}\n",
+            self.file, self.sha512, self.top, self.env, self.run
         ));
         for p in self.patch_files(checkout)? {
             h.update(p.file_name().map(|n| n.as_encoded_bytes()).unwrap_or(b""));
@@ -147,7 +189,11 @@ pub fn adapt(
     // Names of this process: two builds may adapt the same substitute at once.
     let pid = std::process::id();
     let part = dir.join(format!("{}.{pid}.part", sub.for_file));
-    if sub.top.is_none() && patches.is_empty() && same_compression {
+    if Compression::of(&sub.for_file).is_err() {
+        // Not a tarball (a patch, say): the same bytes, compressed as the recipe's file
+        // name says when the substitute's is not.
+        single_file(verified, &sub.file, &sub.for_file, &part)?;
+    } else if sub.top.is_none() && patches.is_empty() && sub.run.is_empty() && same_compression {
         std::fs::copy(verified, &part)
             .with_context(|| format!("copying {}", verified.display()))?;
     } else {
@@ -162,6 +208,27 @@ pub fn adapt(
     }
     std::fs::rename(&part, &dest)?;
     Ok(dest)
+}
+
+/// `from` (named `file`) as the single file `for_file`: xz- or gzip-compressed when
+/// `for_file` ends so and `file` does not.
+fn single_file(from: &Path, file: &str, for_file: &str, out: &Path) -> Result<()> {
+    let mut input = File::open(from)?;
+    let f = File::create(out)?;
+    let mut w: Encoder = match [".xz", ".gz"]
+        .into_iter()
+        .find(|ext| for_file.ends_with(ext) && !file.ends_with(ext))
+    {
+        Some(".xz") => Encoder::Xz(xz2::write::XzEncoder::new(f, 6)),
+        Some(_) => Encoder::Gzip(
+            flate2::GzBuilder::new()
+                .mtime(0)
+                .write(f, flate2::Compression::best()),
+        ),
+        None => Encoder::None(f),
+    };
+    std::io::copy(&mut input, &mut w)?;
+    w.finish()
 }
 
 fn repack(
@@ -182,6 +249,10 @@ fn repack(
         .with_context(|| format!("reading {}", verified.display()))?
     {
         let mut entry = entry.with_context(|| format!("reading {}", verified.display()))?;
+        // `git archive` puts the commit id in a pax global header: not a file.
+        if entry.header().entry_type() == tar::EntryType::XGlobalHeader {
+            continue;
+        }
         newest = newest.max(entry.header().mtime()?);
         if !entry.unpack_in(work)? {
             bail!(
@@ -215,6 +286,22 @@ fn repack(
     }
     for p in patches {
         patches::apply(p, &top)?;
+    }
+    for cmd in &sub.run {
+        let out = Cmd::new("sh")
+            .args(["-c", cmd])
+            .dir(&top)
+            .env("LC_ALL", "C")
+            .env("SOURCE_DATE_EPOCH", newest.to_string())
+            .output_combined()
+            .context("running sh")?;
+        if !out.status.success() {
+            bail!(
+                "`{cmd}` failed in the substitute's tree ({}):\n{}",
+                out.status,
+                crate::exec::tail_str(&String::from_utf8_lossy(&out.stdout), 20)
+            );
+        }
     }
     let f = File::create(out)?;
     let mut writer = Compression::of(&sub.for_file)?.writer(f)?;
@@ -271,6 +358,7 @@ enum Compression {
     None,
     Gzip,
     Xz,
+    Bzip2,
 }
 
 impl Compression {
@@ -279,10 +367,12 @@ impl Compression {
             Compression::Gzip
         } else if file.ends_with(".tar.xz") {
             Compression::Xz
+        } else if file.ends_with(".tar.bz2") {
+            Compression::Bzip2
         } else if file.ends_with(".tar") {
             Compression::None
         } else {
-            bail!("{file}: alpinist can adapt .tar, .tar.gz and .tar.xz sources only")
+            bail!("{file}: alpinist can adapt .tar, .tar.gz, .tar.xz and .tar.bz2 sources only")
         })
     }
 
@@ -291,6 +381,7 @@ impl Compression {
             Compression::None => Box::new(f),
             Compression::Gzip => Box::new(flate2::read::GzDecoder::new(f)),
             Compression::Xz => Box::new(xz2::read::XzDecoder::new(f)),
+            Compression::Bzip2 => Box::new(bzip2::read::BzDecoder::new(f)),
         })
     }
 
@@ -305,6 +396,9 @@ impl Compression {
             ),
             // Preset 1: the adapted file is a cache entry, and gcc's tree is 1.2 GiB.
             Compression::Xz => Encoder::Xz(xz2::write::XzEncoder::new(f, 1)),
+            Compression::Bzip2 => {
+                Encoder::Bzip2(bzip2::write::BzEncoder::new(f, bzip2::Compression::best()))
+            }
         })
     }
 }
@@ -313,6 +407,7 @@ enum Encoder {
     None(File),
     Gzip(flate2::write::GzEncoder<File>),
     Xz(xz2::write::XzEncoder<File>),
+    Bzip2(bzip2::write::BzEncoder<File>),
 }
 
 impl Write for Encoder {
@@ -321,6 +416,7 @@ impl Write for Encoder {
             Encoder::None(f) => f.write(buf),
             Encoder::Gzip(e) => e.write(buf),
             Encoder::Xz(e) => e.write(buf),
+            Encoder::Bzip2(e) => e.write(buf),
         }
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -328,6 +424,7 @@ impl Write for Encoder {
             Encoder::None(f) => f.flush(),
             Encoder::Gzip(e) => e.flush(),
             Encoder::Xz(e) => e.flush(),
+            Encoder::Bzip2(e) => e.flush(),
         }
     }
 }
@@ -338,6 +435,7 @@ impl Encoder {
             Encoder::None(f) => f,
             Encoder::Gzip(e) => e.finish()?,
             Encoder::Xz(e) => e.finish()?,
+            Encoder::Bzip2(e) => e.finish()?,
         };
         f.flush()?;
         f.sync_all()?;

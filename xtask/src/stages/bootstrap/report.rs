@@ -27,6 +27,10 @@ pub struct Entry {
     pub reason: Option<String>,
     pub log: Option<PathBuf>,
     pub sources: Vec<SourceRef>,
+    /// What differs from building Alpine's recipe as it is: a version override, aports
+    /// patches, substituted sources.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -119,6 +123,7 @@ pub(crate) fn entry(aport: &str, result: AportResult, reason: Option<String>) ->
         reason,
         log: None,
         sources: Vec::new(),
+        notes: Vec::new(),
     }
 }
 
@@ -146,7 +151,7 @@ pub fn print_table(entries: &[Entry]) {
                 format!("{} (log: {})", first_line(r), l.display())
             }
             (Some(r), _) => first_line(r),
-            _ => String::new(),
+            _ => e.notes.join("; "),
         };
         eprintln!(
             "{:w$}  {:v$}  {:8}  {:>9}  {}",
@@ -265,6 +270,10 @@ pub(crate) fn record_sources(e: &mut Entry, out: &Path) {
     };
     for u in used {
         if let Some(s) = e.sources.iter_mut().find(|s| s.file == u.file) {
+            if let Some(sub) = &u.substitute {
+                e.notes
+                    .push(format!("substitute {} for {}", sub.file, u.file));
+            }
             s.origin = Some(u.origin);
             s.substitute = u.substitute;
         }

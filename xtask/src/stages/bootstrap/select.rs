@@ -89,6 +89,7 @@ impl Selection {
                 let mut e = entry(n, AportResult::Pending, None);
                 e.dir = Some(dir);
                 e.version = Some(format!("{}-r{}", a.recipe.pkgver, a.recipe.pkgrel));
+                e.notes = a.overrides.clone();
                 e.sources = a
                     .recipe
                     .sources

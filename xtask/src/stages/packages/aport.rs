@@ -30,6 +30,9 @@ pub struct Aport {
     pub tree: Vec<(String, String)>,
     /// The arch it was evaluated for.
     pub arch: String,
+    /// What alpinist changed about the recipe, for the report: an older revision of the
+    /// aport (stages/aports.toml), the aports patches applied.
+    pub overrides: Vec<String>,
 }
 
 impl Aport {
@@ -67,11 +70,30 @@ pub fn evaluate(cx: &Context, arch: &Arch, dir: &Path, settings: &BuildSettings)
         .and_then(|p| p.file_name())
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "main".into());
-    let dir = patched_copy(cx, &orig, &repo)?;
     let name = orig
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    let mut overrides = Vec::new();
+    let (base, (source_date_epoch, commit)) = match settings.aport_revision.get(&name) {
+        Some(rev) => {
+            let at = at_revision(cx, &orig, &repo, rev)?;
+            overrides.push(format!(
+                "recipe of aports commit {} (stages/aports.toml)",
+                &at.1 .1[..12.min(at.1 .1.len())]
+            ));
+            at
+        }
+        None => (orig.clone(), git_time(&orig, &orig.join("APKBUILD"))?),
+    };
+    let dir = patched_copy(cx, &base, &repo)?;
+    if dir != base {
+        for p in aport_patches(cx, &repo, &name)? {
+            if let Some(f) = p.file_name() {
+                overrides.push(format!("patched: {}", f.to_string_lossy()));
+            }
+        }
+    }
     let settings = &settings.for_aport(&name);
     let apkbuild = dir.join("APKBUILD");
     let text = std::fs::read_to_string(&apkbuild)
@@ -112,7 +134,6 @@ pub fn evaluate(cx: &Context, arch: &Arch, dir: &Path, settings: &BuildSettings)
     let mut files = Vec::new();
     hash_files_under(&dir, &dir, &[], &mut files)?;
     files.sort();
-    let (source_date_epoch, commit) = git_time(&orig, &orig.join("APKBUILD"))?;
     // Read from the text, not the evaluated recipe: a literal one-line assignment.
     let tree_paths: Vec<String> = text
         .lines()
@@ -134,6 +155,7 @@ pub fn evaluate(cx: &Context, arch: &Arch, dir: &Path, settings: &BuildSettings)
         commit,
         tree,
         arch: arch.name.clone(),
+        overrides,
     })
 }
 
@@ -205,8 +227,7 @@ fn patched_copy(cx: &Context, orig: &Path, repo: &str) -> Result<PathBuf> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let pdir = cx.layout.patches().join("aports").join(repo).join(&name);
-    let patches = patches::list(&pdir)?;
+    let patches = aport_patches(cx, repo, &name)?;
     if patches.is_empty() {
         return Ok(orig.to_path_buf());
     }
@@ -232,6 +253,86 @@ fn patched_copy(cx: &Context, orig: &Path, repo: &str) -> Result<PathBuf> {
         patches::apply(p, &copy).with_context(|| format!("patching {}", orig.display()))?;
     }
     Ok(copy)
+}
+
+/// The aport directory as it was at commit `rev` of its checkout, in
+/// `build/aports-at/<rev>/<repo>/<name>/`, with that commit's time and id (abuild's
+/// `set_source_date` for a clean tree at that commit).
+fn at_revision(
+    cx: &Context,
+    orig: &Path,
+    repo: &str,
+    rev: &str,
+) -> Result<(PathBuf, (u64, String))> {
+    let git = |args: &[&str]| -> Result<String> {
+        let o = Cmd::new("git")
+            .args(args)
+            .dir(orig)
+            .output()
+            .context("running git")?;
+        if !o.status.success() {
+            bail!(
+                "{}: git {}: {}",
+                orig.display(),
+                args.join(" "),
+                String::from_utf8_lossy(&o.stderr).trim()
+            );
+        }
+        Ok(String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let name = orig
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let prefix = git(&["rev-parse", "--show-prefix"])?;
+    let commit = git(&["rev-parse", &format!("{rev}^{{commit}}")]).with_context(|| {
+        format!("stages/aports.toml: aport {name}: revision {rev} is not in the checkout")
+    })?;
+    let time: u64 = git(&["log", "-1", "--format=%ct", &commit, "--", "."])?
+        .parse()
+        .unwrap_or(0);
+    let copy = cx
+        .layout
+        .build
+        .join("aports-at")
+        .join(&commit[..12])
+        .join(repo)
+        .join(&name);
+    if copy.exists() {
+        crate::fsutil::remove_dir_all_writable(&copy)?;
+    }
+    std::fs::create_dir_all(&copy)?;
+    let depth = prefix.trim_end_matches('/').split('/').count();
+    // `git archive | tar -x`, through a file.
+    let tar = copy.with_extension("tar");
+    let taken = Cmd::new("git")
+        .args(["archive", "--format=tar", &commit, "--", "."])
+        .dir(orig)
+        .run_to_file(&tar)
+        .and_then(|()| {
+            let out = Cmd::new("tar")
+                .arg("-x")
+                .arg(format!("--strip-components={depth}"))
+                .arg("-C")
+                .arg(&copy)
+                .stdin_file(&tar)
+                .output_combined()?;
+            if !out.status.success() {
+                bail!("tar -x: {}", String::from_utf8_lossy(&out.stdout).trim());
+            }
+            Ok(())
+        });
+    let _ = std::fs::remove_file(&tar);
+    taken.with_context(|| format!("{}: taking {name} from commit {commit}", orig.display()))?;
+    if !copy.join("APKBUILD").is_file() {
+        bail!("stages/aports.toml: aport {name}: commit {commit} has no {prefix}APKBUILD");
+    }
+    Ok((copy, (time, commit)))
+}
+
+/// `patches/aports/<repo>/<name>/*.patch`, in name order.
+fn aport_patches(cx: &Context, repo: &str, name: &str) -> Result<Vec<PathBuf>> {
+    patches::list(&cx.layout.patches().join("aports").join(repo).join(name))
 }
 
 /// abuild's `set_source_date`: the last commit touching the aport when the tree is

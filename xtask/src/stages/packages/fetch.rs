@@ -7,7 +7,7 @@ use std::path::Path;
 use alpinist_apkbuild::recipe::Recipe;
 use anyhow::{bail, Context as _, Result};
 
-use crate::config::source::{Checksum, SourceSpec};
+use crate::config::source::Checksum;
 use crate::context::Context;
 use crate::engine::StepRun;
 use crate::fsutil::link_or_copy;
@@ -88,14 +88,7 @@ fn fetch_remote(
 ) -> Result<Fetched> {
     let sources = &settings.sources;
     let sub = sources.substitute(&s.name, &s.sha512);
-    let spec = SourceSpec {
-        file: s.name.clone(),
-        urls: vec![url.to_string()],
-        sha512: Some(s.sha512.clone()),
-        sha256: None,
-        debian: sources.identical(&s.name).cloned(),
-        substitute: sub.map(|x| x.spec()),
-    };
+    let spec = sources.spec(&s.name, url, &s.sha512, true);
     let say = |m: &str| {
         let _ = run.log.line(m);
     };

@@ -82,6 +82,10 @@ pub fn needs(aports: &[Aport], provider: &BTreeMap<String, usize>) -> Vec<BTreeS
         }
         provider.get(&n).copied()
     };
+    // What a package needs at run time: its `depends`, and the libraries it was linked
+    // against — those of its makedepends_host — whose so: dependencies abuild traces
+    // into the package (acl-libs needs attr's libattr.so.1 although acl's recipe never
+    // says so).
     let runtime: Vec<BTreeSet<usize>> = aports
         .iter()
         .enumerate()
@@ -89,6 +93,7 @@ pub fn needs(aports: &[Aport], provider: &BTreeMap<String, usize>) -> Vec<BTreeS
             a.recipe
                 .words("depends")
                 .iter()
+                .chain(split_deps(&a.recipe).0.iter())
                 .filter_map(lookup)
                 .filter(|&j| j != i)
                 .collect()

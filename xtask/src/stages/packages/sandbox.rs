@@ -24,6 +24,13 @@ pub(crate) fn sandbox(
         sb = sb.ro_bind(Path::new(&p), &p);
     }
     sb = sb.chdir(&w).clear_env();
+    // The build's sysroot is the compiler's default sysroot too, as CBUILDROOT is for
+    // Alpine's cross gcc (--with-sysroot): links that lose the --sysroot flag (old
+    // libtool drops it, as binutils' does) still find the build's libraries.
+    let sysroot = work.join("sysroot");
+    if sysroot.is_dir() {
+        sb = sb.ro_bind(&sysroot, &format!("{}/sysroot", tc.display()));
+    }
     if !net {
         sb = sb.no_net();
     }

@@ -22,6 +22,8 @@ pub struct BuildSettings {
     pub sources: AportSources,
     /// Per-aport environment (`stages/aports.toml`), by aport directory name.
     pub aport_env: BTreeMap<String, Vec<(String, String)>>,
+    /// Per-aport older commits to build instead (`stages/aports.toml` `revision`).
+    pub aport_revision: BTreeMap<String, String>,
 }
 
 /// `KEY=VALUE` → (KEY, VALUE), naming `what` in the error.
@@ -47,7 +49,11 @@ impl BuildSettings {
         let p = cx.layout.stages_data().join("aports.toml");
         let f: AportsFile = crate::config::load(&p)?;
         let mut aport_env = BTreeMap::new();
+        let mut aport_revision = BTreeMap::new();
         for (name, a) in f.aport {
+            if let Some(rev) = a.revision {
+                aport_revision.insert(name.clone(), rev);
+            }
             let what = format!("{}: aport {name}", p.display());
             let vars = a
                 .env
@@ -61,6 +67,7 @@ impl BuildSettings {
             env,
             sources,
             aport_env,
+            aport_revision,
         })
     }
 

@@ -13,7 +13,6 @@ use std::time::Instant;
 use anyhow::{Context as _, Result};
 
 use crate::config::arch::Arch;
-use crate::config::source::SourceSpec;
 use crate::context::Context;
 use crate::stages::rootfs::binfmt::ensure_binfmt;
 use crate::stages::rootfs::scripts::in_root;
@@ -183,14 +182,7 @@ fn stage_aport(cx: &Context, arch: &Arch, aport: &Path, root: &Path) -> Result<S
     for s in &a.recipe.sources {
         let Some(url) = &s.url else { continue };
         // Only the recipe's own file: abuild inside checks the recipe's checksum.
-        let spec = SourceSpec {
-            file: s.name.clone(),
-            urls: vec![url.clone()],
-            sha512: Some(s.sha512.clone()),
-            sha256: None,
-            debian: settings.sources.identical(&s.name).cloned(),
-            substitute: None,
-        };
+        let spec = settings.sources.spec(&s.name, url, &s.sha512, false);
         let r = cx
             .resolver(&say)
             .resolve(&spec)
