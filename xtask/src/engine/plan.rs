@@ -32,7 +32,7 @@ pub struct Planned {
     pub inputs: Vec<Input>,
     #[serde(skip)]
     pub deps: Vec<usize>,
-    /// The subset of `deps` the step may start without (see [`Graph::add_later`]).
+    /// The subset of `deps` the step may start without (see [`crate::engine::StepRef::later`]).
     #[serde(skip)]
     pub later: Vec<usize>,
 }

@@ -56,7 +56,7 @@ pub fn providers(aports: &[Aport]) -> BTreeMap<String, usize> {
     provider
 }
 
-/// The target runtime from stage 1, packaged by [`RuntimePackages`] before any aport.
+/// The target runtime from stage 1, packaged by [`crate::stages::packages::runtime::RuntimePackages`] before any aport.
 pub const RUNTIME_NAMES: [&str; 7] = [
     "musl",
     "musl-dev",

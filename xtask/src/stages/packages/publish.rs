@@ -14,7 +14,8 @@ use crate::context::Context;
 use crate::keys::SigningKey;
 use crate::stages::packages::BOOTSTRAP_EPOCH;
 
-/// Copies the packages of finished aport steps into `build/repo/<arch>/<repo>/` and
+/// Copies the packages of finished aport steps into `<repodest>/<repo>/<arch>/` (by
+/// default `build/repo/<repo>/<arch>/`) and
 /// rewrites each touched repository's signed APKINDEX.tar.gz.
 pub fn publish(
     cx: &Context,

@@ -19,12 +19,12 @@ use anyhow::{bail, Context as _, Result};
 use crate::engine::StepRun;
 use crate::stages::packages::build::AportBuild;
 
-mod check;
-mod modes;
-mod pkginfo;
-mod strip;
-mod trace;
-mod write;
+pub mod check;
+pub mod modes;
+pub mod pkginfo;
+pub mod strip;
+pub mod trace;
+pub mod write;
 
 /// One package of the build, as the steps fill it in.
 pub(crate) struct Package {
