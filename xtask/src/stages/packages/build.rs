@@ -251,6 +251,7 @@ impl Step for AportBuild {
                 }
             }
         }
+        write_accounts(&work, &r.words("pkgusers"), &r.words("pkggroups"))?;
         let net = r.option(&r.pkgname, "net");
         run.log.status("build (unpack, prepare, build)");
         run.log
@@ -384,4 +385,36 @@ impl AportBuild {
         let _ = run.log.line(&out);
         Ok(())
     }
+}
+
+/// The recipe's own users and groups (`pkgusers`, `pkggroups`), which its package()
+/// hands files to (`install -g abuild`), as the build machine's accounts plus those:
+/// `<work>/etc/passwd` and `<work>/etc/group`, which the sandbox puts in place of the
+/// host's. Their ids are placeholders; the packages record these owners by name.
+fn write_accounts(work: &Path, users: &[String], groups: &[String]) -> Result<()> {
+    if users.is_empty() && groups.is_empty() {
+        return Ok(());
+    }
+    let etc = work.join("etc");
+    std::fs::create_dir_all(&etc)?;
+    let mut group = std::fs::read_to_string("/etc/group").unwrap_or_default();
+    let mut passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let known = |text: &str, name: &str| text.lines().any(|l| l.split(':').next() == Some(name));
+    for (i, g) in groups.iter().chain(users.iter()).enumerate() {
+        if !known(&group, g) {
+            group.push_str(&format!("{g}:x:{}:\n", 64000 + i));
+        }
+    }
+    for (i, u) in users.iter().enumerate() {
+        if !known(&passwd, u) {
+            passwd.push_str(&format!(
+                "{u}:x:{}:{}:{u}:/nonexistent:/sbin/nologin\n",
+                64000 + groups.len() + i,
+                64000 + groups.len() + i
+            ));
+        }
+    }
+    std::fs::write(etc.join("group"), group)?;
+    std::fs::write(etc.join("passwd"), passwd)?;
+    Ok(())
 }

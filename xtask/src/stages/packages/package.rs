@@ -30,6 +30,12 @@ impl AportBuild {
         let a = &self.arch;
         let sde = self.aport.source_date_epoch;
         let owners = read_owners(&pkgbase.join(".owners"))?;
+        // The recipe's own users and groups (pkgusers, pkggroups) go into the packages by
+        // name, as the target's install scripts create them with ids of their own; any
+        // other owner by number.
+        let work = pkgbase.parent().unwrap_or(pkgbase);
+        let user_names = account_names(&work.join("etc/passwd"), &r.words("pkgusers"));
+        let group_names = account_names(&work.join("etc/group"), &r.words("pkggroups"));
         let names = r.package_names();
         struct P {
             name: String,
@@ -57,7 +63,7 @@ impl AportBuild {
                     .unwrap_or_else(|| r.pkgarch.clone())
             };
             // Modes as fakeroot recorded them.
-            for (rel, (_, _, mode)) in owners
+            for (rel, Owned { mode, .. }) in owners
                 .iter()
                 .filter(|(k, _)| k.starts_with(&format!("{name}/")))
             {
@@ -310,16 +316,19 @@ impl AportBuild {
                 ));
             }
             let mut map = OwnerMap::new();
-            for (rel, (uid, gid, _)) in owners.iter() {
+            for (rel, o) in owners.iter() {
                 if let Some(inner) = rel.strip_prefix(&format!("{}/", p.name)) {
-                    if *uid != 0 || *gid != 0 {
+                    if o.uid != 0 || o.gid != 0 {
+                        let name = |names: &BTreeMap<u32, String>, id: u32| {
+                            names.get(&id).cloned().unwrap_or_else(|| id.to_string())
+                        };
                         map.insert(
                             inner.to_string(),
                             Owner {
-                                uid: *uid,
-                                gid: *gid,
-                                uname: uid.to_string(),
-                                gname: gid.to_string(),
+                                uid: o.uid,
+                                gid: o.gid,
+                                uname: name(&user_names, o.uid),
+                                gname: name(&group_names, o.gid),
                             },
                         );
                     }
@@ -395,25 +404,48 @@ fn symlink_needs(dir: &Path, name: &str, all: &[(String, PathBuf)]) -> Vec<Strin
     out.into_iter().collect()
 }
 
+/// An entry of `.owners`: numeric ids and the mode, as fakeroot saw them.
+#[derive(Debug, Clone)]
+struct Owned {
+    uid: u32,
+    gid: u32,
+    mode: u32,
+}
+
 /// `.owners` from the shell: `uid\tgid\tmode\tpath\0` per entry, under fakeroot.
-fn read_owners(path: &Path) -> Result<BTreeMap<String, (u32, u32, u32)>> {
+fn read_owners(path: &Path) -> Result<BTreeMap<String, Owned>> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let mut m = BTreeMap::new();
     for rec in bytes.split(|&b| b == 0).filter(|r| !r.is_empty()) {
         let s = String::from_utf8_lossy(rec);
-        let mut it = s.splitn(4, '\t');
-        let (Some(u), Some(g), Some(mo), Some(p)) = (it.next(), it.next(), it.next(), it.next())
-        else {
+        let f: Vec<&str> = s.splitn(4, '\t').collect();
+        let [u, g, mo, p] = f.as_slice() else {
             continue;
         };
         m.insert(
             p.to_string(),
-            (
-                u.parse().unwrap_or(0),
-                g.parse().unwrap_or(0),
-                u32::from_str_radix(mo, 8).unwrap_or(0o644),
-            ),
+            Owned {
+                uid: u.parse().unwrap_or(0),
+                gid: g.parse().unwrap_or(0),
+                mode: u32::from_str_radix(mo, 8).unwrap_or(0o644),
+            },
         );
     }
     Ok(m)
+}
+
+/// The ids the sandbox gave the recipe's own users or groups (`<work>/etc/passwd` or
+/// `group`, see `write_accounts`), to the names.
+fn account_names(file: &Path, names: &[String]) -> BTreeMap<u32, String> {
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| {
+            let mut f = l.split(':');
+            let (name, _, id) = (f.next()?, f.next()?, f.next()?);
+            names
+                .iter()
+                .any(|n| n == name)
+                .then(|| Some((id.parse().ok()?, name.to_string())))?
+        })
+        .collect()
 }

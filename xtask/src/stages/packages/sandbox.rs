@@ -54,6 +54,13 @@ pub(crate) fn sandbox(
         let s = sysroot.display().to_string();
         c = c.args(["--ro-bind", &s, &format!("{tc}/sysroot")]);
     }
+    // The recipe's own users and groups, when it has any (`write_accounts`).
+    for f in ["passwd", "group"] {
+        let p = work.join("etc").join(f);
+        if p.is_file() {
+            c = c.args(["--ro-bind", &p.display().to_string(), &format!("/etc/{f}")]);
+        }
+    }
     if !net {
         c = c.arg("--unshare-net");
     }
