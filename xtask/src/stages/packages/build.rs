@@ -12,6 +12,7 @@ use crate::context::Context;
 use crate::engine::{InputKind, Inputs, Step, StepRef, StepRun, Use};
 use crate::fsutil::{copy_tree, sha256_hex};
 use crate::keys::SigningKeyRef;
+use crate::stages::packages::accounts;
 use crate::stages::packages::aport::alpinist_checkout;
 use crate::stages::packages::env::recipe_env;
 use crate::stages::packages::fetch::{fetch_sources, SOURCES_JSON};
@@ -256,6 +257,8 @@ impl Step<Context> for AportBuild {
         self.make_sysroot(run, &t.sysroot)?;
         let env = self.environment(cx, &t, &toolchain, &sources.env);
         write_env(&t.work, &env)?;
+        let r = &self.aport.recipe;
+        accounts::write(&t.work, &r.words("pkgusers"), &r.words("pkggroups"))?;
         self.run_recipe(run, &t, &toolchain, &env)?;
         run.log.status("postcheck, strip, trace, write packages");
         self.make_packages(run, &toolchain, &t.pkgbase, &t.startdir, &t.sysroot)?;

@@ -26,6 +26,7 @@ use crate::engine::{self, Outcome};
 use crate::host;
 use crate::keys::SigningKey;
 
+pub mod accounts;
 pub mod aport;
 pub mod build;
 pub mod env;

@@ -31,6 +31,13 @@ pub(crate) fn sandbox(
     if sysroot.is_dir() {
         sb = sb.ro_bind(&sysroot, &format!("{}/sysroot", tc.display()));
     }
+    // The recipe's own users and groups, when it has any (`accounts::write`).
+    for f in ["passwd", "group"] {
+        let p = work.join("etc").join(f);
+        if p.is_file() {
+            sb = sb.ro_bind(&p, &format!("/etc/{f}"));
+        }
+    }
     if !net {
         sb = sb.no_net();
     }

@@ -8,6 +8,7 @@
 //! 5. [`pkginfo`]: its `.PKGINFO`;
 //! 6. [`write`]: the signed `.apk`, with owners as fakeroot recorded them.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use alpinist_apk::package::Signer;
@@ -17,6 +18,7 @@ use alpinist_apkbuild::trace::ElfFile;
 use anyhow::{bail, Context as _, Result};
 
 use crate::engine::StepRun;
+use crate::stages::packages::accounts;
 use crate::stages::packages::build::AportBuild;
 
 pub mod check;
@@ -46,6 +48,11 @@ pub(crate) struct Packaging<'a> {
     pub toolchain: &'a Path,
     /// The aport's copy (for install scripts).
     pub startdir: &'a Path,
+    /// The recipe's own users and groups by the ids its sandbox gave them: these owners
+    /// go into the packages by name (the target's install scripts make them, with ids
+    /// of their own); any other owner by number.
+    pub user_names: BTreeMap<u32, String>,
+    pub group_names: BTreeMap<u32, String>,
 }
 
 impl Packaging<'_> {
@@ -63,10 +70,14 @@ impl AportBuild {
         startdir: &Path,
         sysroot: &Path,
     ) -> Result<()> {
+        let r = &self.aport.recipe;
+        let work = pkgbase.parent().unwrap_or(pkgbase);
         let pk = Packaging {
             build: self,
             toolchain,
             startdir,
+            user_names: accounts::names(&work.join("etc/passwd"), &r.words("pkgusers")),
+            group_names: accounts::names(&work.join("etc/group"), &r.words("pkggroups")),
         };
         let r = pk.recipe();
         let owners = modes::read_owners(&pkgbase.join(".owners"))?;

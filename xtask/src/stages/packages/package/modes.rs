@@ -8,12 +8,20 @@ use std::path::Path;
 use alpinist_apkbuild::recipe::Recipe;
 use anyhow::{Context as _, Result};
 
-/// What fakeroot recorded: owner, group and mode, by path under `$pkgbasedir`.
-pub(crate) type Owners = BTreeMap<String, (u32, u32, u32)>;
+/// An entry of `.owners`: numeric ids and the mode, as fakeroot saw them.
+#[derive(Debug, Clone)]
+pub(crate) struct Owned {
+    pub uid: u32,
+    pub gid: u32,
+    pub mode: u32,
+}
+
+/// What fakeroot recorded, by path under `$pkgbasedir`.
+pub(crate) type Owners = BTreeMap<String, Owned>;
 
 /// Gives the files of package `name` the modes fakeroot recorded.
 pub(crate) fn apply(owners: &Owners, pkgbase: &Path, name: &str) -> Result<()> {
-    for (rel, (_, _, mode)) in owners
+    for (rel, Owned { mode, .. }) in owners
         .iter()
         .filter(|(k, _)| k.starts_with(&format!("{name}/")))
     {
@@ -42,18 +50,17 @@ pub(crate) fn read_owners(path: &Path) -> Result<Owners> {
     let mut m = BTreeMap::new();
     for rec in bytes.split(|&b| b == 0).filter(|r| !r.is_empty()) {
         let s = String::from_utf8_lossy(rec);
-        let mut it = s.splitn(4, '\t');
-        let (Some(u), Some(g), Some(mo), Some(p)) = (it.next(), it.next(), it.next(), it.next())
-        else {
+        let f: Vec<&str> = s.splitn(4, '\t').collect();
+        let [u, g, mo, p] = f.as_slice() else {
             continue;
         };
         m.insert(
             p.to_string(),
-            (
-                u.parse().unwrap_or(0),
-                g.parse().unwrap_or(0),
-                u32::from_str_radix(mo, 8).unwrap_or(0o644),
-            ),
+            Owned {
+                uid: u.parse().unwrap_or(0),
+                gid: g.parse().unwrap_or(0),
+                mode: u32::from_str_radix(mo, 8).unwrap_or(0o644),
+            },
         );
     }
     Ok(m)

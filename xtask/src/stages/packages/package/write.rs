@@ -1,6 +1,8 @@
 //! Step 6: the signed `.apk`: `.PKGINFO`, install scripts, and the files with the owners
 //! fakeroot recorded (mtimes fixed at the build date).
 
+use std::collections::BTreeMap;
+
 use alpinist_apk::db::ScriptKind;
 use alpinist_apk::package::{MtimePolicy, Owner, OwnerMap, PackageBuilder, Signer};
 use alpinist_apk::pkginfo::PkgInfo;
@@ -30,16 +32,19 @@ pub(crate) fn write(
         ));
     }
     let mut map = OwnerMap::new();
-    for (rel, (uid, gid, _)) in owners.iter() {
+    let name = |names: &BTreeMap<u32, String>, id: u32| {
+        names.get(&id).cloned().unwrap_or_else(|| id.to_string())
+    };
+    for (rel, o) in owners.iter() {
         if let Some(inner) = rel.strip_prefix(&format!("{}/", p.name)) {
-            if *uid != 0 || *gid != 0 {
+            if o.uid != 0 || o.gid != 0 {
                 map.insert(
                     inner.to_string(),
                     Owner {
-                        uid: *uid,
-                        gid: *gid,
-                        uname: uid.to_string(),
-                        gname: gid.to_string(),
+                        uid: o.uid,
+                        gid: o.gid,
+                        uname: name(&pk.user_names, o.uid),
+                        gname: name(&pk.group_names, o.gid),
                     },
                 );
             }
