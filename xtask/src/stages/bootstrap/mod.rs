@@ -101,26 +101,27 @@ pub fn run(cx: &mut Context, o: &Options) -> Result<()> {
     times.insert("packages", t.elapsed().as_secs_f64());
 
     // Stage 3, when what it installs was built.
-    let s3 = stage3::run(
+    let run = Run {
         cx,
-        &arch,
+        arch: &arch,
+        o,
+        stages: &stages,
         set,
-        o,
-        &stages,
-        &checkout,
-        &sel.built_names(),
-        &mut times,
-    );
-    report::finish(
-        cx,
-        &arch,
-        o,
-        &checkout,
-        &sel.entries,
-        toolchain_keys,
-        times,
-        s3,
-    )
+        checkout: &checkout,
+    };
+    let s3 = stage3::run(&run, &sel.built_names(), &mut times);
+    report::finish(&run, &sel.entries, toolchain_keys, times, s3)
+}
+
+/// What one bootstrap works from, for stage 3 and the report.
+pub struct Run<'a> {
+    pub cx: &'a Context,
+    pub arch: &'a Arch,
+    pub o: &'a Options,
+    pub stages: &'a Stages,
+    pub set: &'a Set,
+    /// The aports checkout.
+    pub checkout: &'a Path,
 }
 
 /// Takes on the set's mirrors and repositories; returns its recipe environment.

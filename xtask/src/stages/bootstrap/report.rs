@@ -6,11 +6,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Result};
 use serde::Serialize;
 
-use crate::config::arch::Arch;
-use crate::context::Context;
 use crate::stages::bootstrap::checkout::git_head;
 use crate::stages::bootstrap::stage3::Stage3;
-use crate::stages::bootstrap::Options;
+use crate::stages::bootstrap::Run;
 use crate::stages::packages::fetch::{SourceUse, SubstituteUse, SOURCES_JSON};
 use crate::stages::rootfs::selfhost::CheckStep;
 
@@ -195,17 +193,14 @@ fn first_line(s: &str) -> String {
 
 /// Prints the table and the stage times, writes `build/<arch>/report.json`, and fails
 /// when an aport was not built or stage 3 went wrong.
-#[allow(clippy::too_many_arguments)]
 pub fn finish(
-    cx: &Context,
-    arch: &Arch,
-    o: &Options,
-    checkout: &Path,
+    r: &Run,
     entries: &[Entry],
     toolchain: BTreeMap<String, String>,
     times: Times,
     s3: Stage3,
 ) -> Result<()> {
+    let (cx, arch, o, checkout) = (r.cx, r.arch, r.o, r.checkout);
     let failed = entries
         .iter()
         .filter(|e| !(e.result.is_built() || e.result == AportResult::NotForArch))

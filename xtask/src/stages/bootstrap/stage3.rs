@@ -3,14 +3,11 @@
 //! built.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
-use crate::config::arch::Arch;
-use crate::config::stages::{Set, Stages};
-use crate::context::Context;
 use crate::stages::bootstrap::report::Times;
-use crate::stages::bootstrap::{selfhost, Options};
+use crate::stages::bootstrap::{selfhost, Run};
 use crate::stages::rootfs::selfhost::CheckStep;
 use crate::stages::rootfs::{self, Profile};
 
@@ -26,38 +23,23 @@ pub struct Stage3 {
     pub error: Option<String>,
 }
 
-#[allow(clippy::too_many_arguments)]
-pub fn run(
-    cx: &Context,
-    arch: &Arch,
-    set: &Set,
-    o: &Options,
-    stages: &Stages,
-    checkout: &Path,
-    built: &BTreeSet<String>,
-    times: &mut Times,
-) -> Stage3 {
+/// The root filesystem and its check, then the build root and the self-hosting check
+/// (for a set with one); nothing with `--no-rootfs`.
+pub fn run(r: &Run, built: &BTreeSet<String>, times: &mut Times) -> Stage3 {
     let mut s = Stage3::default();
-    if !o.rootfs {
+    if !r.o.rootfs {
         return s;
     }
-    minirootfs(cx, arch, set, o, built, times, &mut s);
-    if !set.buildroot.is_empty() {
-        buildroot(cx, arch, set, o, stages, checkout, built, times, &mut s);
+    minirootfs(r, built, times, &mut s);
+    if !r.set.buildroot.is_empty() {
+        buildroot(r, built, times, &mut s);
     }
     s
 }
 
 /// The minirootfs and verify-rootfs.
-fn minirootfs(
-    cx: &Context,
-    arch: &Arch,
-    set: &Set,
-    o: &Options,
-    built: &BTreeSet<String>,
-    times: &mut Times,
-    s: &mut Stage3,
-) {
+fn minirootfs(r: &Run, built: &BTreeSet<String>, times: &mut Times, s: &mut Stage3) {
+    let (cx, arch, set) = (r.cx, r.arch, r.set);
     let missing: Vec<&str> = set
         .rootfs
         .iter()
@@ -77,11 +59,11 @@ fn minirootfs(
         Err(e) => s.error = Some(format!("rootfs: {e:#}")),
     }
     times.insert("rootfs", t.elapsed().as_secs_f64());
-    if let (Some(tb), true) = (&s.tarball, o.verify) {
+    if let (Some(tb), true) = (&s.tarball, r.o.verify) {
         let t = Instant::now();
-        let r = rootfs::verify(cx, arch, Some(tb.clone()));
-        s.verified = Some(r.is_ok());
-        if let Err(e) = r {
+        let v = rootfs::verify(cx, arch, Some(tb.clone()));
+        s.verified = Some(v.is_ok());
+        if let Err(e) = v {
             s.error = Some(format!("verify-rootfs: {e:#}"));
         }
         times.insert("verify-rootfs", t.elapsed().as_secs_f64());
@@ -89,18 +71,8 @@ fn minirootfs(
 }
 
 /// The build root and the self-hosting check.
-#[allow(clippy::too_many_arguments)]
-fn buildroot(
-    cx: &Context,
-    arch: &Arch,
-    set: &Set,
-    o: &Options,
-    stages: &Stages,
-    checkout: &Path,
-    built: &BTreeSet<String>,
-    times: &mut Times,
-    s: &mut Stage3,
-) {
+fn buildroot(r: &Run, built: &BTreeSet<String>, times: &mut Times, s: &mut Stage3) {
+    let (cx, arch, set) = (r.cx, r.arch, r.set);
     let missing: Vec<&str> = set
         .buildroot
         .iter()
@@ -122,12 +94,12 @@ fn buildroot(
         }
     }
     times.insert("buildroot", t.elapsed().as_secs_f64());
-    let (Some(tb), true) = (&s.buildroot, o.verify) else {
+    let (Some(tb), true) = (&s.buildroot, r.o.verify) else {
         return;
     };
     let t = Instant::now();
     eprintln!("\nself-hosting check in {}", tb.display());
-    match selfhost(cx, arch, stages, checkout, Some(tb.clone())) {
+    match selfhost(cx, arch, r.stages, r.checkout, Some(tb.clone())) {
         Ok(steps) => {
             if steps.iter().any(|s| !s.ok) {
                 s.error
