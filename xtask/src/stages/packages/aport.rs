@@ -321,16 +321,10 @@ fn at_revision(
         crate::engine::remove_dir_all_writable(&copy)?;
     }
     std::fs::create_dir_all(&copy)?;
-    let depth = prefix.trim_end_matches('/').split('/').count();
+    // Run in the aport's directory, `git archive … -- .` names the files relative to it.
     duct::cmd!("git", "archive", "--format=tar", &commit, "--", ".")
         .dir(orig)
-        .pipe(duct::cmd!(
-            "tar",
-            "-x",
-            format!("--strip-components={depth}"),
-            "-C",
-            &copy
-        ))
+        .pipe(duct::cmd!("tar", "-x", "-C", &copy))
         .run()
         .with_context(|| format!("{}: taking {name} from commit {commit}", orig.display()))?;
     if !copy.join("APKBUILD").is_file() {
