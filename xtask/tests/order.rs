@@ -127,3 +127,62 @@ fn the_libraries_a_dependency_links_against_come_into_the_sysroot_too() {
     names.sort();
     assert_eq!(names, ["acl", "attr"]);
 }
+
+#[test]
+fn a_revision_override_builds_the_aport_as_it_was_at_that_commit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let co = tmp.path().join("aports");
+    let git = |args: &[&str]| {
+        let st = std::process::Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@t", "-C"])
+            .arg(&co)
+            .args(args)
+            .status()
+            .unwrap();
+        assert!(st.success(), "git {args:?}");
+    };
+    let dir = aport(&co, "demo", "");
+    git(&["init", "-q"]);
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "demo 1.0"]);
+    let old = String::from_utf8(
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(&co)
+            .args(["rev-parse", "HEAD"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_string();
+    let text = std::fs::read_to_string(dir.join("APKBUILD")).unwrap();
+    std::fs::write(
+        dir.join("APKBUILD"),
+        text.replace("pkgver=1.0", "pkgver=2.0"),
+    )
+    .unwrap();
+    git(&["commit", "-q", "-a", "-m", "demo 2.0"]);
+
+    let cx = common::context(tmp.path());
+    let arch = cx.arches.get("aarch64").unwrap().clone();
+    let now = build::evaluate(&cx, &arch, &dir, &BuildSettings::default()).unwrap();
+    assert_eq!(now.recipe.pkgver, "2.0");
+    let mut settings = BuildSettings::default();
+    settings
+        .aport_revision
+        .insert("demo".into(), old[..11].to_string());
+    let then = build::evaluate(&cx, &arch, &dir, &settings).unwrap();
+    assert_eq!(then.recipe.pkgver, "1.0");
+    assert_eq!(then.commit, old, "the recipe's commit is the older one");
+    assert!(
+        then.overrides.iter().any(|o| o.contains(&old[..12])),
+        "{:?}",
+        then.overrides
+    );
+    // The user's checkout is untouched.
+    assert!(std::fs::read_to_string(dir.join("APKBUILD"))
+        .unwrap()
+        .contains("pkgver=2.0"));
+}

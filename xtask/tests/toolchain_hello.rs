@@ -198,3 +198,23 @@ fn a_moved_toolchain_still_compiles_and_links() {
         );
     }
 }
+
+#[test]
+fn libraries_go_to_lib_as_on_alpine() {
+    // Alpine keeps 64-bit libraries in /usr/lib: its gcc answers ../lib (or .) where
+    // upstream's answers ../lib64, and libiberty and gcc's target libraries install
+    // where it says.
+    for (a, tc) in toolchains() {
+        let gcc = tc.join("bin").join(format!("{}-gcc", a.triple));
+        let out = Command::new(&gcc)
+            .arg("-print-multi-os-directory")
+            .output()
+            .unwrap();
+        let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert!(
+            dir == "../lib" || dir == ".",
+            "{}: -print-multi-os-directory says {dir}",
+            a.name
+        );
+    }
+}

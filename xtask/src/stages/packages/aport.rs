@@ -302,8 +302,8 @@ fn at_revision(
         crate::fsutil::remove_dir_all_writable(&copy)?;
     }
     std::fs::create_dir_all(&copy)?;
-    let depth = prefix.trim_end_matches('/').split('/').count();
-    // `git archive | tar -x`, through a file.
+    // `git archive | tar -x`, through a file. Run in the aport's directory,
+    // `git archive … -- .` names the files relative to it.
     let tar = copy.with_extension("tar");
     let taken = Cmd::new("git")
         .args(["archive", "--format=tar", &commit, "--", "."])
@@ -312,7 +312,6 @@ fn at_revision(
         .and_then(|()| {
             let out = Cmd::new("tar")
                 .arg("-x")
-                .arg(format!("--strip-components={depth}"))
                 .arg("-C")
                 .arg(&copy)
                 .stdin_file(&tar)
