@@ -64,6 +64,12 @@ pub struct AportSubstitute {
     /// Variables the recipe's build gets when this substitute is used.
     #[serde(default)]
     pub env: Vec<String>,
+    /// Shell commands run in the build's copy of the aport (never the checkout) when
+    /// this substitute is used, after the recipe's files were checked: what the recipe
+    /// needs to build from it (e.g. dropping the hunks of its patches that change
+    /// documentation the substitute does not have).
+    #[serde(default)]
+    pub recipe_run: Vec<String>,
     /// How the substitute file is made when no single origin above makes it (for
     /// messages and documentation).
     #[serde(default)]

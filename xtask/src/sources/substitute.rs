@@ -133,6 +133,9 @@ impl AportSubstitute {
             "{} {} top={:?} env={:?} run={:?}\n",
             self.file, self.sha512, self.top, self.env, self.run
         ));
+        if !self.recipe_run.is_empty() {
+            h.update(format!("recipe_run={:?}\n", self.recipe_run));
+        }
         for p in self.patch_files(checkout)? {
             h.update(p.file_name().map(|n| n.as_encoded_bytes()).unwrap_or(b""));
             h.update(std::fs::read(&p).with_context(|| format!("reading patch {}", p.display()))?);

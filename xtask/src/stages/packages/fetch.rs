@@ -10,6 +10,7 @@ use anyhow::{bail, Context as _, Result};
 use crate::config::source::Checksum;
 use crate::context::Context;
 use crate::engine::StepRun;
+use crate::exec::Cmd;
 use crate::fsutil::link_or_copy;
 use crate::stages::packages::aport::alpinist_checkout;
 use crate::stages::packages::build::Tree;
@@ -35,6 +36,7 @@ pub(crate) fn fetch_sources(
         used: Vec::new(),
         env: Vec::new(),
     };
+    let mut recipe_run: Vec<String> = Vec::new();
     for s in &r.sources {
         let dest = t.srcdir.join(&s.name);
         match &s.url {
@@ -45,6 +47,11 @@ pub(crate) fn fetch_sources(
             }
             Some(url) => {
                 let (path, used, env) = fetch_remote(cx, run, r, settings, s, url)?;
+                if used.substitute.is_some() {
+                    if let Some(sub) = settings.sources.substitute(&s.name, &s.sha512) {
+                        recipe_run.extend(sub.recipe_run.iter().cloned());
+                    }
+                }
                 out.used.push(used);
                 out.env.extend(env);
                 // A copy (hard link when possible), not a symlink: the sandbox sees
@@ -52,6 +59,14 @@ pub(crate) fn fetch_sources(
                 link_or_copy(&path, &dest)?;
             }
         }
+    }
+    // What a substitute needs of the recipe, now that its own files were checked.
+    for cmd in &recipe_run {
+        run.log.status("adapting the recipe to a substitute");
+        run.log
+            .run(&Cmd::new("sh").args(["-c", cmd]).dir(&t.startdir))?;
+        run.notes
+            .push(format!("recipe adapted to a substitute: {cmd}"));
     }
     Ok(out)
 }
