@@ -121,7 +121,7 @@ pub fn check(cx: &Context, arch: &Arch, o: &Options) -> Result<Vec<CheckStep>> {
             break;
         }
         let sh = format!(
-            "export USER=root LOGNAME=root SRCDEST=/var/cache/distfiles JOBS={jobs} MAKEFLAGS=-j{jobs}; {script}"
+            "export USER=root LOGNAME=root SRCDEST=/var/cache/distfiles REPODEST=/root/packages JOBS={jobs} MAKEFLAGS=-j{jobs} SUDO= SUDO_APK=apk; {script}"
         );
         let t = Instant::now();
         let out = in_root(&root, &binds, true, &["/bin/sh", "-c", &sh])
