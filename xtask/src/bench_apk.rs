@@ -516,22 +516,19 @@ fn install_once(root: &Path, repo: &Path, keys_dir: &Path, n: usize) -> Result<I
     }
     let solve = t0.elapsed() - open;
 
-    install::install_keys(root, keys_dir)?;
-    let mut tx = Transaction::new(root, db);
+    let mut tx = Transaction::new(root, db)?;
+    tx.install_keys(keys_dir)?;
     for change in &plan.changes {
         if change.action == Action::Remove {
             bail!("unexpected removal of {}", change.name);
         }
         let Some(new) = &change.new else { continue };
-        let path = r.package_path(new);
-        let bytes = std::fs::read(&path).with_context(|| path.display().to_string())?;
-        tx.add(bytes, Trust::Identity(&new.checksum))
-            .with_context(|| path.display().to_string())?;
+        tx.add_file(&r.package_path(new), Trust::Index(new))?;
     }
     let check = t0.elapsed() - open - solve;
+    tx.set_world(&plan.world);
+    tx.set_repositories(&[r.path.display().to_string()]);
     tx.commit()?;
-    install::write_world(root, &plan.world)?;
-    install::write_repositories(root, &[r.path.display().to_string()])?;
     let wall = t0.elapsed();
     let commit = wall - open - solve - check;
     let cpu = self_cpu() - cpu0;

@@ -6,6 +6,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use alpinist_apk::db::ScriptKind;
+use alpinist_apk::index;
 use alpinist_apk::install::{self, InstallError, Transaction, Trust};
 use alpinist_apk::package::{Package, PackageBuilder, PackageError};
 use alpinist_apk::pkginfo::PkgInfo;
@@ -55,8 +56,8 @@ fn package(info: PkgInfo, entries: Vec<(Header, Vec<u8>)>) -> Vec<u8> {
 
 fn install_one(root: &Path, bytes: Vec<u8>, trust: Trust<'_>) -> Result<(), InstallError> {
     let db = install::read_database(root)?;
-    let mut tx = Transaction::new(root, db);
-    tx.add(bytes, trust)?;
+    let mut tx = Transaction::new(root, db)?;
+    tx.add_bytes("test.apk", &bytes, trust)?;
     tx.commit()?;
     Ok(())
 }
@@ -208,7 +209,13 @@ fn refuses_write_through_symlink_in_package() {
             file("etc/x/pwned", b"gotcha"),
         ],
     );
-    assert_refused_unchanged(root.path(), bytes, Trust::Keys(&keys), "leave the root");
+    // The directory entry apk needs for etc/x/ makes etc/x appear twice.
+    assert_refused_unchanged(
+        root.path(),
+        bytes,
+        Trust::Keys(&keys),
+        "etc/x: appears more than once in the package",
+    );
 }
 
 #[test]
@@ -285,16 +292,27 @@ fn refuses_unsigned_and_badly_signed() {
     let forged = b.build(Some(&forged)).unwrap();
     assert_refused_unchanged(root.path(), forged, Trust::Keys(&keys), "signature");
     // Through an index whose C: does not match.
-    let real_id = Package::parse(&unsigned).unwrap().identity();
-    let wrong_id = Package::parse(&sample_package(None)).unwrap().identity();
+    let record = index::package_info(&Package::parse(&unsigned).unwrap(), None);
+    let mut wrong = record.clone();
+    wrong.checksum = Package::parse(&sample_package(None)).unwrap().identity();
     assert_refused_unchanged(
         root.path(),
         unsigned.clone(),
-        Trust::Identity(&wrong_id),
+        Trust::Index(&wrong),
         "does not match",
     );
-    // ...and accepted when the signed index's C: matches.
-    install_one(root.path(), unsigned, Trust::Identity(&real_id)).unwrap();
+    // ...or whose name or version is another package's.
+    let mut other = record.clone();
+    other.name = "good".into();
+    other.version = "9.9-r0".into();
+    assert_refused_unchanged(
+        root.path(),
+        unsigned.clone(),
+        Trust::Index(&other),
+        "the package is plain-1-r0 but the index lists it as good-9.9-r0",
+    );
+    // ...and accepted when the signed index's record matches.
+    install_one(root.path(), unsigned, Trust::Index(&record)).unwrap();
     assert_eq!(std::fs::read(root.path().join("motd")).unwrap(), b"hi");
 }
 
@@ -342,15 +360,17 @@ fn refusal_in_a_transaction_writes_nothing() {
     let keys = test_keyring();
     let entries = |data: &[u8]| vec![(dir("etc"), vec![]), file("etc/shared", data)];
     let before = snapshot(root.path());
-    let mut tx = Transaction::new(root.path(), install::read_database(root.path()).unwrap());
-    tx.add(
-        package(pkginfo("one", "1-r0"), entries(b"1")),
+    let mut tx = Transaction::open(root.path()).unwrap();
+    tx.add_bytes(
+        "one.apk",
+        &package(pkginfo("one", "1-r0"), entries(b"1")),
         Trust::Keys(&keys),
     )
     .unwrap();
     let err = tx
-        .add(
-            package(pkginfo("two", "1-r0"), entries(b"2")),
+        .add_bytes(
+            "two.apk",
+            &package(pkginfo("two", "1-r0"), entries(b"2")),
             Trust::Keys(&keys),
         )
         .unwrap_err();
@@ -394,42 +414,11 @@ fn integrity_errors_name_the_part() {
     let before = snapshot(root.path());
     let err = install_one(root.path(), bytes, Trust::Keys(&keys)).unwrap_err();
     match &err {
-        InstallError::Package { source, .. } => {
-            assert!(matches!(source, PackageError::Corrupt { .. }), "{err}");
-            assert!(source.to_string().starts_with("data: "), "{err}");
+        InstallError::Package { error, .. } => {
+            assert!(matches!(error, PackageError::Corrupt { .. }), "{err}");
+            assert!(error.to_string().starts_with("data: "), "{err}");
         }
         _ => panic!("{err}"),
     }
     assert_eq!(snapshot(root.path()), before);
-}
-
-#[test]
-fn kept_and_reinflated_contents_write_the_same_root() {
-    // `add` keeps the checked file contents for `commit` up to a budget; packages beyond it
-    // are inflated again at commit. Every mix must write the same root and database.
-    let keys = test_keyring();
-    let packages = || {
-        vec![
-            sample_package(Some(&test_signer(SigAlg::Sha1))),
-            package(
-                pkginfo("two", "1-r0"),
-                vec![(dir("etc"), vec![]), file("etc/two", b"2")],
-            ),
-        ]
-    };
-    let mut roots = Vec::new();
-    for budget in [install::CONTENT_CACHE, 0, 30] {
-        let root = fresh_root();
-        let mut tx = Transaction::new(root.path(), install::read_database(root.path()).unwrap());
-        tx.set_content_cache(budget);
-        for p in packages() {
-            tx.add(p, Trust::Keys(&keys)).unwrap();
-        }
-        tx.commit().unwrap();
-        let md = std::fs::symlink_metadata(root.path().join("usr/bin/hello")).unwrap();
-        roots.push((snapshot(root.path()), md.mtime()));
-    }
-    assert!(roots[0].0.contains_key("etc/two"));
-    assert_eq!(roots[1], roots[0], "re-inflating at commit");
-    assert_eq!(roots[2], roots[0], "a budget that keeps only some packages");
 }
