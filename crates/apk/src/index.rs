@@ -33,7 +33,7 @@ pub enum IndexError {
     #[error("index: {0}")]
     Index(String),
     #[error("index: APKINDEX: {0}")]
-    Records(#[from] DbError),
+    Records(DbError),
     #[error("signature: index is not signed")]
     Unsigned,
     #[error("signature: no trusted key for {}", names.join(", "))]
@@ -48,6 +48,12 @@ pub enum IndexError {
     Io { path: String, error: std::io::Error },
     #[error("{}: {what}", shown(path))]
     Refused { path: String, what: String },
+}
+
+impl From<DbError> for IndexError {
+    fn from(e: DbError) -> Self {
+        IndexError::Records(e)
+    }
 }
 
 /// A parsed index.

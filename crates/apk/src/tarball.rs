@@ -37,7 +37,7 @@ const MAX_PAX: u64 = 1 << 20;
 #[derive(Debug, thiserror::Error)]
 pub enum TarError {
     #[error("I/O error: {0}")]
-    Io(#[from] io::Error),
+    Io(io::Error),
     #[error("gzip: {0}")]
     Gzip(String),
     #[error("tar header at offset {offset}: {what}")]
@@ -52,6 +52,14 @@ pub enum TarError {
     Unwritable { path: String, what: String },
 }
 
+// The cause is part of each message (no `source()`), so that a chain of errors prints
+// every cause once.
+impl From<io::Error> for TarError {
+    fn from(e: io::Error) -> Self {
+        TarError::Io(e)
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // gzip
 // ---------------------------------------------------------------------------------------------
@@ -61,13 +69,18 @@ pub enum TarError {
 /// The deflate stream comes from flate2's default backend (miniz_oxide), which is
 /// deterministic for a given version; the lock file pins that version.
 pub fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut enc = GzBuilder::new()
-        .mtime(0)
-        .operating_system(3)
-        .write(Vec::with_capacity(data.len() / 2 + 64), Compression::best());
+    let mut enc = gzip_encoder(Vec::with_capacity(data.len() / 2 + 64));
     // Writing into a Vec cannot fail.
     enc.write_all(data).expect("write to Vec");
     enc.finish().expect("write to Vec")
+}
+
+/// A streaming [`gzip`]: the same header and compression, written to `w`.
+pub fn gzip_encoder<W: Write>(w: W) -> flate2::write::GzEncoder<W> {
+    GzBuilder::new()
+        .mtime(0)
+        .operating_system(3)
+        .write(w, Compression::best())
 }
 
 /// Reads exactly `buf.len()` bytes of a gzip header or trailer.
@@ -854,6 +867,29 @@ impl<W: Write> TarWriter<W> {
                 what: format!("header says {} bytes, data has {}", h.size, data.len()),
             });
         }
+        self.header(h)?;
+        self.put_padded(data)
+    }
+
+    /// Appends a member whose `header.size` bytes of data are read from `data` (which must
+    /// hold exactly that many), without holding them in memory.
+    pub fn append_reader(&mut self, h: &Header, data: &mut dyn Read) -> Result<(), TarError> {
+        self.header(h)?;
+        let n = io::copy(&mut (&mut *data).take(h.size), &mut self.inner)?;
+        let mut probe = [0u8; 1];
+        if n != h.size || data.read(&mut probe)? != 0 {
+            return Err(TarError::Unwritable {
+                path: h.path.clone(),
+                what: format!("header says {} bytes, the data does not", h.size),
+            });
+        }
+        self.written += n;
+        let zeros = [0u8; BLOCK];
+        self.put(&zeros[..pad(n) as usize])
+    }
+
+    /// The header block(s) of a member.
+    fn header(&mut self, h: &Header) -> Result<(), TarError> {
         let mut name = h.path.clone().into_bytes();
         if h.entry_type == EntryType::Directory && !h.path.ends_with('/') {
             name.push(b'/');
@@ -951,8 +987,7 @@ impl<W: Write> TarWriter<W> {
         put_str(&mut block[265..297], h.uname.as_bytes(), &h.path, "uname")?;
         put_str(&mut block[297..329], h.gname.as_bytes(), &h.path, "gname")?;
         set_checksum(&mut block);
-        self.put(&block)?;
-        self.put_padded(data)
+        self.put(&block)
     }
 
     /// Ends the stream and returns the inner writer.

@@ -381,17 +381,8 @@ impl Transaction {
                 "resolves into the installer's staging directory".into(),
             ));
         }
-        for f in INSTALLER_FILES {
-            if self.resolve_quiet(plan, f) == dest {
-                return Err(refuse(format!("is {f}, which only the installer writes")));
-            }
-        }
-        if !is_dir
-            && INSTALLER_DIRS
-                .iter()
-                .any(|d| self.resolve_quiet(plan, d) == dest)
-        {
-            return Err(refuse("is a directory the installer writes into".into()));
+        if let Some(what) = self.installer_owned(plan, dest, is_dir) {
+            return Err(refuse(what));
         }
         let (parent, _) = split_parent(dest);
         if !parent.is_empty() && self.lookup(plan, parent)? != Some(Node::Dir) {
@@ -400,19 +391,54 @@ impl Transaction {
                 shown(parent)
             )));
         }
+        // Where the path really is, when a symlink took it elsewhere.
+        let at = if dest == path {
+            String::new()
+        } else {
+            format!(" ({})", shown(dest))
+        };
         match (self.lookup(plan, dest)?, is_dir) {
             (None | Some(Node::Dir), true) => Ok(()),
-            (Some(Node::Dir), false) => Err(refuse(format!("{} is a directory", shown(dest)))),
+            (Some(Node::Dir), false) => Err(refuse(format!("is a directory in the root{at}"))),
             (Some(Node::Other), _) => Err(refuse(format!(
-                "{} is a device, fifo or socket",
-                shown(dest)
+                "is a device, fifo or socket in the root{at}"
             ))),
-            (Some(_), true) => Err(refuse(format!(
-                "{} exists and is not a directory",
-                shown(dest)
-            ))),
+            (Some(_), true) => Err(refuse(format!("is not a directory in the root{at}"))),
             (_, false) => Ok(()),
         }
+    }
+
+    /// Why `dest` belongs to the installer, if it does: its files, anything but a directory
+    /// in `lib/apk/db`, `world`/`arch`/`repositories` (and names made from them) in
+    /// `etc/apk`, or one of its directories as anything but a directory.
+    fn installer_owned(&mut self, plan: &PackagePlan, dest: &str, is_dir: bool) -> Option<String> {
+        for f in INSTALLER_FILES {
+            if self.resolve_quiet(plan, f) == dest {
+                return Some(format!("only the installer writes {f}"));
+            }
+        }
+        if is_dir {
+            return None;
+        }
+        if INSTALLER_DIRS
+            .iter()
+            .any(|d| self.resolve_quiet(plan, d) == dest)
+        {
+            return Some("is a directory the installer writes into".into());
+        }
+        let (parent, name) = split_parent(dest);
+        if parent == self.resolve_quiet(plan, "lib/apk/db") {
+            return Some("only the installer writes in lib/apk/db".into());
+        }
+        let own = ["world", "arch", "repositories"];
+        if parent == self.resolve_quiet(plan, "etc/apk")
+            && own
+                .iter()
+                .any(|o| name == *o || name.strip_prefix(o).is_some_and(|r| r.starts_with('.')))
+        {
+            return Some(format!("etc/apk/{name} is a name only the installer uses"));
+        }
+        None
     }
 
     /// What is at the resolved path `rel`: planned (this package, then the transaction),

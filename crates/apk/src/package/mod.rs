@@ -60,7 +60,7 @@ pub enum PackageError {
     #[error("{part}: {what}")]
     Corrupt { part: Part, what: String },
     #[error("control: {0}")]
-    PkgInfo(#[from] PkgInfoError),
+    PkgInfo(PkgInfoError),
     #[error("data: file {}: {what}", shown(path))]
     File { path: String, what: String },
     #[error("signature: package is not signed")]
@@ -77,6 +77,12 @@ pub enum PackageError {
     Write(String),
     #[error("{}: {error}", shown(path))]
     Io { path: String, error: std::io::Error },
+}
+
+impl From<PkgInfoError> for PackageError {
+    fn from(e: PkgInfoError) -> Self {
+        PackageError::PkgInfo(e)
+    }
 }
 
 fn corrupt(part: Part, what: impl fmt::Display) -> PackageError {
@@ -400,6 +406,20 @@ fn write_err(e: TarError) -> PackageError {
     PackageError::Write(e.to_string())
 }
 
+fn io_error(p: &Path) -> impl FnOnce(std::io::Error) -> PackageError + '_ {
+    move |error| PackageError::Io {
+        path: p.display().to_string(),
+        error,
+    }
+}
+
+fn sha1_of_file(p: &Path) -> Result<sha1::digest::Output<Sha1>, PackageError> {
+    let mut f = std::fs::File::open(p).map_err(io_error(p))?;
+    let mut h = Sha1::new();
+    std::io::copy(&mut f, &mut h).map_err(io_error(p))?;
+    Ok(h.finalize())
+}
+
 /// Builds a v2 package from entries and metadata.
 #[derive(Debug, Clone)]
 pub struct PackageBuilder {
@@ -412,7 +432,15 @@ pub struct PackageBuilder {
     pub source_date_epoch: u64,
     /// Compute `size` from the entries (spec §4.2). On by default.
     pub compute_size: bool,
-    entries: Vec<(Header, Vec<u8>)>,
+    entries: Vec<(Header, Content)>,
+}
+
+/// Where a data entry's content comes from.
+#[derive(Debug, Clone)]
+enum Content {
+    Bytes(Vec<u8>),
+    /// A file read when the package is built (so a tree is never held in memory).
+    File(PathBuf),
 }
 
 impl PackageBuilder {
@@ -430,11 +458,17 @@ impl PackageBuilder {
     /// packages). [`PackageBuilder::build`] adds the checksum record unless the header
     /// already has one.
     pub fn push_entry(&mut self, header: Header, data: Vec<u8>) {
-        self.entries.push((header, data));
+        self.entries.push((header, Content::Bytes(data)));
     }
 
-    pub fn entries(&self) -> impl Iterator<Item = (&Header, &[u8])> {
-        self.entries.iter().map(|(h, d)| (h, d.as_slice()))
+    /// Adds a regular file whose content is read from `path` when the package is built,
+    /// streamed rather than held in memory; `header.size` must be its size then.
+    pub fn push_file(&mut self, header: Header, path: PathBuf) {
+        self.entries.push((header, Content::File(path)));
+    }
+
+    pub fn entries(&self) -> impl Iterator<Item = &Header> {
+        self.entries.iter().map(|(h, _)| h)
     }
 
     /// Adds every entry under `dir` (not `dir` itself), sorted byte-wise by relative path as
@@ -485,7 +519,7 @@ impl PackageBuilder {
                 MtimePolicy::Clamp => file_mtime.min(self.source_date_epoch),
                 MtimePolicy::Fixed => self.source_date_epoch,
             };
-            let mut data = Vec::new();
+            let data = Vec::new();
             if ft.is_dir() {
                 h.entry_type = EntryType::Directory;
             } else if ft.is_symlink() {
@@ -504,20 +538,21 @@ impl PackageBuilder {
                     if let Some(first) = inodes.get(&key) {
                         h.entry_type = EntryType::Hardlink;
                         h.link_name = first.clone();
-                        self.entries.push((h, data));
+                        self.entries.push((h, Content::Bytes(data)));
                         continue;
                     }
                     inodes.insert(key, rel.clone());
                 }
-                data = std::fs::read(&full).map_err(io(&full))?;
-                h.size = data.len() as u64;
+                h.size = md.len();
+                self.entries.push((h, Content::File(full)));
+                continue;
             } else {
                 return Err(PackageError::Write(format!(
                     "{}: only files, directories and symlinks can be packaged",
                     full.display()
                 )));
             }
-            self.entries.push((h, data));
+            self.entries.push((h, Content::Bytes(data)));
         }
         Ok(())
     }
@@ -538,26 +573,40 @@ impl PackageBuilder {
         }
     }
 
-    /// Writes the package; signs it when `signer` is given.
-    pub fn build(&self, signer: Option<&Signer>) -> Result<Vec<u8>, PackageError> {
-        // Data member: GNU-tar-like posix tar with checksums, padded to a 10240 record.
-        let mut data = TarWriter::new(Vec::new(), TarStyle::GnuPosix);
+    /// The gzip'd data member: GNU-tar-like posix tar with checksums, padded to a 10240
+    /// record, compressed as it is written (file contents are streamed, read twice: once for
+    /// their checksum record, once for the archive).
+    fn data_member(&self) -> Result<Vec<u8>, PackageError> {
+        let mut data = TarWriter::new(tarball::gzip_encoder(Vec::new()), TarStyle::GnuPosix);
         for (h, content) in &self.entries {
             let mut h = h.clone();
             // A checksum already in the header is kept (tests build bad packages that way).
-            let digest = match h.entry_type {
+            let digest = match (h.entry_type, content) {
                 _ if h.pax_value(PAX_CHECKSUM_SHA1).is_some() => None,
-                EntryType::Regular => Some(Sha1::digest(content)),
-                EntryType::Symlink => Some(Sha1::digest(h.link_name.as_bytes())),
+                (EntryType::Regular, Content::Bytes(d)) => Some(Sha1::digest(d)),
+                (EntryType::Regular, Content::File(p)) => Some(sha1_of_file(p)?),
+                (EntryType::Symlink, _) => Some(Sha1::digest(h.link_name.as_bytes())),
                 _ => None,
             };
             if let Some(d) = digest {
                 h.pax
                     .push((PAX_CHECKSUM_SHA1.to_string(), hex::encode(d).into_bytes()));
             }
-            data.append(&h, content).map_err(write_err)?;
+            match content {
+                Content::Bytes(d) => data.append(&h, d).map_err(write_err)?,
+                Content::File(p) => {
+                    let mut f = std::fs::File::open(p).map_err(io_error(p))?;
+                    data.append_reader(&h, &mut f).map_err(write_err)?;
+                }
+            }
         }
-        let data_gz = tarball::gzip(&data.finish(TarEnd::GnuRecord).map_err(write_err)?);
+        let gz = data.finish(TarEnd::GnuRecord).map_err(write_err)?;
+        gz.finish().map_err(|e| PackageError::Write(e.to_string()))
+    }
+
+    /// Writes the package; signs it when `signer` is given.
+    pub fn build(&self, signer: Option<&Signer>) -> Result<Vec<u8>, PackageError> {
+        let data_gz = self.data_member()?;
 
         let mut info = self.pkginfo.clone();
         if self.compute_size {
