@@ -392,7 +392,7 @@ fn installer_names(b: &Base) -> Vec<Case> {
     cases
 }
 
-/// Symlink-then-directory and symlink-then-file, in one package and across two.
+/// Symlink-then-directory and symlink-then-file in one package.
 fn escapes(w: &Base) -> Vec<Case> {
     let (abs_dir, rel_dir) = (w.canary_abs("sub"), w.canary_rel(1, "sub"));
     let (abs_file, rel_file) = (w.canary_abs("file"), w.canary_rel(1, "file"));
@@ -404,9 +404,8 @@ fn escapes(w: &Base) -> Vec<Case> {
             file("usr/x/pwned", b"gotcha"),
         ]
     };
-    let dir_through = || vec![dir("usr"), dir("usr/x"), file("usr/x/pwned", b"gotcha")];
     let dup = "usr/x: appears more than once in the package";
-    let mut cases = vec![
+    vec![
         Case::new(
             "symlink then dir, one package, absolute",
             vec![pkg("evil", link_then_dir(&abs_dir))],
@@ -445,6 +444,16 @@ fn escapes(w: &Base) -> Vec<Case> {
             &["evil"],
             dup,
         ),
+    ]
+}
+
+/// Symlink-then-directory and symlink-then-file across two packages, installed one after
+/// the other or in one transaction, and through a symlink already in the root.
+fn escapes_across(w: &Base) -> Vec<Case> {
+    let (abs_dir, rel_dir) = (w.canary_abs("sub"), w.canary_rel(1, "sub"));
+    let (abs_file, rel_file) = (w.canary_abs("file"), w.canary_rel(1, "file"));
+    let dir_through = || vec![dir("usr"), dir("usr/x"), file("usr/x/pwned", b"gotcha")];
+    let mut cases = vec![
         Case::new(
             "symlink then dir, two packages, relative",
             vec![pkg("evil", dir_through())],
@@ -856,6 +865,7 @@ fn indexes() -> Vec<Case> {
 fn all_cases(b: &Base) -> Vec<Case> {
     let mut cases = installer_names(b);
     cases.extend(escapes(b));
+    cases.extend(escapes_across(b));
     cases.extend(bad_entries(b));
     cases.extend(integrity());
     cases.extend(limits());

@@ -422,3 +422,76 @@ fn integrity_errors_name_the_part() {
     }
     assert_eq!(snapshot(root.path()), before);
 }
+
+#[test]
+fn a_failure_during_commit_undoes_everything() {
+    // v1 installed; v2 replaces a file, drops another, adds a directory, a file and a
+    // symlink, and wants a directory `z`. Before commit, something else puts a symlink at
+    // `z`: the commit fails there and everything it did before is undone.
+    let root = fresh_root();
+    let keys = test_keyring();
+    let v1 = package(
+        pkginfo("up", "1-r0"),
+        vec![
+            (dir("etc"), vec![]),
+            file("etc/keep", b"1"),
+            file("etc/old", b"1"),
+        ],
+    );
+    install_one(root.path(), v1, Trust::Keys(&keys)).unwrap();
+    let v2 = package(
+        pkginfo("up", "2-r0"),
+        vec![
+            (dir("etc"), vec![]),
+            file("etc/keep", b"2"),
+            (symlink("etc/link", "keep"), vec![]),
+            (dir("newdir"), vec![]),
+            file("newdir/a", b"a"),
+            (dir("z"), vec![]),
+            file("z/f", b"f"),
+        ],
+    );
+    let mut tx = Transaction::open(root.path()).unwrap();
+    tx.add_bytes("up-2-r0.apk", &v2, Trust::Keys(&keys))
+        .unwrap();
+    std::os::unix::fs::symlink("etc", root.path().join("z")).unwrap();
+    let mut before = snapshot(root.path());
+    // The files staged so far go when the transaction does.
+    before.retain(|k, _| !k.starts_with(".alpinist-stage-"));
+    let err = tx.commit().unwrap_err();
+    assert!(err.to_string().contains("/z: "), "{err}");
+    assert_eq!(snapshot(root.path()), before);
+    assert_eq!(std::fs::read(root.path().join("etc/old")).unwrap(), b"1");
+    assert_eq!(
+        install::read_database(root.path())
+            .unwrap()
+            .get("up")
+            .unwrap()
+            .info
+            .version,
+        "1-r0"
+    );
+}
+
+#[test]
+fn modes_of_new_directories_are_applied_after_their_contents() {
+    // A directory without write permission still gets its files (even unprivileged),
+    // and ends with its own mode.
+    let root = fresh_root();
+    let keys = test_keyring();
+    let mut ro = dir("ro");
+    ro.mode = 0o555;
+    let bytes = package(
+        pkginfo("ro", "1-r0"),
+        vec![(ro, vec![]), file("ro/f", b"x")],
+    );
+    install_one(root.path(), bytes, Trust::Keys(&keys)).unwrap();
+    let md = std::fs::metadata(root.path().join("ro")).unwrap();
+    assert_eq!(md.mode() & 0o7777, 0o555);
+    assert_eq!(std::fs::read(root.path().join("ro/f")).unwrap(), b"x");
+    std::fs::set_permissions(
+        root.path().join("ro"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+}

@@ -254,6 +254,9 @@ impl Transaction {
         ) {
             return Err(refuse("device nodes and fifos are not installed"));
         }
+        if path.split('/').any(|c| c.len() > 255) {
+            return Err(refuse("a path component is longer than 255 bytes"));
+        }
         if h.uid == u32::MAX || h.gid == u32::MAX {
             return Err(refuse("owner id 4294967295 is not a valid id"));
         }

@@ -399,6 +399,9 @@ impl<B: BufRead> PackageReader<B> {
                 self.regular.insert(h.path.clone());
             }
             EntryType::Symlink => {
+                if h.link_name.is_empty() {
+                    return Err(file_err("symlink with an empty target"));
+                }
                 if declared.is_some_and(|want| Sha1::digest(h.link_name.as_bytes())[..] != want) {
                     return Err(file_err(
                         "link target does not match APK-TOOLS.checksum.SHA1",
