@@ -52,6 +52,13 @@ pub struct IndexArgs {
     /// Where to work [default: build/bench]
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+    /// Index the .apk files in DIR (real packages) instead of generated ones
+    #[arg(long, value_name = "DIR")]
+    pub packages_dir: Option<PathBuf>,
+    /// Also time this apk-tools binary (`APK index --allow-untrusted -o OUT FILES`) side by
+    /// side with `cargo xtask apk index -o OUT FILES`, both as processes
+    #[arg(long, value_name = "APK")]
+    pub apk: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -68,6 +75,9 @@ pub struct InstallArgs {
     /// Where to work (e.g. /dev/shm to take the disk out) [default: build/bench]
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+    /// Add a package holding one file of N MiB of zeros (streamed, never in memory)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub big_file_mib: u64,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -83,31 +93,16 @@ pub fn index(cx: &Context, a: &IndexArgs) -> Result<()> {
     std::fs::create_dir_all(&repo)?;
     let (signer, keys) = signer(&dir)?;
     println!(
-        "bench apk-index: {} packages, key {}, in {}",
-        a.packages,
+        "bench apk-index: key {}, in {}",
         signer.key_name,
         dir.display()
     );
 
-    let t0 = Instant::now();
-    let mut files = Vec::with_capacity(a.packages);
-    let mut bytes = 0u64;
-    for i in 0..a.packages {
-        let (name, info, entries) = index_package(i);
-        let pkg = build(info, entries, &signer)?;
-        bytes += pkg.len() as u64;
-        let path = repo.join(format!("{name}.apk"));
-        std::fs::write(&path, pkg).with_context(|| path.display().to_string())?;
-        files.push(path);
-    }
-    let gen = t0.elapsed();
-    println!(
-        "generate: {} signed packages ({}) in {:.2} s = {:.0} packages/s",
-        a.packages,
-        human(bytes),
-        gen.as_secs_f64(),
-        a.packages as f64 / gen.as_secs_f64()
-    );
+    let files = match &a.packages_dir {
+        Some(d) => existing_packages(d)?,
+        None => generate_index_packages(a.packages, &repo, &signer)?,
+    };
+    let n_packages = files.len();
 
     let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
     let out = repo.join("APKINDEX.tar.gz");
@@ -133,16 +128,16 @@ pub fn index(cx: &Context, a: &IndexArgs) -> Result<()> {
     // The result must be a good, signed index of every package.
     let idx = ApkIndex::read(&out)?;
     idx.verify_signature(&keys)?;
-    if idx.packages.len() != a.packages {
+    if idx.packages.len() != n_packages {
         bail!(
             "the index has {} records, not {}",
             idx.packages.len(),
-            a.packages
+            n_packages
         );
     }
 
     let s = Stats::new(&mut times);
-    let n = a.packages as f64;
+    let n = n_packages as f64;
     println!(
         "index --sign: {} runs, min {:.1} ms, median {:.1} ms, max {:.1} ms",
         times.len(),
@@ -170,7 +165,128 @@ pub fn index(cx: &Context, a: &IndexArgs) -> Result<()> {
         cpu.sys,
         wall.as_secs_f64()
     );
+    if let Some(apk) = &a.apk {
+        side_by_side(apk, &files, &dir, a.runs.max(5))?;
+    }
     finish(&dir, a.keep)
+}
+
+/// The `.apk` files directly in `dir`, sorted.
+fn existing_packages(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| dir.display().to_string())?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "apk"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        bail!("{}: no .apk files", dir.display());
+    }
+    let bytes: u64 = files
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum();
+    println!(
+        "{} packages ({}) from {}",
+        files.len(),
+        human(bytes),
+        dir.display()
+    );
+    Ok(files)
+}
+
+fn generate_index_packages(n: usize, repo: &Path, signer: &Signer) -> Result<Vec<PathBuf>> {
+    let t0 = Instant::now();
+    let mut files = Vec::with_capacity(n);
+    let mut bytes = 0u64;
+    for i in 0..n {
+        let (name, info, entries) = index_package(i);
+        let pkg = build(info, entries, signer)?;
+        bytes += pkg.len() as u64;
+        let path = repo.join(format!("{name}.apk"));
+        std::fs::write(&path, pkg).with_context(|| path.display().to_string())?;
+        files.push(path);
+    }
+    let gen = t0.elapsed();
+    println!(
+        "generate: {n} signed packages ({}) in {:.2} s = {:.0} packages/s",
+        human(bytes),
+        gen.as_secs_f64(),
+        n as f64 / gen.as_secs_f64()
+    );
+    Ok(files)
+}
+
+/// `cargo xtask apk index` (this binary) and apk-tools' `apk index`, as processes on the
+/// same files, alternating; both indexes must list the same records (C:, P:, V:).
+fn side_by_side(apk: &Path, files: &[PathBuf], dir: &Path, runs: usize) -> Result<()> {
+    let ours_out = dir.join("alpinist.APKINDEX.tar.gz");
+    let theirs_out = dir.join("apk-tools.APKINDEX.tar.gz");
+    let me = std::env::current_exe()?;
+    let version = Command::new(apk).arg("--version").output()?;
+    let timed = |cmd: &mut Command| -> Result<Duration> {
+        let t = Instant::now();
+        let out = cmd.output().with_context(|| format!("{cmd:?}"))?;
+        let d = t.elapsed();
+        if !out.status.success() {
+            bail!(
+                "{cmd:?}: {}",
+                String::from_utf8_lossy(&out.stderr).trim_end()
+            );
+        }
+        Ok(d)
+    };
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        ours.push(timed(
+            Command::new(&me)
+                .args(["apk", "index", "-o"])
+                .arg(&ours_out)
+                .args(files),
+        )?);
+        theirs.push(timed(
+            Command::new(apk)
+                .args(["index", "--allow-untrusted", "-o"])
+                .arg(&theirs_out)
+                .args(files),
+        )?);
+    }
+    let records = |p: &Path| -> Result<Vec<(String, String, String)>> {
+        let mut v: Vec<_> = ApkIndex::read(p)?
+            .packages
+            .into_iter()
+            .map(|r| (r.checksum, r.name, r.version))
+            .collect();
+        v.sort();
+        Ok(v)
+    };
+    if records(&ours_out)? != records(&theirs_out)? {
+        bail!("the two indexes list different packages");
+    }
+    let (o, t) = (Stats::new(&mut ours), Stats::new(&mut theirs));
+    println!(
+        "side by side, {} packages, {runs} runs each (processes; apk-tools: {}):",
+        files.len(),
+        String::from_utf8_lossy(&version.stdout).trim()
+    );
+    println!(
+        "  alpinist  (cargo xtask apk index):              min {:.1} ms, median {:.1} ms",
+        ms(o.min),
+        ms(o.median)
+    );
+    println!(
+        "  apk-tools (apk index --allow-untrusted):        min {:.1} ms, median {:.1} ms",
+        ms(t.min),
+        ms(t.median)
+    );
+    println!(
+        "  alpinist / apk-tools: {:.2}x (median), {:.2}x (min); both list the same {} records",
+        o.median.as_secs_f64() / t.median.as_secs_f64(),
+        o.min.as_secs_f64() / t.min.as_secs_f64(),
+        files.len()
+    );
+    Ok(())
 }
 
 /// A package for the index benchmark: a few small files, varied names and versions,
@@ -308,6 +424,11 @@ pub fn install(cx: &Context, a: &InstallArgs) -> Result<()> {
         std::fs::write(&path, pkg).with_context(|| path.display().to_string())?;
         files.push(path);
     }
+    if a.big_file_mib > 0 {
+        let path = big_file_package(&dir, &arch_dir, a.big_file_mib << 20, &signer)?;
+        apk_bytes += std::fs::metadata(&path)?.len();
+        files.push(path);
+    }
     let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
     let idx = ApkIndex::from_package_files(Some("bench".into()), &paths, None)?;
     std::fs::write(
@@ -316,7 +437,7 @@ pub fn install(cx: &Context, a: &InstallArgs) -> Result<()> {
     )?;
     println!(
         "generate + index: {} signed packages ({}) in {:.2} s",
-        a.packages,
+        files.len(),
         human(apk_bytes),
         t0.elapsed().as_secs_f64()
     );
@@ -325,7 +446,7 @@ pub fn install(cx: &Context, a: &InstallArgs) -> Result<()> {
     for k in 0..a.runs.max(1) {
         let root = dir.join(format!("root-{k}"));
         syncfs(&dir);
-        let r = install_once(&root, &repo_dir, &keys_dir, a.packages)?;
+        let r = install_once(&root, &repo_dir, &keys_dir, a.packages, a.big_file_mib > 0)?;
         runs.push(r);
     }
     let root0 = dir.join("root-0");
@@ -360,7 +481,7 @@ pub fn install(cx: &Context, a: &InstallArgs) -> Result<()> {
         human(tree.bytes)
     );
     println!(
-        "{:>4} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>9} {:>7}",
+        "{:>4} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>9} {:>7} {:>9}",
         "run",
         "open",
         "solve",
@@ -372,12 +493,13 @@ pub fn install(cx: &Context, a: &InstallArgs) -> Result<()> {
         "runq",
         "blocked",
         "written",
-        "syncfs"
+        "syncfs",
+        "peak RSS"
     );
     let msf = |secs: f64| format!("{:.0}ms", secs * 1e3);
     for (k, r) in runs.iter().enumerate() {
         println!(
-            "{:>4} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>9} {:>7}",
+            "{:>4} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>9} {:>7} {:>9}",
             k,
             msf(r.open.as_secs_f64()),
             msf(r.solve.as_secs_f64()),
@@ -390,6 +512,7 @@ pub fn install(cx: &Context, a: &InstallArgs) -> Result<()> {
             msf(r.blocked()),
             human(r.wchar),
             msf(r.flush.as_secs_f64()),
+            human(r.peak_rss),
         );
     }
     let mut walls: Vec<Duration> = runs.iter().map(|r| r.wall).collect();
@@ -408,6 +531,18 @@ pub fn install(cx: &Context, a: &InstallArgs) -> Result<()> {
         "  write() {}, storage-layer writes {} (best run)",
         human(best.wchar),
         human(best.write_bytes)
+    );
+    let peak = runs.iter().map(|r| r.peak_rss).max().unwrap_or(0);
+    let base = runs.iter().map(|r| r.base_rss).max().unwrap_or(0);
+    println!(
+        "  peak RSS during install: {} (the process held {} before it){}",
+        human(peak),
+        human(base),
+        if a.big_file_mib > 0 {
+            format!(", with a {} MiB file in one package", a.big_file_mib)
+        } else {
+            String::new()
+        }
     );
     let mut cp_walls: Vec<Duration> = cps.iter().map(|c| c.0).collect();
     let cs = Stats::new(&mut cp_walls);
@@ -464,6 +599,9 @@ struct InstallRun {
     runq: f64,
     wchar: u64,
     write_bytes: u64,
+    /// Resident set size when the install started, and its peak during the install.
+    base_rss: u64,
+    peak_rss: u64,
 }
 
 impl InstallRun {
@@ -475,7 +613,14 @@ impl InstallRun {
 
 /// What `cargo xtask apk add --initdb --root ROOT --arch x86_64 --keys-dir KEYS -X REPO
 /// bench-0` does, in phases.
-fn install_once(root: &Path, repo: &Path, keys_dir: &Path, n: usize) -> Result<InstallRun> {
+fn install_once(
+    root: &Path,
+    repo: &Path,
+    keys_dir: &Path,
+    n: usize,
+    big: bool,
+) -> Result<InstallRun> {
+    let base_rss = reset_peak_rss();
     let io0 = self_io();
     let runq0 = self_runq();
     let cpu0 = self_cpu();
@@ -501,12 +646,15 @@ fn install_once(root: &Path, repo: &Path, keys_dir: &Path, n: usize) -> Result<I
         r.index.packages.clone(),
     )];
     let solver = Solver::with_options(repos, &db, &world, opts);
+    let first = install_names(0).0;
+    let mut args = vec![first.as_str()];
+    if big {
+        args.push(BIG_PACKAGE);
+    }
     let plan = solver
-        .add_args(
-            &[install_names(0).0.as_str()],
-            &solver::AddOptions::default(),
-        )
+        .add_args(&args, &solver::AddOptions::default())
         .map_err(|e| anyhow::anyhow!("{}", e.output().trim_end()))?;
+    let n = n + usize::from(big);
     if plan.changes.len() != n {
         bail!(
             "the solver planned {} changes, not {n}:\n{}",
@@ -547,7 +695,60 @@ fn install_once(root: &Path, repo: &Path, keys_dir: &Path, n: usize) -> Result<I
         runq,
         wchar: io.0.saturating_sub(io0.0),
         write_bytes: io.1.saturating_sub(io0.1),
+        base_rss,
+        peak_rss: status_kib("VmHWM:") << 10,
     })
+}
+
+/// The name of the `--big-file-mib` package.
+const BIG_PACKAGE: &str = "bench-bigfile";
+
+/// A signed package holding `usr/share/bench-bigfile/zeros`, `size` bytes of zeros, built
+/// from a sparse file without reading it into memory.
+fn big_file_package(work: &Path, arch_dir: &Path, size: u64, signer: &Signer) -> Result<PathBuf> {
+    let zeros = work.join("zeros");
+    std::fs::File::create(&zeros)?.set_len(size)?;
+    let info = PkgInfo {
+        pkgname: BIG_PACKAGE.into(),
+        pkgver: "1.0-r0".into(),
+        pkgdesc: "one big file".into(),
+        arch: ARCH.into(),
+        origin: BIG_PACKAGE.into(),
+        builddate: EPOCH,
+        license: "MIT".into(),
+        ..PkgInfo::default()
+    };
+    let mut b = PackageBuilder::new(info, EPOCH);
+    for d in ["usr", "usr/share", "usr/share/bench-bigfile"] {
+        let (h, data) = dir(d);
+        b.push_entry(h, data);
+    }
+    let mut h = header("usr/share/bench-bigfile/zeros", EntryType::Regular, 0o644);
+    h.size = size;
+    b.push_file(h, zeros.clone());
+    let path = arch_dir.join(format!("{BIG_PACKAGE}-1.0-r0.apk"));
+    std::fs::write(&path, b.build(Some(signer))?)?;
+    std::fs::remove_file(&zeros)?;
+    Ok(path)
+}
+
+/// A field of /proc/self/status in KiB (`VmRSS:`, `VmHWM:`).
+fn status_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix(field))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Resets the peak resident set size (`VmHWM`) to the current one (`echo 5 >
+/// /proc/self/clear_refs`) and returns the current one, in bytes.
+fn reset_peak_rss() -> u64 {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    status_kib("VmRSS:") << 10
 }
 
 /// The name and `so:` provide of package `i` of the install benchmark.

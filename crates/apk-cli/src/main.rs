@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context as _, Result};
 
 use alpinist_apk::db::ScriptKind;
+use alpinist_apk::index::ApkIndex;
 use alpinist_apk::install;
 use alpinist_apk::package::Package;
 use alpinist_apk_cli::{add_with, info_text, load_keys, verify_files, AddFlags, AddOptions};
@@ -25,6 +26,8 @@ commands:
   info [-v]                 list installed packages (-v: with versions)
   info FILE.apk             print a package's metadata and files
   verify FILE.apk...        check signatures and checksums against the keys
+  index -o FILE FILE.apk... write an APKINDEX.tar.gz (unsigned) of the packages;
+                            --description TEXT, --rewrite-arch ARCH
   --version                 print the version
 
 options:
@@ -118,8 +121,38 @@ fn run(args: Vec<String>) -> Result<()> {
             Ok(())
         }
         "add" => add(&root, &o, args),
+        "index" => index(args),
         other => bail!("unknown command {other:?}\n{USAGE}"),
     }
+}
+
+/// `apk index -o FILE [--description TEXT] [--rewrite-arch ARCH] FILE.apk…`, as
+/// apk-tools writes it (`SOURCE_DATE_EPOCH` or now as the mtime; not signed).
+fn index(args: &[String]) -> Result<()> {
+    let (mut output, mut description, mut arch, mut files) = (None, None, None, Vec::new());
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = || it.next().with_context(|| format!("{a} needs a value"));
+        match a.as_str() {
+            "-o" | "--output" => output = Some(PathBuf::from(value()?)),
+            "-d" | "--description" => description = Some(value()?.clone()),
+            "--rewrite-arch" => arch = Some(value()?.clone()),
+            f => files.push(PathBuf::from(f)),
+        }
+    }
+    let output = output.context("index: -o FILE is required")?;
+    let refs: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+    let idx = ApkIndex::from_package_files(description, &refs, arch.as_deref())?;
+    let mtime = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs())
+        });
+    std::fs::write(&output, idx.to_bytes(mtime, None)?)
+        .with_context(|| output.display().to_string())
 }
 
 fn info(root: &Path, args: &[String]) -> Result<()> {

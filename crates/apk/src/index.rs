@@ -120,19 +120,47 @@ impl ApkIndex {
         files: &[&Path],
         rewrite_arch: Option<&str>,
     ) -> Result<ApkIndex, IndexError> {
-        let mut packages = Vec::new();
-        for f in files {
+        let record = |f: &Path| -> Result<PackageInfo, IndexError> {
             let path = f.display().to_string();
             let pkg = Package::read_head(f).map_err(|error| IndexError::Package {
                 path: path.clone(),
                 error,
             })?;
             let info = package_info(&pkg, rewrite_arch);
-            if let Some(what) = limits::index_problem(&info) {
-                return Err(IndexError::Refused { path, what });
+            match limits::index_problem(&info) {
+                Some(what) => Err(IndexError::Refused { path, what }),
+                None => Ok(info),
             }
-            packages.push(info);
-        }
+        };
+        // Packages are read on every CPU (each is a few small reads and inflates); the
+        // records keep the order of `files`, and the first error in that order is returned.
+        let threads = std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .min(files.len().div_ceil(16).max(1));
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let mut results: Vec<(usize, Result<PackageInfo, IndexError>)> = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut done = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(f) = files.get(i) else { break done };
+                            done.push((i, record(f)));
+                        }
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().expect("a reader thread panicked"))
+                .collect()
+        });
+        results.sort_by_key(|r| r.0);
+        let packages = results
+            .into_iter()
+            .map(|r| r.1)
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(ApkIndex::new(description, packages))
     }
 

@@ -18,6 +18,7 @@ use std::fs::File;
 use std::io::{self, Write as _};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt as _;
+use std::rc::Rc;
 
 use rustix::fs::{self as rfs, AtFlags, Mode, OFlags, RenameFlags};
 
@@ -45,7 +46,7 @@ pub(crate) struct Stage {
     /// Its name at the top of the root.
     pub name: String,
     fd: OwnedFd,
-    next: u64,
+    next: std::cell::Cell<u64>,
 }
 
 impl Stage {
@@ -57,7 +58,8 @@ impl Stage {
             match rfs::mkdirat(root.fd(), name.as_str(), Mode::from_raw_mode(0o700)) {
                 Ok(()) => {
                     let fd = root.open_dir(&name).map_err(io_at(root, &name))?;
-                    return Ok(Stage { name, fd, next: 0 });
+                    let next = std::cell::Cell::new(0);
+                    return Ok(Stage { name, fd, next });
                 }
                 Err(rustix::io::Errno::EXIST) => continue,
                 Err(e) => return Err(errno_at(root, &name)(e)),
@@ -70,9 +72,9 @@ impl Stage {
     }
 
     /// A fresh name in the stage.
-    pub fn new_name(&mut self) -> String {
-        self.next += 1;
-        self.next.to_string()
+    pub fn new_name(&self) -> String {
+        self.next.set(self.next.get() + 1);
+        self.next.get().to_string()
     }
 
     /// The stage-relative path of `name`, for messages.
@@ -185,7 +187,7 @@ pub(crate) struct Commit<'a> {
     stage: &'a mut Stage,
     done: Vec<Done>,
     /// The directory last opened, reused while entries stay in it.
-    dir: Option<(String, OwnedFd)>,
+    dir: Option<(String, Rc<OwnedFd>)>,
     /// Directories created, with the owner to give them at the end.
     created: Vec<(String, Owner)>,
 }
@@ -214,19 +216,15 @@ impl<'a> Commit<'a> {
         r
     }
 
-    fn parent(&mut self, dest: &str) -> Result<(OwnedFd, String), InstallError> {
+    fn parent(&mut self, dest: &str) -> Result<(Rc<OwnedFd>, String), InstallError> {
         let (dir, name) = split_parent(dest);
         if let Some((d, fd)) = &self.dir {
             if d == dir {
-                let fd = fd.try_clone().map_err(io_at(self.root, dir))?;
-                return Ok((fd, name.to_string()));
+                return Ok((fd.clone(), name.to_string()));
             }
         }
-        let fd = self.root.open_dir(dir).map_err(io_at(self.root, dir))?;
-        self.dir = Some((
-            dir.to_string(),
-            fd.try_clone().map_err(io_at(self.root, dir))?,
-        ));
+        let fd = Rc::new(self.root.open_dir(dir).map_err(io_at(self.root, dir))?);
+        self.dir = Some((dir.to_string(), fd.clone()));
         Ok((fd, name.to_string()))
     }
 
@@ -294,54 +292,61 @@ impl<'a> Commit<'a> {
         }
     }
 
-    /// Renames `staged` to `dest`: exchanged with what is there (kept in the stage), or
-    /// created where nothing is.
+    /// Renames `staged` to `dest`: created where nothing is, or exchanged with what is
+    /// there (which stays in the stage, to be put back if the commit fails).
     fn place(&mut self, dest: &str, staged: &str) -> Result<(), InstallError> {
         let (dir, name) = self.parent(dest)?;
-        let existing = node_at(dir.as_fd(), &name).map_err(io_at(self.root, dest))?;
-        let sfd = self.stage.fd.try_clone().map_err(io_at(self.root, dest))?;
-        let sfd = sfd.as_fd();
-        match existing {
-            Some(Node::Dir) => Err(InstallError::Io {
+        let sfd = self.stage.fd.as_fd();
+        let flags = RenameFlags::NOREPLACE;
+        let created = match rfs::renameat_with(sfd, staged, &*dir, name.as_str(), flags) {
+            Ok(()) => true,
+            Err(rustix::io::Errno::EXIST) => false,
+            // No RENAME_NOREPLACE on this file system: look first.
+            Err(rustix::io::Errno::INVAL) => {
+                match node_at(dir.as_fd(), &name).map_err(io_at(self.root, dest))? {
+                    None => {
+                        rfs::renameat(sfd, staged, &*dir, name.as_str())
+                            .map_err(errno_at(self.root, dest))?;
+                        true
+                    }
+                    Some(_) => false,
+                }
+            }
+            Err(e) => return Err(errno_at(self.root, dest)(e)),
+        };
+        if created {
+            self.done.push(Done::Created {
+                dest: dest.to_string(),
+            });
+            return Ok(());
+        }
+        if node_at(dir.as_fd(), &name).map_err(io_at(self.root, dest))? == Some(Node::Dir) {
+            return Err(InstallError::Io {
                 path: self.root.display(dest),
                 error: io::Error::new(io::ErrorKind::AlreadyExists, "is a directory"),
-            }),
-            Some(_) => {
-                match rfs::renameat_with(sfd, staged, &dir, name.as_str(), RenameFlags::EXCHANGE) {
-                    Ok(()) => {}
-                    // No RENAME_EXCHANGE on this file system: move the old file away first.
-                    Err(rustix::io::Errno::INVAL) => {
-                        let backup = self.stage.new_name();
-                        rfs::renameat(&dir, name.as_str(), sfd, backup.as_str())
-                            .map_err(errno_at(self.root, dest))?;
-                        self.done.push(Done::Replaced {
-                            dest: dest.to_string(),
-                            backup,
-                        });
-                        return self.place(dest, staged);
-                    }
-                    Err(e) => return Err(errno_at(self.root, dest)(e)),
-                }
+            });
+        }
+        let flags = RenameFlags::EXCHANGE;
+        match rfs::renameat_with(sfd, staged, &*dir, name.as_str(), flags) {
+            Ok(()) => {
                 self.done.push(Done::Replaced {
                     dest: dest.to_string(),
                     backup: staged.to_string(),
                 });
                 Ok(())
             }
-            None => {
-                match rfs::renameat_with(sfd, staged, &dir, name.as_str(), RenameFlags::NOREPLACE) {
-                    Ok(()) => {}
-                    Err(rustix::io::Errno::INVAL) => {
-                        rfs::renameat(sfd, staged, &dir, name.as_str())
-                            .map_err(errno_at(self.root, dest))?
-                    }
-                    Err(e) => return Err(errno_at(self.root, dest)(e)),
-                }
-                self.done.push(Done::Created {
+            // No RENAME_EXCHANGE on this file system: move the old file away first.
+            Err(rustix::io::Errno::INVAL) => {
+                let backup = self.stage.new_name();
+                rfs::renameat(&*dir, name.as_str(), sfd, backup.as_str())
+                    .map_err(errno_at(self.root, dest))?;
+                self.done.push(Done::Replaced {
                     dest: dest.to_string(),
+                    backup,
                 });
-                Ok(())
+                self.place(dest, staged)
             }
+            Err(e) => Err(errno_at(self.root, dest)(e)),
         }
     }
 

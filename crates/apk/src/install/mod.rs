@@ -146,6 +146,9 @@ pub(crate) struct Owner {
     pub mtime: Option<u64>,
     /// Whether to `fchown` (running as root, and the ids are not the process's own).
     pub chown: bool,
+    /// Whether to `fchmod` a file created with `mode & 0o777` (the umask or special bits
+    /// leave it different, or `chown` cleared suid/sgid).
+    pub chmod: bool,
 }
 
 impl Owner {
@@ -154,7 +157,9 @@ impl Owner {
         if self.chown {
             std::os::unix::fs::fchown(f, Some(self.uid), Some(self.gid))?;
         }
-        f.set_permissions(std::fs::Permissions::from_mode(self.mode & 0o7777))?;
+        if self.chmod || self.chown {
+            f.set_permissions(std::fs::Permissions::from_mode(self.mode & 0o7777))?;
+        }
         if let Some(t) = self.mtime {
             f.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(t))?;
         }
@@ -169,30 +174,43 @@ impl Owner {
     }
 }
 
-/// The process's effective ids, and whether to chown at all.
+/// The process's effective ids and umask, and whether to chown at all.
 #[derive(Debug, Clone, Copy)]
 struct Ids {
     chown: bool,
     uid: u32,
     gid: u32,
+    /// `None` when unknown: then every file gets an `fchmod`.
+    umask: Option<u32>,
 }
 
 impl Ids {
     fn probe(chown: bool) -> Ids {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let umask = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Umask:"))
+            .and_then(|v| u32::from_str_radix(v.trim(), 8).ok());
         Ids {
             chown,
             uid: rustix::process::geteuid().as_raw(),
             gid: rustix::process::getegid().as_raw(),
+            umask,
         }
     }
 
     fn owner(&self, uid: u32, gid: u32, mode: u32, mtime: Option<u64>) -> Owner {
+        let chmod = match self.umask {
+            Some(umask) => mode & 0o7000 != 0 || mode & umask != 0,
+            None => true,
+        };
         Owner {
             uid,
             gid,
             mode,
             mtime,
             chown: self.chown && (uid != self.uid || gid != self.gid),
+            chmod,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Checking a package against the root and planning its writes ([`Transaction::add_file`]).
 
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::{BufRead, Write as _};
 use std::path::Path;
@@ -38,6 +39,17 @@ struct PackagePlan {
     seen: HashSet<String>,
     /// Archive paths of files (not directories) shipped.
     shipped: Vec<String>,
+    /// Where the installer's files are, given what is planned; cleared when a symlink is
+    /// planned (only a symlink changes where a path leads).
+    installer: RefCell<Option<InstallerPaths>>,
+}
+
+/// The installer's files and directories, resolved.
+struct InstallerPaths {
+    files: [String; INSTALLER_FILES.len()],
+    dirs: [String; INSTALLER_DIRS.len()],
+    db: String,
+    etc_apk: String,
 }
 
 fn pkg_err(who: &str) -> impl FnOnce(PackageError) -> InstallError + '_ {
@@ -167,6 +179,7 @@ impl Transaction {
             dests: HashMap::new(),
             seen: HashSet::new(),
             shipped: Vec::new(),
+            installer: RefCell::new(None),
         })
     }
 
@@ -208,7 +221,7 @@ impl Transaction {
         let owner = self.owner_ids.owner(uid, gid, h.mode, Some(h.mtime));
         let root = &self.root;
         let stage = self.stage.as_mut().expect("created by plan_file");
-        let (name, mut f) = stage.create_file(root, h.mode & 0o700)?;
+        let (name, mut f) = stage.create_file(root, h.mode & 0o777)?;
         plan.staged.push(name.clone());
         let rel = stage.rel(&name);
         let io = |error| InstallError::Io {
@@ -300,6 +313,7 @@ impl Transaction {
                 file.acl.mode = 0o777;
                 plan.added
                     .insert(dest.clone(), Node::Symlink(h.link_name.clone()));
+                *plan.installer.borrow_mut() = None;
                 let owner = self.owner_ids.owner(uid, gid, 0o777, None);
                 let chown = owner.chown.then_some((uid, gid));
                 self.stage()?;
@@ -415,26 +429,32 @@ impl Transaction {
     /// in `lib/apk/db`, `world`/`arch`/`repositories` (and names made from them) in
     /// `etc/apk`, or one of its directories as anything but a directory.
     fn installer_owned(&mut self, plan: &PackagePlan, dest: &str, is_dir: bool) -> Option<String> {
-        for f in INSTALLER_FILES {
-            if self.resolve_quiet(plan, f) == dest {
-                return Some(format!("only the installer writes {f}"));
-            }
+        if plan.installer.borrow().is_none() {
+            let paths = InstallerPaths {
+                files: INSTALLER_FILES.map(|f| self.resolve_quiet(plan, f)),
+                dirs: INSTALLER_DIRS.map(|d| self.resolve_quiet(plan, d)),
+                db: self.resolve_quiet(plan, "lib/apk/db"),
+                etc_apk: self.resolve_quiet(plan, "etc/apk"),
+            };
+            *plan.installer.borrow_mut() = Some(paths);
+        }
+        let cache = plan.installer.borrow();
+        let p = cache.as_ref().expect("just filled");
+        if let Some(i) = p.files.iter().position(|f| f == dest) {
+            return Some(format!("only the installer writes {}", INSTALLER_FILES[i]));
         }
         if is_dir {
             return None;
         }
-        if INSTALLER_DIRS
-            .iter()
-            .any(|d| self.resolve_quiet(plan, d) == dest)
-        {
+        if p.dirs.iter().any(|d| d == dest) {
             return Some("is a directory the installer writes into".into());
         }
         let (parent, name) = split_parent(dest);
-        if parent == self.resolve_quiet(plan, "lib/apk/db") {
+        if parent == p.db {
             return Some("only the installer writes in lib/apk/db".into());
         }
         let own = ["world", "arch", "repositories"];
-        if parent == self.resolve_quiet(plan, "etc/apk")
+        if parent == p.etc_apk
             && own
                 .iter()
                 .any(|o| name == *o || name.strip_prefix(o).is_some_and(|r| r.starts_with('.')))
@@ -618,6 +638,7 @@ impl PackagePlan {
             dests: HashMap::new(),
             seen: HashSet::new(),
             shipped: Vec::new(),
+            installer: RefCell::new(None),
         }
     }
 }

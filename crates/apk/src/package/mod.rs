@@ -114,13 +114,16 @@ impl fmt::Display for Shown<'_> {
     }
 }
 
-/// Opens a package file for streaming.
-fn open_package(path: &Path) -> Result<std::io::BufReader<std::fs::File>, PackageError> {
+/// Opens a package file for streaming, reading `buffer` bytes at a time.
+fn open_package(
+    path: &Path,
+    buffer: usize,
+) -> Result<std::io::BufReader<std::fs::File>, PackageError> {
     let f = std::fs::File::open(path).map_err(|error| PackageError::Io {
         path: path.display().to_string(),
         error,
     })?;
-    Ok(std::io::BufReader::with_capacity(128 << 10, f))
+    Ok(std::io::BufReader::with_capacity(buffer, f))
 }
 
 /// A `.SIGN.*` member.
@@ -233,13 +236,14 @@ impl Package {
     /// Reads a package file as a stream (memory does not grow with its files' sizes) and
     /// checks its integrity.
     pub fn read(path: &Path) -> Result<Package, PackageError> {
-        PackageReader::new(open_package(path)?)?.finish()
+        PackageReader::new(open_package(path, 128 << 10)?)?.finish()
     }
 
     /// Reads only what an index needs: the signature and control members, and the data
     /// member's gzip header; `file_size` is the file's size. The data is not checked.
     pub fn read_head(path: &Path) -> Result<Package, PackageError> {
-        let file = open_package(path)?;
+        // The control member is a few KiB: a small buffer reads little more than that.
+        let file = open_package(path, 16 << 10)?;
         let size = file
             .get_ref()
             .metadata()
@@ -248,8 +252,9 @@ impl Package {
                 error,
             })?;
         let r = PackageReader::new(file)?;
-        let mut pkg = r.package().clone();
-        pkg.data_range = r.data_start()..size.len() as usize;
+        let start = r.data_start();
+        let mut pkg = r.into_package();
+        pkg.data_range = start..size.len() as usize;
         pkg.file_size = size.len();
         Ok(pkg)
     }

@@ -125,7 +125,7 @@ fn read_small_member<B: BufRead>(
     let start = src.pos as usize;
     src.start_keeping();
     let mut gz = GzMemberReader::new(&mut *src).map_err(|e| corrupt(part, e))?;
-    let mut tar = Vec::new();
+    let mut tar = Vec::with_capacity(16 << 10);
     (&mut gz)
         .take(MAX_CONTROL + 1)
         .read_to_end(&mut tar)
@@ -335,6 +335,11 @@ impl<B: BufRead> PackageReader<B> {
     /// `data_range` and `file_size`, set by [`PackageReader::finish`]).
     pub fn package(&self) -> &Package {
         &self.pkg
+    }
+
+    /// What has been read so far, without reading further (see [`PackageReader::package`]).
+    pub fn into_package(self) -> Package {
+        self.pkg
     }
 
     /// Where the data member starts in the file.
