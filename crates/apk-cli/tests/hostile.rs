@@ -179,6 +179,8 @@ fn raw_record(bytes: &[u8]) -> PackageInfo {
         version: field("pkgver"),
         arch: ARCH.into(),
         size: bytes.len() as u64,
+        // apk-tools installs nothing of a package whose index says `I:0`.
+        installed_size: field("size").parse().unwrap_or(1),
         ..PackageInfo::default()
     }
 }
@@ -883,6 +885,21 @@ fn hostile_packages_leave_the_root_and_the_host_unchanged() {
         if let Err(e) = run(case, &w) {
             failures.push(format!("{}: {e}", case.name));
         }
+        // What to add, for trying the same repositories with apk-tools by hand.
+        let what = format!("{}\n{}\n", case.name, case.add.join(" "));
+        std::fs::write(w.work.join("case.txt"), what).unwrap();
+    }
+    if let Some(keep) = std::env::var_os("HOSTILE_KEEP") {
+        let _ = std::fs::remove_dir_all(&keep);
+        let status = Command::new("cp")
+            .arg("-a")
+            .arg(&base.dir)
+            .arg(&keep)
+            .status();
+        assert!(
+            status.is_ok_and(|s| s.success()),
+            "copying the cases to {keep:?}"
+        );
     }
     assert!(cases.len() >= 70, "only {} cases", cases.len());
     assert!(
@@ -989,6 +1006,7 @@ fn hostile_packages_as_an_unprivileged_user() {
         .env("ALPINIST_HOSTILE_CHILD", "1")
         .env("ALPINIST_NO_OPENAT2", "1")
         .env("TMPDIR", "/tmp")
+        .env_remove("HOSTILE_KEEP")
         .output()
         .expect("setpriv (util-linux)");
     let text = format!(
