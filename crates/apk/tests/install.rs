@@ -89,6 +89,7 @@ fn installs_files_dirs_links_and_database() {
         .push((ScriptKind::PostInstall, b"#!/bin/sh\necho hi\n".to_vec()));
     let bytes = b.build(Some(&test_signer(SigAlg::Sha1))).unwrap();
     let pkg = Package::parse(&bytes).unwrap();
+    let file_size = bytes.len();
     install_one(root.path(), bytes, Trust::Keys(&keys)).unwrap();
 
     let r = root.path();
@@ -120,6 +121,7 @@ fn installs_files_dirs_links_and_database() {
     let expected_tail =
         "r:oldhello\nF:etc\nF:etc/hello\nR:conf\na:0:0:600\nZ:Q1ddFVdxxninTO+M4pj5t1LMEMXXA=\n";
     assert!(installed.contains(&format!("C:{}\nP:hello\nV:1.0-r0\n", pkg.identity())));
+    assert!(installed.contains(&format!("\nS:{file_size}\n")), "{installed}");
     assert!(installed.contains(expected_tail), "{installed}");
     assert!(
         installed.contains("F:usr/bin\nR:hello\na:0:0:755\nZ:"),

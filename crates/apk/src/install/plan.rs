@@ -131,10 +131,22 @@ impl Transaction {
         let who = format!("{}-{} ({label})", shown(&info.pkgname), shown(&info.pkgver));
         check_trust(reader.package(), trust).map_err(pkg_err(&who))?;
         let mut plan = self.start_plan(reader.package(), who)?;
+        if let Trust::Index(r) | Trust::Untrusted(Some(r)) = trust {
+            // Its C:, P: and V: are the package's (checked above); its A: may have been
+            // rewritten (`apk index --rewrite-arch` for noarch packages), and apk records
+            // the index's.
+            if !r.arch.is_empty() {
+                plan.record.info.arch = r.arch.clone();
+            }
+        }
         let r = self
             .plan_data(&mut reader, &mut plan)
             .and_then(|()| reader.finish().map_err(pkg_err(&plan.who)))
-            .and_then(|_| self.check_record(&plan));
+            .and_then(|pkg| {
+                // `S:` is the file's size, known once the whole file is read.
+                plan.record.info.size = pkg.file_size;
+                self.check_record(&plan)
+            });
         if let Err(e) = r {
             if let Some(stage) = &self.stage {
                 plan.staged.iter().for_each(|s| stage.discard(s));
