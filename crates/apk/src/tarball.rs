@@ -149,14 +149,32 @@ pub struct GzMemberReader<B> {
 
 impl<B: BufRead> GzMemberReader<B> {
     /// Reads the member header from `src`.
-    pub fn new(mut src: B) -> Result<Self, TarError> {
+    pub fn new(src: B) -> Result<Self, TarError> {
+        GzMemberReader::with_inflater(src, None)
+    }
+
+    /// [`GzMemberReader::new`], reusing the inflater of an earlier member (from
+    /// [`GzMemberReader::into_parts`]): a new one is about 43 KB to allocate and clear.
+    pub fn with_inflater(mut src: B, inflate: Option<Decompress>) -> Result<Self, TarError> {
         read_gzip_header(&mut src)?;
+        let inflate = match inflate {
+            Some(mut d) => {
+                d.reset(false);
+                d
+            }
+            None => Decompress::new(false),
+        };
         Ok(GzMemberReader {
             src,
-            inflate: Decompress::new(false),
+            inflate,
             crc: Crc::new(),
             done: false,
         })
+    }
+
+    /// The source and the inflater, for the next member.
+    pub fn into_parts(self) -> (B, Decompress) {
+        (self.src, self.inflate)
     }
 
     /// Whether the member has been read to its end (trailer checked).

@@ -121,7 +121,10 @@ fn installs_files_dirs_links_and_database() {
     let expected_tail =
         "r:oldhello\nF:etc\nF:etc/hello\nR:conf\na:0:0:600\nZ:Q1ddFVdxxninTO+M4pj5t1LMEMXXA=\n";
     assert!(installed.contains(&format!("C:{}\nP:hello\nV:1.0-r0\n", pkg.identity())));
-    assert!(installed.contains(&format!("\nS:{file_size}\n")), "{installed}");
+    assert!(
+        installed.contains(&format!("\nS:{file_size}\n")),
+        "{installed}"
+    );
     assert!(installed.contains(expected_tail), "{installed}");
     assert!(
         installed.contains("F:usr/bin\nR:hello\na:0:0:755\nZ:"),

@@ -13,6 +13,7 @@ use std::collections::HashSet;
 use std::io::{self, BufRead, Read};
 use std::ops::Range;
 
+use flate2::Decompress;
 use sha1::{Digest, Sha1};
 use sha2::Sha256;
 
@@ -121,10 +122,12 @@ struct SmallMember {
 fn read_small_member<B: BufRead>(
     src: &mut Tapped<B>,
     part: Part,
+    inflater: &mut Option<Decompress>,
 ) -> Result<SmallMember, PackageError> {
     let start = src.pos as usize;
     src.start_keeping();
-    let mut gz = GzMemberReader::new(&mut *src).map_err(|e| corrupt(part, e))?;
+    let mut gz =
+        GzMemberReader::with_inflater(&mut *src, inflater.take()).map_err(|e| corrupt(part, e))?;
     let mut tar = Vec::with_capacity(16 << 10);
     (&mut gz)
         .take(MAX_CONTROL + 1)
@@ -139,7 +142,7 @@ fn read_small_member<B: BufRead>(
     if !gz.is_done() {
         return Err(corrupt(part, "gzip: member truncated"));
     }
-    drop(gz);
+    *inflater = Some(gz.into_parts().1);
     let gz = src
         .take_kept()
         .ok_or_else(|| corrupt(part, "member is too large"))?;
@@ -186,8 +189,11 @@ pub(crate) fn first_member_was_signature(bytes: &[u8], names: &[&[u8]]) -> bool 
 
 /// Reads the first member; when it is damaged, blames the signature if a control member
 /// follows intact (looking at most [`MAX_CONTROL_GZ`] bytes further).
-fn read_first_member<B: BufRead>(src: &mut Tapped<B>) -> Result<SmallMember, PackageError> {
-    read_small_member(src, Part::Control).map_err(|e| {
+fn read_first_member<B: BufRead>(
+    src: &mut Tapped<B>,
+    inflater: &mut Option<Decompress>,
+) -> Result<SmallMember, PackageError> {
+    read_small_member(src, Part::Control, inflater).map_err(|e| {
         let PackageError::Corrupt { what, .. } = e else {
             return e;
         };
@@ -290,7 +296,8 @@ impl<B: BufRead> PackageReader<B> {
                 "this is a v3 (ADB) package; only v2 is supported",
             ));
         }
-        let first = read_first_member(&mut src)?;
+        let mut inflater = None;
+        let first = read_first_member(&mut src, &mut inflater)?;
         let mut pkg = Package::empty();
         let is_sig = !first.entries.is_empty()
             && first
@@ -306,7 +313,7 @@ impl<B: BufRead> PackageReader<B> {
                     "missing (file ends after signature)",
                 ));
             }
-            read_small_member(&mut src, Part::Control)?
+            read_small_member(&mut src, Part::Control, &mut inflater)?
         } else {
             first
         };
@@ -319,7 +326,8 @@ impl<B: BufRead> PackageReader<B> {
         }
         let data_start = src.pos as usize;
         src.sha256 = Some(Sha256::new());
-        let gz = GzMemberReader::new(src).map_err(|e| corrupt(Part::Data, e))?;
+        let gz =
+            GzMemberReader::with_inflater(src, inflater).map_err(|e| corrupt(Part::Data, e))?;
         Ok(PackageReader {
             pkg,
             tar: TarReader::new(gz),
