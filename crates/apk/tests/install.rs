@@ -500,3 +500,32 @@ fn modes_of_new_directories_are_applied_after_their_contents() {
     )
     .unwrap();
 }
+
+#[test]
+fn an_upgrade_keeps_the_symlink_its_paths_go_through() {
+    // v1 ships `bin -> etc/apk`; v2 ships `bin/` and `bin/etc`, which land in etc/apk
+    // through the symlink. The symlink is no longer shipped, but removing it would leave
+    // `bin/etc` of the database nowhere (found by fuzz_install.rs).
+    let root = fresh_root();
+    let keys = test_keyring();
+    let v1 = package(
+        pkginfo("a", "1-r0"),
+        vec![(symlink("bin", "etc/apk"), vec![])],
+    );
+    let v2 = package(
+        pkginfo("a", "2-r0"),
+        vec![(dir("bin"), vec![]), file("bin/etc", b"x")],
+    );
+    install_one(root.path(), v1, Trust::Keys(&keys)).unwrap();
+    install_one(root.path(), v2, Trust::Keys(&keys)).unwrap();
+    let r = root.path();
+    assert!(std::fs::symlink_metadata(r.join("bin"))
+        .unwrap()
+        .is_symlink());
+    assert_eq!(std::fs::read(r.join("etc/apk/etc")).unwrap(), b"x");
+    let db = install::read_database(r).unwrap();
+    assert_eq!(
+        db.get("a").unwrap().file_paths().collect::<Vec<_>>(),
+        ["bin/etc"]
+    );
+}

@@ -191,6 +191,7 @@ impl Transaction {
     fn lookup_disk_or_planned(&mut self, rel: &str) -> Result<Option<Node>, InstallError> {
         match self.overlay.get(rel) {
             Some(n) => Ok(Some(n.clone())),
+            None if self.removed.contains(rel) => Ok(None),
             None => self.lookup_disk(rel),
         }
     }
@@ -275,8 +276,11 @@ fn read_text(root: &RootDir, rel: &str) -> Result<Option<String>, InstallError> 
 }
 
 /// Reads the installed database of a root: `installed`, `triggers` and the scripts archive.
-/// A root without a database reads as empty.
+/// A root without a database (or no root at all) reads as empty.
 pub fn read_database(root: &Path) -> Result<InstalledDb, InstallError> {
+    if !root.exists() {
+        return Ok(InstalledDb::default());
+    }
     let root = open_root(root)?;
     let dberr = |rel: &str| {
         let path = root.display(rel);
@@ -349,6 +353,9 @@ pub fn has_database(root: &Path) -> bool {
 
 /// Reads `etc/apk/world`; missing means empty.
 pub fn read_world(root: &Path) -> Result<Vec<Dependency>, InstallError> {
+    if !root.exists() {
+        return Ok(Vec::new());
+    }
     let r = open_root(root)?;
     match read_text(&r, WORLD)? {
         Some(t) => db::parse_world(&t).map_err(|error| InstallError::Db {

@@ -281,6 +281,9 @@ pub struct Transaction {
     owners: HashMap<String, String>,
     /// Resolved paths planned for packages' files and directories.
     package_paths: HashSet<String>,
+    /// Symlinks planned paths go through (never removed), and paths planned to be removed.
+    traversed: HashSet<String>,
+    removed: HashSet<String>,
     ops: Vec<Op>,
     stage: Option<Stage>,
     /// Layout (`--initdb`), keys, world, repositories and arch to write at commit.
@@ -309,6 +312,8 @@ impl Transaction {
             disk: HashMap::new(),
             owners,
             package_paths: HashSet::new(),
+            traversed: HashSet::new(),
+            removed: HashSet::new(),
             ops: Vec::new(),
             stage: None,
             extra: files::Extra::default(),

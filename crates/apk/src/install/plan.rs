@@ -42,6 +42,8 @@ struct PackagePlan {
     /// Where the installer's files are, given what is planned; cleared when a symlink is
     /// planned (only a symlink changes where a path leads).
     installer: RefCell<Option<InstallerPaths>>,
+    /// Symlinks (resolved paths) its paths were resolved through: they must stay.
+    via: RefCell<HashSet<String>>,
 }
 
 /// The installer's files and directories, resolved.
@@ -192,6 +194,7 @@ impl Transaction {
             seen: HashSet::new(),
             shipped: Vec::new(),
             installer: RefCell::new(None),
+            via: RefCell::new(HashSet::new()),
         })
     }
 
@@ -482,6 +485,9 @@ impl Transaction {
         if let Some(n) = plan.added.get(rel).or_else(|| self.overlay.get(rel)) {
             return Ok(Some(n.clone()));
         }
+        if self.removed.contains(rel) {
+            return Ok(None);
+        }
         self.lookup_disk(rel)
     }
 
@@ -543,6 +549,7 @@ impl Transaction {
                         });
                     }
                     via = format!("{candidate} -> {target}");
+                    plan.via.borrow_mut().insert(candidate.clone());
                     if target.starts_with('/') {
                         resolved.clear();
                     }
@@ -578,20 +585,25 @@ impl Transaction {
     fn merge(&mut self, plan: PackagePlan) {
         let name = plan.name;
         let old = self.db.get(&name).cloned();
-        // Files of the old version that the new one no longer ships.
+        // Files of the old version that the new one no longer ships (as a file or a
+        // directory), unless a path of this transaction goes through them.
+        let via = plan.via.into_inner();
         if let Some(old) = &old {
             for f in old.file_paths() {
                 if self.owners.get(&f) == Some(&name) {
                     self.owners.remove(&f);
-                    if !plan.dests.contains_key(&f) {
+                    if !plan.seen.contains(&f) {
                         let empty = PackagePlan::empty(&name);
                         if let Ok(dest) = self.resolve(&empty, &f, false) {
-                            self.ops.push(Op::Remove { dest });
+                            if !via.contains(&dest) {
+                                self.plan_removal(dest);
+                            }
                         }
                     }
                 }
             }
         }
+        self.traversed.extend(via);
         for (path, owner) in plan.taken {
             if let Some(p) = self.db.get_mut(&owner) {
                 let (dir, base) = split_parent(&path);
@@ -622,13 +634,23 @@ impl Transaction {
             if self.owners.get(&f).map(String::as_str) == Some(name) {
                 self.owners.remove(&f);
                 let dest = self.resolve(&plan, &f, false)?;
-                self.overlay.remove(&dest);
-                self.ops.push(Op::Remove { dest });
+                self.plan_removal(dest);
             }
         }
         self.db.remove(name);
         self.extra.db_changed = true;
         Ok(())
+    }
+
+    /// Plans moving `dest` away, unless a planned path goes through it (a symlink that
+    /// then stays, owned by no package). Later packages see it gone.
+    fn plan_removal(&mut self, dest: String) {
+        if self.traversed.contains(&dest) {
+            return;
+        }
+        self.overlay.remove(&dest);
+        self.removed.insert(dest.clone());
+        self.ops.push(Op::Remove { dest });
     }
 }
 
@@ -651,6 +673,7 @@ impl PackagePlan {
             seen: HashSet::new(),
             shipped: Vec::new(),
             installer: RefCell::new(None),
+            via: RefCell::new(HashSet::new()),
         }
     }
 }
