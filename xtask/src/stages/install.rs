@@ -30,7 +30,6 @@ pub struct Install<'a> {
 pub fn install(o: &Install<'_>) -> Result<String> {
     let root = o.root;
     std::fs::create_dir_all(root).with_context(|| root.display().to_string())?;
-    install::init_root(root, o.arch)?;
     let mut keys = Keyring::new();
     if o.keys_dir.is_dir() {
         keys.load_dir(o.keys_dir)?;
@@ -58,8 +57,9 @@ pub fn install(o: &Install<'_>) -> Result<String> {
         Ok(plan) => plan,
         Err(e) => bail!("{}", e.output().trim_end()),
     };
-    install::install_keys(root, o.keys_dir)?;
-    let mut tx = Transaction::new(root, db);
+    let mut tx = Transaction::new(root, db)?;
+    tx.init_root(o.arch);
+    tx.install_keys(o.keys_dir)?;
     for change in &plan.changes {
         if change.action == Action::Remove {
             tx.remove(&change.name)?;
@@ -70,20 +70,12 @@ pub fn install(o: &Install<'_>) -> Result<String> {
             .repository
             .and_then(|i| repos.get(i))
             .with_context(|| format!("{}: not available from any repository", change.name))?;
-        let path = repo.package_path(new);
-        let bytes = std::fs::read(&path).with_context(|| path.display().to_string())?;
-        // A package listed in a trusted index is trusted through its C: identity.
-        let trust = if repo.trusted {
-            Trust::Identity(&new.checksum)
-        } else {
-            Trust::Keys(&keys)
-        };
-        tx.add(bytes, trust)
-            .with_context(|| path.display().to_string())?;
+        // Only trusted indexes open: a package is trusted through its record (C:, P:, V:).
+        tx.add_file(&repo.package_path(new), Trust::Index(new))?;
     }
-    tx.commit()?;
-    install::write_world(root, &plan.world)?;
+    tx.set_world(&plan.world);
     let repo_lines: Vec<String> = repos.iter().map(|r| r.path.display().to_string()).collect();
-    install::write_repositories(root, &repo_lines)?;
+    tx.set_repositories(&repo_lines);
+    tx.commit()?;
     Ok(plan.output().to_string())
 }
