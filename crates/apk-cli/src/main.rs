@@ -12,11 +12,12 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context as _, Result};
 
+use alpinist_apk::add::AddOptions;
 use alpinist_apk::db::ScriptKind;
 use alpinist_apk::index::ApkIndex;
 use alpinist_apk::install;
 use alpinist_apk::package::Package;
-use alpinist_apk_cli::{add_with, info_text, load_keys, verify_files, AddFlags, AddOptions};
+use alpinist_apk_cli::{info_text, load_keys, verify_files};
 
 const USAGE: &str = "usage: apk [OPTIONS] COMMAND [ARGS]
 
@@ -193,20 +194,16 @@ fn add(root: &Path, o: &Options, args: &[String]) -> Result<()> {
         repositories.extend(read_repositories(&etc("repositories"))?);
     }
     let before = installed(root)?;
-    let out = add_with(
-        &AddOptions {
-            root,
-            arch: arch.trim(),
-            initdb: o.initdb,
-            repositories: &repositories,
-            keys_dir: o.keys_dir.as_deref(),
-            simulate,
-            deps: &deps,
-        },
-        AddFlags {
-            allow_untrusted: o.allow_untrusted,
-        },
-    )?;
+    let out = alpinist_apk::add::add(&AddOptions {
+        root,
+        arch: arch.trim(),
+        initdb: o.initdb,
+        repositories: &repositories,
+        keys_dir: o.keys_dir.as_deref(),
+        simulate,
+        allow_untrusted: o.allow_untrusted,
+        deps: &deps,
+    })?;
     print!("{out}");
     if !simulate && root == Path::new("/") {
         run_new_scripts(root, &before)?;

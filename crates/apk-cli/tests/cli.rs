@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use alpinist_apk::add::{add, AddOptions};
 use alpinist_apk::index::ApkIndex;
 use alpinist_apk::install;
 use alpinist_apk::package::Package;
@@ -13,7 +14,7 @@ use alpinist_apk::pkginfo::PkgInfo;
 use alpinist_apk::sign::Keyring;
 use alpinist_apk::sign::{self, PrivateKey, SigAlg};
 use alpinist_apk::tarball::{EntryType, Header};
-use alpinist_apk_cli::{add, info_text, load_keys, verify_files, AddOptions};
+use alpinist_apk_cli::{info_text, load_keys, verify_files};
 
 fn pkg(name: &str, ver: &str, depends: &[&str], arch: &str, signer: &Signer) -> Vec<u8> {
     let info = PkgInfo {
@@ -77,6 +78,7 @@ fn setup(dir: &Path) -> (PathBuf, PathBuf) {
         repositories: std::slice::from_ref(&repo),
         keys_dir: Some(&keys),
         simulate: false,
+        allow_untrusted: false,
         deps: &["b".to_string()],
     })
     .unwrap();
@@ -160,6 +162,7 @@ fn add_simulate_then_install() {
         repositories: &repos,
         keys_dir: Some(&keys),
         simulate: true,
+        allow_untrusted: false,
         deps: &deps,
     };
     let out = add(&o).unwrap();

@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context as _, Result};
 use clap::{Args, Subcommand};
 
+use alpinist_apk::add::{add, AddOptions};
 use alpinist_apk::index::ApkIndex;
 use alpinist_apk::package::{Package, Signer};
 use alpinist_apk::sign::{self, SigAlg};
-use alpinist_apk_cli::{add, info_text, load_keys, verify_files, AddOptions};
+use alpinist_apk_cli::{info_text, load_keys, verify_files};
 
 use crate::keys::write_keypair;
 
@@ -128,6 +129,7 @@ pub fn run(cmd: ApkCommand) -> Result<()> {
                 repositories: &repository,
                 keys_dir: keys_dir.as_deref(),
                 simulate,
+                allow_untrusted: false,
                 deps: &deps,
             })?;
             print!("{out}");
