@@ -529,3 +529,41 @@ fn an_upgrade_keeps_the_symlink_its_paths_go_through() {
         ["bin/etc"]
     );
 }
+
+/// `apk add --initdb --keys-dir K alpine-keys` in one transaction: the key the package
+/// ships is the package's (as its database record says), the other keys are copied.
+#[test]
+fn keys_a_package_ships_are_left_to_it() {
+    let root = tempfile::tempdir().unwrap();
+    let keys = test_keyring();
+    let keys_dir = tempfile::tempdir().unwrap();
+    std::fs::write(keys_dir.path().join("shipped.rsa.pub"), b"from --keys-dir").unwrap();
+    std::fs::write(keys_dir.path().join("other.rsa.pub"), b"other key").unwrap();
+    let entries = vec![
+        (dir("etc"), vec![]),
+        (dir("etc/apk"), vec![]),
+        (dir("etc/apk/keys"), vec![]),
+        file("etc/apk/keys/shipped.rsa.pub", b"from the package"),
+    ];
+    let bytes = package(pkginfo("keys", "1-r0"), entries);
+
+    let mut tx = Transaction::new(root.path(), Default::default()).unwrap();
+    tx.init_root("x86_64");
+    assert_eq!(tx.install_keys(keys_dir.path()).unwrap(), 2);
+    tx.add_bytes("keys.apk", &bytes, Trust::Keys(&keys))
+        .unwrap();
+    tx.commit().unwrap();
+    let key = |name: &str| std::fs::read(root.path().join("etc/apk/keys").join(name)).unwrap();
+    assert_eq!(key("shipped.rsa.pub"), b"from the package");
+    assert_eq!(key("other.rsa.pub"), b"other key");
+    let db = install::read_database(root.path()).unwrap();
+    let owned: Vec<_> = db.get("keys").unwrap().file_paths().collect();
+    assert_eq!(owned, ["etc/apk/keys/shipped.rsa.pub"]);
+
+    // Later, with the package installed, --keys-dir does not overwrite its file either.
+    let db = install::read_database(root.path()).unwrap();
+    let mut tx = Transaction::new(root.path(), db).unwrap();
+    tx.install_keys(keys_dir.path()).unwrap();
+    tx.commit().unwrap();
+    assert_eq!(key("shipped.rsa.pub"), b"from the package");
+}

@@ -44,7 +44,9 @@ impl Transaction {
     }
 
     /// Plans copying the public keys (`*.pub`) in `keys_dir` into `etc/apk/keys`; returns
-    /// how many there are.
+    /// how many there are. A key file that a package owns (one of this transaction, such
+    /// as `alpine-keys` in a new root, or an installed one) is left to the package: the
+    /// database records that package's file.
     pub fn install_keys(&mut self, keys_dir: &Path) -> Result<usize, InstallError> {
         let io = |p: &Path| {
             let path = p.display().to_string();
@@ -84,6 +86,9 @@ impl Transaction {
             let (parent, _) = split_parent(&rel);
             let parent = self.plan_dir_all(parent)?;
             let dest = join(&parent, split_parent(&rel).1);
+            if self.package_owns_key(&rel, &dest) {
+                continue;
+            }
             if self.package_paths.contains(&dest) {
                 return Err(self.refused(&rel, "a package of this transaction writes there"));
             }
@@ -104,6 +109,15 @@ impl Transaction {
             self.ops.push(Op::Place { dest, staged });
         }
         Ok(())
+    }
+
+    /// Whether `rel` (resolved: `dest`) is a key file under `etc/apk/keys` that a package
+    /// of this transaction writes or an installed package owns.
+    fn package_owns_key(&self, rel: &str, dest: &str) -> bool {
+        rel.strip_prefix(KEYS).is_some_and(|r| r.starts_with('/'))
+            && (self.package_paths.contains(dest)
+                || self.owners.contains_key(rel)
+                || self.owners.contains_key(dest))
     }
 
     fn refused(&self, rel: &str, what: &str) -> InstallError {
