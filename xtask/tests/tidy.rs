@@ -385,17 +385,6 @@ fn child_processes_start_only_in_exec() {
 const MAX_FILE_LINES: usize = 900;
 const MAX_FN_LINES: usize = 150;
 
-/// Functions over the limit in crates/apk, which another branch is reworking: the
-/// apk-hardening branch (issue 12) brings `Transaction::add` and `Package::parse_with`
-/// under 150 lines, and is to do the same for the solver's two (found by this test);
-/// remove them from here when it lands.
-const LONG_FN_ALLOWED: &[(&str, &str)] = &[
-    ("crates/apk/src/install.rs", "add"),
-    ("crates/apk/src/package.rs", "parse_with"),
-    ("crates/apk/src/solver/engine.rs", "reconsider_name"),
-    ("crates/apk/src/solver/report.rs", "commit_changeset"),
-];
-
 #[test]
 fn no_file_in_xtask_is_over_900_lines() {
     let mut bad = Vec::new();
@@ -453,8 +442,7 @@ fn no_function_in_the_project_is_over_150_lines() {
         v.visit_file(&parse(&f));
         let file = rel(&f);
         for (name, line, len) in v.found {
-            let allowed = LONG_FN_ALLOWED.contains(&(file.as_str(), name.as_str()));
-            if len > MAX_FN_LINES && !allowed {
+            if len > MAX_FN_LINES {
                 bad.push(format!("  {file}:{line} fn {name} ({len} lines)"));
             }
         }

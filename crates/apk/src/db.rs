@@ -24,9 +24,15 @@ pub enum DbError {
     #[error("line {line}: installed database field '{field}:' is not supported")]
     UnknownField { line: usize, field: char },
     #[error("world: {0}")]
-    World(#[from] DepError),
+    World(DepError),
     #[error("triggers line {line}: '{text}'")]
     Triggers { line: usize, text: String },
+}
+
+impl From<DepError> for DbError {
+    fn from(e: DepError) -> Self {
+        DbError::World(e)
+    }
 }
 
 /// One field of a record: `key` is the letter before the colon.

@@ -13,15 +13,17 @@ use std::path::Path;
 
 use crate::db::{self, DbError, PackageInfo};
 use crate::dep::{self, Dependency};
-use crate::package::{Package, PackageError, SignatureEntry, Signer};
+use crate::limits;
+use crate::package::{shown, Package, PackageError, SignatureEntry, Signer};
 use crate::sign::{self, Keyring, SigAlg, SignatureName};
 use crate::tarball::{self, EntryType, Header, TarEnd, TarReader, TarStyle, TarWriter};
 use crate::version;
 
 /// apk reads `DESCRIPTION` only up to this size.
 pub const MAX_DESCRIPTION: usize = 160;
-/// Largest index (decompressed) we hold in memory.
-const MAX_INDEX: u64 = 1 << 30;
+/// Largest index (decompressed) we hold in memory (Alpine's largest, `community`, is about
+/// 20 MiB).
+const MAX_INDEX: u64 = 256 << 20;
 
 /// Why an index was rejected. Messages start with the part that is bad.
 #[derive(Debug, thiserror::Error)]
@@ -31,7 +33,7 @@ pub enum IndexError {
     #[error("index: {0}")]
     Index(String),
     #[error("index: APKINDEX: {0}")]
-    Records(#[from] DbError),
+    Records(DbError),
     #[error("signature: index is not signed")]
     Unsigned,
     #[error("signature: no trusted key for {}", names.join(", "))]
@@ -40,18 +42,18 @@ pub enum IndexError {
     BadSignature { alg: SigAlg, key: String },
     #[error("index: the index member does not match its intact {alg} signature by {key}")]
     IndexModified { alg: SigAlg, key: String },
-    #[error("{path}: {source}")]
-    Package {
-        path: String,
-        #[source]
-        source: PackageError,
-    },
-    #[error("{path}: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("{}: {error}", shown(path))]
+    Package { path: String, error: PackageError },
+    #[error("{}: {error}", shown(path))]
+    Io { path: String, error: std::io::Error },
+    #[error("{}: {what}", shown(path))]
+    Refused { path: String, what: String },
+}
+
+impl From<DbError> for IndexError {
+    fn from(e: DbError) -> Self {
+        IndexError::Records(e)
+    }
 }
 
 /// A parsed index.
@@ -106,22 +108,59 @@ impl ApkIndex {
         }
     }
 
-    /// Reads `.apk` files and indexes them, as `apk index FILE…` does. Packages are
-    /// checked for integrity; their signatures are not required (`apk index` wants trusted
-    /// signatures unless `--allow-untrusted`; callers that care use [`Package::verify_signature`]).
+    /// Reads `.apk` files and indexes them, as `apk index FILE…` does: like apk, only the
+    /// signature and control members are read (the record needs `.PKGINFO`, the control
+    /// member's checksum and the file size); the data is checked when the package is
+    /// installed or verified. Signatures are not required (`apk index` wants trusted
+    /// signatures unless `--allow-untrusted`; callers that care use
+    /// [`Package::verify_signature`]). A package whose record apk could not write
+    /// ([`limits::index_problem`]) is refused.
     pub fn from_package_files(
         description: Option<String>,
         files: &[&Path],
         rewrite_arch: Option<&str>,
     ) -> Result<ApkIndex, IndexError> {
-        let mut packages = Vec::new();
-        for f in files {
-            let pkg = Package::read(f).map_err(|source| IndexError::Package {
-                path: f.display().to_string(),
-                source,
+        let record = |f: &Path| -> Result<PackageInfo, IndexError> {
+            let path = f.display().to_string();
+            let pkg = Package::read_head(f).map_err(|error| IndexError::Package {
+                path: path.clone(),
+                error,
             })?;
-            packages.push(package_info(&pkg, rewrite_arch));
-        }
+            let info = package_info(&pkg, rewrite_arch);
+            match limits::index_problem(&info) {
+                Some(what) => Err(IndexError::Refused { path, what }),
+                None => Ok(info),
+            }
+        };
+        // Packages are read on every CPU (each is a few small reads and inflates); the
+        // records keep the order of `files`, and the first error in that order is returned.
+        let threads = std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .min(files.len().div_ceil(16).max(1));
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let mut results: Vec<(usize, Result<PackageInfo, IndexError>)> = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut done = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(f) = files.get(i) else { break done };
+                            done.push((i, record(f)));
+                        }
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().expect("a reader thread panicked"))
+                .collect()
+        });
+        results.sort_by_key(|r| r.0);
+        let packages = results
+            .into_iter()
+            .map(|r| r.1)
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(ApkIndex::new(description, packages))
     }
 
@@ -220,9 +259,9 @@ impl ApkIndex {
 
     /// Reads an index file.
     pub fn read(path: &Path) -> Result<ApkIndex, IndexError> {
-        let bytes = std::fs::read(path).map_err(|source| IndexError::Io {
+        let bytes = std::fs::read(path).map_err(|error| IndexError::Io {
             path: path.display().to_string(),
-            source,
+            error,
         })?;
         ApkIndex::parse(&bytes)
     }
@@ -315,15 +354,35 @@ pub struct Repository {
 }
 
 impl Repository {
-    /// Opens the repository for `arch` and checks the index signature against `keys`.
-    /// A signature that is present, by a trusted key, and wrong is an error; an unsigned or
-    /// untrusted index opens with `trusted == false`.
+    /// Opens the repository for `arch` and checks the index signature against `keys`. An
+    /// index that is not signed by a trusted key is an error, as apk ignores it unless
+    /// `--allow-untrusted` (see [`Repository::open_untrusted`]).
     pub fn open(path: &Path, arch: &str, keys: &Keyring) -> Result<Repository, IndexError> {
-        let mut dir = path.join(arch);
-        if !dir.join("APKINDEX.tar.gz").is_file() && path.join("APKINDEX.tar.gz").is_file() {
-            dir = path.to_path_buf();
-        }
-        let index = ApkIndex::read(&dir.join("APKINDEX.tar.gz"))?;
+        let (dir, index) = Repository::read_index(path, arch)?;
+        let file = dir.join("APKINDEX.tar.gz").display().to_string();
+        index
+            .verify_signature(keys)
+            .map_err(|e| IndexError::Refused {
+                path: file,
+                what: format!("{e} (the index is not trusted; --allow-untrusted uses it anyway)"),
+            })?;
+        Ok(Repository {
+            path: path.to_path_buf(),
+            dir,
+            index,
+            trusted: true,
+        })
+    }
+
+    /// Like [`Repository::open`], but an unsigned or untrusted index opens too, with
+    /// `trusted == false` (`--allow-untrusted`). A signature by a trusted key that does not
+    /// verify is still an error.
+    pub fn open_untrusted(
+        path: &Path,
+        arch: &str,
+        keys: &Keyring,
+    ) -> Result<Repository, IndexError> {
+        let (dir, index) = Repository::read_index(path, arch)?;
         let trusted = match index.verify_signature(keys) {
             Ok(_) => true,
             Err(IndexError::Unsigned | IndexError::Untrusted { .. }) => false,
@@ -335,6 +394,30 @@ impl Repository {
             index,
             trusted,
         })
+    }
+
+    /// Reads `<path>/<arch>/APKINDEX.tar.gz` (or `<path>/APKINDEX.tar.gz`) and checks that
+    /// every record names a file in that directory.
+    fn read_index(path: &Path, arch: &str) -> Result<(std::path::PathBuf, ApkIndex), IndexError> {
+        let mut dir = path.join(arch);
+        if !dir.join("APKINDEX.tar.gz").is_file() && path.join("APKINDEX.tar.gz").is_file() {
+            dir = path.to_path_buf();
+        }
+        let file = dir.join("APKINDEX.tar.gz");
+        let index = ApkIndex::read(&file)?;
+        for p in &index.packages {
+            let name = format!("{}-{}.apk", p.name, p.version);
+            if name.starts_with('.') || name.contains('/') || name.chars().any(char::is_control) {
+                return Err(IndexError::Refused {
+                    path: file.display().to_string(),
+                    what: format!(
+                        "record {}: a name or version that is not a plain file name",
+                        shown(&name)
+                    ),
+                });
+            }
+        }
+        Ok((dir, index))
     }
 
     /// Where the `.apk` of an index record is.

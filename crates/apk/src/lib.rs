@@ -1,13 +1,17 @@
 //! The Alpine apk v2 package format, as a library with no process spawning and no build
 //! logic: versions, dependency expressions, `.PKGINFO`, reading/verifying/writing/signing
-//! packages, `APKINDEX`, the installed database, the solver and installation into a root.
+//! packages, `APKINDEX`, the installed database, the solver, installation into a root, and
+//! `apk add` as one call ([`add`]).
 
+pub mod add;
 pub mod db;
 pub mod dep;
 pub mod index;
 pub mod install;
+pub mod limits;
 pub mod package;
 pub mod pkginfo;
+pub mod rootdir;
 pub mod sign;
 pub mod solver;
 pub mod tarball;

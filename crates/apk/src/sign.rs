@@ -30,12 +30,8 @@ pub enum SignError {
     BadPrivateKey { what: String },
     #[error("{what} is not a PEM RSA public key")]
     BadPublicKey { what: String },
-    #[error("cannot read key {path}: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("cannot read key {path}: {error}")]
+    Io { path: String, error: std::io::Error },
     #[error("signing failed: {0}")]
     Sign(String),
     #[error("signature does not match")]
@@ -148,7 +144,7 @@ impl PrivateKey {
     pub fn from_file(path: &Path) -> Result<PrivateKey, SignError> {
         let text = std::fs::read_to_string(path).map_err(|source| SignError::Io {
             path: path.display().to_string(),
-            source,
+            error: source,
         })?;
         PrivateKey::from_pem(&text).map_err(|_| SignError::BadPrivateKey {
             what: path.display().to_string(),
@@ -272,7 +268,7 @@ impl Keyring {
     pub fn load_dir(&mut self, dir: &Path) -> Result<usize, SignError> {
         let io = |source| SignError::Io {
             path: dir.display().to_string(),
-            source,
+            error: source,
         };
         let mut added = 0;
         for entry in std::fs::read_dir(dir).map_err(io)? {

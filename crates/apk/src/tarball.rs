@@ -15,7 +15,7 @@
 //! emit are exactly apk's dialect, byte for byte; the `tar` crate is used in tests as an
 //! independent reader.
 
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, Read, Write};
 use std::ops::Range;
 
 use flate2::{Compression, Crc, Decompress, FlushDecompress, GzBuilder, Status};
@@ -37,7 +37,7 @@ const MAX_PAX: u64 = 1 << 20;
 #[derive(Debug, thiserror::Error)]
 pub enum TarError {
     #[error("I/O error: {0}")]
-    Io(#[from] io::Error),
+    Io(io::Error),
     #[error("gzip: {0}")]
     Gzip(String),
     #[error("tar header at offset {offset}: {what}")]
@@ -52,6 +52,14 @@ pub enum TarError {
     Unwritable { path: String, what: String },
 }
 
+// The cause is part of each message (no `source()`), so that a chain of errors prints
+// every cause once.
+impl From<io::Error> for TarError {
+    fn from(e: io::Error) -> Self {
+        TarError::Io(e)
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // gzip
 // ---------------------------------------------------------------------------------------------
@@ -61,102 +69,134 @@ pub enum TarError {
 /// The deflate stream comes from flate2's default backend (miniz_oxide), which is
 /// deterministic for a given version; the lock file pins that version.
 pub fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut enc = GzBuilder::new()
-        .mtime(0)
-        .operating_system(3)
-        .write(Vec::with_capacity(data.len() / 2 + 64), Compression::best());
+    let mut enc = gzip_encoder(Vec::with_capacity(data.len() / 2 + 64));
     // Writing into a Vec cannot fail.
     enc.write_all(data).expect("write to Vec");
     enc.finish().expect("write to Vec")
 }
 
-/// Parses a gzip member header at the start of `input` and returns its length.
-fn gzip_header_len(input: &[u8]) -> Result<usize, TarError> {
+/// A streaming [`gzip`]: the same header and compression, written to `w`.
+pub fn gzip_encoder<W: Write>(w: W) -> flate2::write::GzEncoder<W> {
+    GzBuilder::new()
+        .mtime(0)
+        .operating_system(3)
+        .write(w, Compression::best())
+}
+
+/// Reads exactly `buf.len()` bytes of a gzip header or trailer.
+fn gz_read_exact(src: &mut impl BufRead, buf: &mut [u8], what: &str) -> io::Result<()> {
+    src.read_exact(buf).map_err(|e| match e.kind() {
+        io::ErrorKind::UnexpectedEof => io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!("gzip: truncated {what}"),
+        ),
+        _ => e,
+    })
+}
+
+/// Reads a gzip member header (RFC 1952) from `src`, leaving it at the deflate stream.
+fn read_gzip_header(src: &mut impl BufRead) -> Result<(), TarError> {
     let bad = |what: &str| TarError::Gzip(what.to_string());
-    if input.len() < 10 {
-        return Err(bad("truncated header"));
-    }
-    if input[0] != 0x1f || input[1] != 0x8b {
+    let mut fixed = [0u8; 10];
+    gz_read_exact(src, &mut fixed, "header").map_err(gz_io)?;
+    if fixed[0] != 0x1f || fixed[1] != 0x8b {
         return Err(bad("not a gzip member (bad magic)"));
     }
-    if input[2] != 8 {
+    if fixed[2] != 8 {
         return Err(bad("compression method is not deflate"));
     }
-    let flags = input[3];
+    let flags = fixed[3];
     if flags & 0xe0 != 0 {
         return Err(bad("reserved header flags set"));
     }
-    let mut pos = 10usize;
     if flags & 0x04 != 0 {
-        let xlen = input
-            .get(pos..pos + 2)
-            .ok_or_else(|| bad("truncated header"))?;
-        pos += 2 + u16::from_le_bytes([xlen[0], xlen[1]]) as usize;
+        let mut xlen = [0u8; 2];
+        gz_read_exact(src, &mut xlen, "header").map_err(gz_io)?;
+        let mut extra = vec![0u8; u16::from_le_bytes(xlen) as usize];
+        gz_read_exact(src, &mut extra, "header").map_err(gz_io)?;
     }
     for flag in [0x08u8, 0x10] {
         if flags & flag != 0 {
-            let rest = input.get(pos..).ok_or_else(|| bad("truncated header"))?;
-            let nul = rest
-                .iter()
-                .position(|&b| b == 0)
-                .ok_or_else(|| bad("truncated header"))?;
-            pos += nul + 1;
+            // A NUL-terminated name or comment, at most 64 KiB (ours are never there).
+            let mut text = Vec::new();
+            (&mut *src)
+                .take(1 << 16)
+                .read_until(0, &mut text)
+                .map_err(gz_io)?;
+            if text.last() != Some(&0) {
+                return Err(bad("truncated header"));
+            }
         }
     }
     if flags & 0x02 != 0 {
-        pos += 2;
+        let mut crc16 = [0u8; 2];
+        gz_read_exact(src, &mut crc16, "header").map_err(gz_io)?;
     }
-    if pos > input.len() {
-        return Err(bad("truncated header"));
-    }
-    Ok(pos)
+    Ok(())
 }
 
-/// A reader that inflates exactly one gzip member from an in-memory buffer and records where
-/// it ended, so the caller knows the compressed bytes of that member.
-pub struct GzMemberReader<'a> {
-    input: &'a [u8],
-    /// Offset of the member in `input`.
-    start: usize,
-    /// Current read position in `input`.
-    pos: usize,
+/// A reader that inflates exactly one gzip member from a buffered source and stops at its
+/// end, so that the source is left at the next member. The CRC32 and length in the trailer
+/// are checked. What the member's compressed bytes are (for signatures, `datahash`, `C:`) is
+/// for the source to record: every byte this reader takes is `consume`d from it.
+pub struct GzMemberReader<B> {
+    src: B,
     inflate: Decompress,
     crc: Crc,
-    /// Set once the trailer has been read and checked: offset just past the member.
-    end: Option<usize>,
+    /// Set once the trailer has been read and checked.
+    done: bool,
 }
 
-impl<'a> GzMemberReader<'a> {
-    /// Starts reading the member that begins at `input[start]`.
-    pub fn new(input: &'a [u8], start: usize) -> Result<Self, TarError> {
-        let header = gzip_header_len(input.get(start..).unwrap_or_default())?;
+impl<B: BufRead> GzMemberReader<B> {
+    /// Reads the member header from `src`.
+    pub fn new(src: B) -> Result<Self, TarError> {
+        GzMemberReader::with_inflater(src, None)
+    }
+
+    /// [`GzMemberReader::new`], reusing the inflater of an earlier member (from
+    /// [`GzMemberReader::into_parts`]): a new one is about 43 KB to allocate and clear.
+    pub fn with_inflater(mut src: B, inflate: Option<Decompress>) -> Result<Self, TarError> {
+        read_gzip_header(&mut src)?;
+        let inflate = match inflate {
+            Some(mut d) => {
+                d.reset(false);
+                d
+            }
+            None => Decompress::new(false),
+        };
         Ok(GzMemberReader {
-            input,
-            start,
-            pos: start + header,
-            inflate: Decompress::new(false),
+            src,
+            inflate,
             crc: Crc::new(),
-            end: None,
+            done: false,
         })
     }
 
-    /// The byte range of the whole member (header to trailer), once it has been read to
-    /// its end.
-    pub fn member_range(&self) -> Option<Range<usize>> {
-        self.end.map(|e| self.start..e)
+    /// The source and the inflater, for the next member.
+    pub fn into_parts(self) -> (B, Decompress) {
+        (self.src, self.inflate)
     }
 
-    /// Reads (and discards) whatever is left of the member, then returns its byte range.
-    pub fn finish(&mut self) -> Result<Range<usize>, TarError> {
+    /// Whether the member has been read to its end (trailer checked).
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// Reads (and discards) whatever is left of the member.
+    pub fn finish(&mut self) -> Result<(), TarError> {
         let mut sink = [0u8; 8192];
-        while self.read(&mut sink)? != 0 {}
-        Ok(self.member_range().expect("read to end"))
+        while self.read(&mut sink).map_err(gz_io)? != 0 {}
+        Ok(())
+    }
+
+    /// The source, positioned after the member when it was read to its end.
+    pub fn into_inner(self) -> B {
+        self.src
     }
 
     fn check_trailer(&mut self) -> io::Result<()> {
-        let t = self.input.get(self.pos..self.pos + 8).ok_or_else(|| {
-            io::Error::new(io::ErrorKind::UnexpectedEof, "gzip: truncated trailer")
-        })?;
+        let mut t = [0u8; 8];
+        gz_read_exact(&mut self.src, &mut t, "trailer")?;
         let crc = u32::from_le_bytes([t[0], t[1], t[2], t[3]]);
         let isize = u32::from_le_bytes([t[4], t[5], t[6], t[7]]);
         if crc != self.crc.sum() || isize != self.crc.amount() {
@@ -165,27 +205,28 @@ impl<'a> GzMemberReader<'a> {
                 "gzip: CRC or length mismatch",
             ));
         }
-        self.pos += 8;
-        self.end = Some(self.pos);
+        self.done = true;
         Ok(())
     }
 }
 
-impl Read for GzMemberReader<'_> {
+impl<B: BufRead> Read for GzMemberReader<B> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.end.is_some() || buf.is_empty() {
+        if self.done || buf.is_empty() {
             return Ok(0);
         }
         loop {
+            let input = self.src.fill_buf()?;
+            let at_eof = input.is_empty();
             let before_in = self.inflate.total_in();
             let before_out = self.inflate.total_out();
             let status = self
                 .inflate
-                .decompress(&self.input[self.pos..], buf, FlushDecompress::None)
+                .decompress(input, buf, FlushDecompress::None)
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("gzip: {e}")))?;
             let consumed = (self.inflate.total_in() - before_in) as usize;
             let produced = (self.inflate.total_out() - before_out) as usize;
-            self.pos += consumed;
+            self.src.consume(consumed);
             self.crc.update(&buf[..produced]);
             if status == Status::StreamEnd {
                 self.check_trailer()?;
@@ -194,7 +235,7 @@ impl Read for GzMemberReader<'_> {
             if produced > 0 {
                 return Ok(produced);
             }
-            if consumed == 0 {
+            if consumed == 0 && at_eof {
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
                     "gzip: member truncated",
@@ -211,7 +252,8 @@ pub fn inflate_member(
     start: usize,
     limit: u64,
 ) -> Result<(Vec<u8>, Range<usize>), TarError> {
-    let mut r = GzMemberReader::new(input, start)?;
+    let mut rest = input.get(start..).unwrap_or_default();
+    let mut r = GzMemberReader::new(&mut rest)?;
     let mut out = Vec::new();
     (&mut r)
         .take(limit.saturating_add(1))
@@ -222,10 +264,11 @@ pub fn inflate_member(
             "member inflates to more than {limit} bytes"
         )));
     }
-    let range = r
-        .member_range()
-        .ok_or_else(|| TarError::Gzip("member truncated".to_string()))?;
-    Ok((out, range))
+    if !r.is_done() {
+        return Err(TarError::Gzip("member truncated".to_string()));
+    }
+    drop(r);
+    Ok((out, start..input.len() - rest.len()))
 }
 
 /// Turns an I/O error from a [`GzMemberReader`] into a [`TarError::Gzip`] when it is one.
@@ -639,6 +682,34 @@ impl<R: Read> TarReader<R> {
         Ok(out)
     }
 
+    /// Bytes of the current member's data not read yet.
+    pub fn remaining(&self) -> u64 {
+        self.remaining
+    }
+
+    /// Reads the next part of the current member's data into `buf`; 0 at its end. A stream
+    /// that ends before the member's declared size is [`TarError::Truncated`].
+    pub fn read_some(&mut self, buf: &mut [u8]) -> Result<usize, TarError> {
+        if self.remaining == 0 || buf.is_empty() {
+            return Ok(0);
+        }
+        let want = buf
+            .len()
+            .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+        let n = loop {
+            match self.inner.read(&mut buf[..want]) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                r => break r.map_err(gz_io)?,
+            }
+        };
+        if n == 0 {
+            return Err(TarError::Truncated(self.offset));
+        }
+        self.offset += n as u64;
+        self.remaining -= n as u64;
+        Ok(n)
+    }
+
     /// Copies the current member's data to `w`, returning the number of bytes.
     pub fn copy_data(&mut self, w: &mut dyn Write) -> Result<u64, TarError> {
         let want = self.remaining;
@@ -783,6 +854,29 @@ impl<W: Write> TarWriter<W> {
         self.put(&zeros[..pad(bytes.len() as u64) as usize])
     }
 
+    /// An `ApkIndex`-style header and `data` (padded) as given, without checks.
+    fn append_raw(&mut self, h: &Header, data: &[u8]) -> Result<(), TarError> {
+        let mut block = [0u8; BLOCK];
+        put_str(&mut block[0..100], h.path.as_bytes(), &h.path, "name")?;
+        put_octal(&mut block[124..136], h.size, false, &h.path)?;
+        put_octal(&mut block[136..148], h.mtime, false, &h.path)?;
+        block[257..265].copy_from_slice(b"ustar  \0");
+        put_octal(
+            &mut block[100..108],
+            u64::from(h.mode & 0o7777),
+            true,
+            &h.path,
+        )?;
+        put_octal(&mut block[108..116], u64::from(h.uid), true, &h.path)?;
+        put_octal(&mut block[116..124], u64::from(h.gid), true, &h.path)?;
+        block[156] = h.entry_type.flag();
+        put_str(&mut block[265..297], h.uname.as_bytes(), &h.path, "uname")?;
+        put_str(&mut block[297..329], h.gname.as_bytes(), &h.path, "gname")?;
+        set_checksum(&mut block);
+        self.put(&block)?;
+        self.put_padded(data)
+    }
+
     /// Appends a member. `data` must be `header.size` bytes (empty for non-regular files).
     pub fn append(&mut self, h: &Header, data: &[u8]) -> Result<(), TarError> {
         if data.len() as u64 != h.size {
@@ -791,6 +885,29 @@ impl<W: Write> TarWriter<W> {
                 what: format!("header says {} bytes, data has {}", h.size, data.len()),
             });
         }
+        self.header(h)?;
+        self.put_padded(data)
+    }
+
+    /// Appends a member whose `header.size` bytes of data are read from `data` (which must
+    /// hold exactly that many), without holding them in memory.
+    pub fn append_reader(&mut self, h: &Header, data: &mut dyn Read) -> Result<(), TarError> {
+        self.header(h)?;
+        let n = io::copy(&mut (&mut *data).take(h.size), &mut self.inner)?;
+        let mut probe = [0u8; 1];
+        if n != h.size || data.read(&mut probe)? != 0 {
+            return Err(TarError::Unwritable {
+                path: h.path.clone(),
+                what: format!("header says {} bytes, the data does not", h.size),
+            });
+        }
+        self.written += n;
+        let zeros = [0u8; BLOCK];
+        self.put(&zeros[..pad(n) as usize])
+    }
+
+    /// The header block(s) of a member.
+    fn header(&mut self, h: &Header) -> Result<(), TarError> {
         let mut name = h.path.clone().into_bytes();
         if h.entry_type == EntryType::Directory && !h.path.ends_with('/') {
             name.push(b'/');
@@ -851,6 +968,19 @@ impl<W: Write> TarWriter<W> {
                         what: "apk-index style has no pax records".to_string(),
                     });
                 }
+                if name.len() > 99 {
+                    // `apk_tar_write_longname_entry`: a GNU `L` header whose size leaves out
+                    // the name's NUL, which is written (and padded) anyway.
+                    let mut l = h.clone();
+                    l.path = "././@LongLink".into();
+                    l.entry_type = EntryType::Other(b'L');
+                    l.link_name.clear();
+                    l.size = name.len() as u64;
+                    let mut body = name.clone();
+                    body.push(0);
+                    self.append_raw(&l, &body)?;
+                    name.truncate(99);
+                }
                 put_str(&mut block[0..100], &name, &h.path, "name")?;
                 put_str(
                     &mut block[157..257],
@@ -875,8 +1005,7 @@ impl<W: Write> TarWriter<W> {
         put_str(&mut block[265..297], h.uname.as_bytes(), &h.path, "uname")?;
         put_str(&mut block[297..329], h.gname.as_bytes(), &h.path, "gname")?;
         set_checksum(&mut block);
-        self.put(&block)?;
-        self.put_padded(data)
+        self.put(&block)
     }
 
     /// Ends the stream and returns the inner writer.
@@ -983,6 +1112,32 @@ mod tests {
             .unwrap();
         assert_eq!(got.path, long);
         assert_eq!(got.link_name, h.link_name);
+    }
+
+    #[test]
+    fn apk_index_style_long_names_use_gnu_longlink() {
+        let long = format!("busybox-1.36.1-r0.X1{}.post-install", "a".repeat(80));
+        let mut w = TarWriter::new(Vec::new(), TarStyle::ApkIndex);
+        let mut h = Header::new(long.clone(), EntryType::Regular);
+        h.mode = 0o755;
+        h.uname = "root".into();
+        h.gname = "root".into();
+        h.size = 3;
+        w.append(&h, b"x=1").unwrap();
+        let bytes = w.finish(TarEnd::TwoBlocks).unwrap();
+        // apk's layout: L header (size without the NUL), name + NUL padded, entry header.
+        assert_eq!(&bytes[..13], b"././@LongLink");
+        assert_eq!(bytes[156], b'L');
+        assert_eq!(&bytes[124..136], format!("{:012o}", long.len()).as_bytes());
+        assert_eq!(
+            &bytes[512..512 + long.len() + 1],
+            format!("{long}\0").as_bytes()
+        );
+        assert_eq!(&bytes[1024..1024 + 99], &long.as_bytes()[..99]);
+        let mut r = TarReader::new(bytes.as_slice());
+        let got = r.next_entry().unwrap().unwrap();
+        assert_eq!(got.path, long);
+        assert_eq!(r.read_data(10).unwrap(), b"x=1");
     }
 
     #[test]

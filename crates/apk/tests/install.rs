@@ -6,6 +6,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use alpinist_apk::db::ScriptKind;
+use alpinist_apk::index;
 use alpinist_apk::install::{self, InstallError, Transaction, Trust};
 use alpinist_apk::package::{Package, PackageBuilder, PackageError};
 use alpinist_apk::pkginfo::PkgInfo;
@@ -55,8 +56,8 @@ fn package(info: PkgInfo, entries: Vec<(Header, Vec<u8>)>) -> Vec<u8> {
 
 fn install_one(root: &Path, bytes: Vec<u8>, trust: Trust<'_>) -> Result<(), InstallError> {
     let db = install::read_database(root)?;
-    let mut tx = Transaction::new(root, db);
-    tx.add(bytes, trust)?;
+    let mut tx = Transaction::new(root, db)?;
+    tx.add_bytes("test.apk", &bytes, trust)?;
     tx.commit()?;
     Ok(())
 }
@@ -88,6 +89,7 @@ fn installs_files_dirs_links_and_database() {
         .push((ScriptKind::PostInstall, b"#!/bin/sh\necho hi\n".to_vec()));
     let bytes = b.build(Some(&test_signer(SigAlg::Sha1))).unwrap();
     let pkg = Package::parse(&bytes).unwrap();
+    let file_size = bytes.len();
     install_one(root.path(), bytes, Trust::Keys(&keys)).unwrap();
 
     let r = root.path();
@@ -119,6 +121,10 @@ fn installs_files_dirs_links_and_database() {
     let expected_tail =
         "r:oldhello\nF:etc\nF:etc/hello\nR:conf\na:0:0:600\nZ:Q1ddFVdxxninTO+M4pj5t1LMEMXXA=\n";
     assert!(installed.contains(&format!("C:{}\nP:hello\nV:1.0-r0\n", pkg.identity())));
+    assert!(
+        installed.contains(&format!("\nS:{file_size}\n")),
+        "{installed}"
+    );
     assert!(installed.contains(expected_tail), "{installed}");
     assert!(
         installed.contains("F:usr/bin\nR:hello\na:0:0:755\nZ:"),
@@ -208,7 +214,13 @@ fn refuses_write_through_symlink_in_package() {
             file("etc/x/pwned", b"gotcha"),
         ],
     );
-    assert_refused_unchanged(root.path(), bytes, Trust::Keys(&keys), "leave the root");
+    // The directory entry apk needs for etc/x/ makes etc/x appear twice.
+    assert_refused_unchanged(
+        root.path(),
+        bytes,
+        Trust::Keys(&keys),
+        "etc/x: appears more than once in the package",
+    );
 }
 
 #[test]
@@ -285,16 +297,27 @@ fn refuses_unsigned_and_badly_signed() {
     let forged = b.build(Some(&forged)).unwrap();
     assert_refused_unchanged(root.path(), forged, Trust::Keys(&keys), "signature");
     // Through an index whose C: does not match.
-    let real_id = Package::parse(&unsigned).unwrap().identity();
-    let wrong_id = Package::parse(&sample_package(None)).unwrap().identity();
+    let record = index::package_info(&Package::parse(&unsigned).unwrap(), None);
+    let mut wrong = record.clone();
+    wrong.checksum = Package::parse(&sample_package(None)).unwrap().identity();
     assert_refused_unchanged(
         root.path(),
         unsigned.clone(),
-        Trust::Identity(&wrong_id),
+        Trust::Index(&wrong),
         "does not match",
     );
-    // ...and accepted when the signed index's C: matches.
-    install_one(root.path(), unsigned, Trust::Identity(&real_id)).unwrap();
+    // ...or whose name or version is another package's.
+    let mut other = record.clone();
+    other.name = "good".into();
+    other.version = "9.9-r0".into();
+    assert_refused_unchanged(
+        root.path(),
+        unsigned.clone(),
+        Trust::Index(&other),
+        "the package is plain-1-r0 but the index lists it as good-9.9-r0",
+    );
+    // ...and accepted when the signed index's record matches.
+    install_one(root.path(), unsigned, Trust::Index(&record)).unwrap();
     assert_eq!(std::fs::read(root.path().join("motd")).unwrap(), b"hi");
 }
 
@@ -342,15 +365,17 @@ fn refusal_in_a_transaction_writes_nothing() {
     let keys = test_keyring();
     let entries = |data: &[u8]| vec![(dir("etc"), vec![]), file("etc/shared", data)];
     let before = snapshot(root.path());
-    let mut tx = Transaction::new(root.path(), install::read_database(root.path()).unwrap());
-    tx.add(
-        package(pkginfo("one", "1-r0"), entries(b"1")),
+    let mut tx = Transaction::open(root.path()).unwrap();
+    tx.add_bytes(
+        "one.apk",
+        &package(pkginfo("one", "1-r0"), entries(b"1")),
         Trust::Keys(&keys),
     )
     .unwrap();
     let err = tx
-        .add(
-            package(pkginfo("two", "1-r0"), entries(b"2")),
+        .add_bytes(
+            "two.apk",
+            &package(pkginfo("two", "1-r0"), entries(b"2")),
             Trust::Keys(&keys),
         )
         .unwrap_err();
@@ -394,9 +419,9 @@ fn integrity_errors_name_the_part() {
     let before = snapshot(root.path());
     let err = install_one(root.path(), bytes, Trust::Keys(&keys)).unwrap_err();
     match &err {
-        InstallError::Package { source, .. } => {
-            assert!(matches!(source, PackageError::Corrupt { .. }), "{err}");
-            assert!(source.to_string().starts_with("data: "), "{err}");
+        InstallError::Package { error, .. } => {
+            assert!(matches!(error, PackageError::Corrupt { .. }), "{err}");
+            assert!(error.to_string().starts_with("data: "), "{err}");
         }
         _ => panic!("{err}"),
     }
@@ -404,32 +429,141 @@ fn integrity_errors_name_the_part() {
 }
 
 #[test]
-fn kept_and_reinflated_contents_write_the_same_root() {
-    // `add` keeps the checked file contents for `commit` up to a budget; packages beyond it
-    // are inflated again at commit. Every mix must write the same root and database.
+fn a_failure_during_commit_undoes_everything() {
+    // v1 installed; v2 replaces a file, drops another, adds a directory, a file and a
+    // symlink, and wants a directory `z`. Before commit, something else puts a symlink at
+    // `z`: the commit fails there and everything it did before is undone.
+    let root = fresh_root();
     let keys = test_keyring();
-    let packages = || {
+    let v1 = package(
+        pkginfo("up", "1-r0"),
         vec![
-            sample_package(Some(&test_signer(SigAlg::Sha1))),
-            package(
-                pkginfo("two", "1-r0"),
-                vec![(dir("etc"), vec![]), file("etc/two", b"2")],
-            ),
-        ]
-    };
-    let mut roots = Vec::new();
-    for budget in [install::CONTENT_CACHE, 0, 30] {
-        let root = fresh_root();
-        let mut tx = Transaction::new(root.path(), install::read_database(root.path()).unwrap());
-        tx.set_content_cache(budget);
-        for p in packages() {
-            tx.add(p, Trust::Keys(&keys)).unwrap();
-        }
-        tx.commit().unwrap();
-        let md = std::fs::symlink_metadata(root.path().join("usr/bin/hello")).unwrap();
-        roots.push((snapshot(root.path()), md.mtime()));
-    }
-    assert!(roots[0].0.contains_key("etc/two"));
-    assert_eq!(roots[1], roots[0], "re-inflating at commit");
-    assert_eq!(roots[2], roots[0], "a budget that keeps only some packages");
+            (dir("etc"), vec![]),
+            file("etc/keep", b"1"),
+            file("etc/old", b"1"),
+        ],
+    );
+    install_one(root.path(), v1, Trust::Keys(&keys)).unwrap();
+    let v2 = package(
+        pkginfo("up", "2-r0"),
+        vec![
+            (dir("etc"), vec![]),
+            file("etc/keep", b"2"),
+            (symlink("etc/link", "keep"), vec![]),
+            (dir("newdir"), vec![]),
+            file("newdir/a", b"a"),
+            (dir("z"), vec![]),
+            file("z/f", b"f"),
+        ],
+    );
+    let mut tx = Transaction::open(root.path()).unwrap();
+    tx.add_bytes("up-2-r0.apk", &v2, Trust::Keys(&keys))
+        .unwrap();
+    std::os::unix::fs::symlink("etc", root.path().join("z")).unwrap();
+    let mut before = snapshot(root.path());
+    // The files staged so far go when the transaction does.
+    before.retain(|k, _| !k.starts_with(".alpinist-stage-"));
+    let err = tx.commit().unwrap_err();
+    assert!(err.to_string().contains("/z: "), "{err}");
+    assert_eq!(snapshot(root.path()), before);
+    assert_eq!(std::fs::read(root.path().join("etc/old")).unwrap(), b"1");
+    assert_eq!(
+        install::read_database(root.path())
+            .unwrap()
+            .get("up")
+            .unwrap()
+            .info
+            .version,
+        "1-r0"
+    );
+}
+
+#[test]
+fn modes_of_new_directories_are_applied_after_their_contents() {
+    // A directory without write permission still gets its files (even unprivileged),
+    // and ends with its own mode.
+    let root = fresh_root();
+    let keys = test_keyring();
+    let mut ro = dir("ro");
+    ro.mode = 0o555;
+    let bytes = package(
+        pkginfo("ro", "1-r0"),
+        vec![(ro, vec![]), file("ro/f", b"x")],
+    );
+    install_one(root.path(), bytes, Trust::Keys(&keys)).unwrap();
+    let md = std::fs::metadata(root.path().join("ro")).unwrap();
+    assert_eq!(md.mode() & 0o7777, 0o555);
+    assert_eq!(std::fs::read(root.path().join("ro/f")).unwrap(), b"x");
+    std::fs::set_permissions(
+        root.path().join("ro"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+}
+
+#[test]
+fn an_upgrade_keeps_the_symlink_its_paths_go_through() {
+    // v1 ships `bin -> etc/apk`; v2 ships `bin/` and `bin/etc`, which land in etc/apk
+    // through the symlink. The symlink is no longer shipped, but removing it would leave
+    // `bin/etc` of the database nowhere (found by fuzz_install.rs).
+    let root = fresh_root();
+    let keys = test_keyring();
+    let v1 = package(
+        pkginfo("a", "1-r0"),
+        vec![(symlink("bin", "etc/apk"), vec![])],
+    );
+    let v2 = package(
+        pkginfo("a", "2-r0"),
+        vec![(dir("bin"), vec![]), file("bin/etc", b"x")],
+    );
+    install_one(root.path(), v1, Trust::Keys(&keys)).unwrap();
+    install_one(root.path(), v2, Trust::Keys(&keys)).unwrap();
+    let r = root.path();
+    assert!(std::fs::symlink_metadata(r.join("bin"))
+        .unwrap()
+        .is_symlink());
+    assert_eq!(std::fs::read(r.join("etc/apk/etc")).unwrap(), b"x");
+    let db = install::read_database(r).unwrap();
+    assert_eq!(
+        db.get("a").unwrap().file_paths().collect::<Vec<_>>(),
+        ["bin/etc"]
+    );
+}
+
+/// `apk add --initdb --keys-dir K alpine-keys` in one transaction: the key the package
+/// ships is the package's (as its database record says), the other keys are copied.
+#[test]
+fn keys_a_package_ships_are_left_to_it() {
+    let root = tempfile::tempdir().unwrap();
+    let keys = test_keyring();
+    let keys_dir = tempfile::tempdir().unwrap();
+    std::fs::write(keys_dir.path().join("shipped.rsa.pub"), b"from --keys-dir").unwrap();
+    std::fs::write(keys_dir.path().join("other.rsa.pub"), b"other key").unwrap();
+    let entries = vec![
+        (dir("etc"), vec![]),
+        (dir("etc/apk"), vec![]),
+        (dir("etc/apk/keys"), vec![]),
+        file("etc/apk/keys/shipped.rsa.pub", b"from the package"),
+    ];
+    let bytes = package(pkginfo("keys", "1-r0"), entries);
+
+    let mut tx = Transaction::new(root.path(), Default::default()).unwrap();
+    tx.init_root("x86_64");
+    assert_eq!(tx.install_keys(keys_dir.path()).unwrap(), 2);
+    tx.add_bytes("keys.apk", &bytes, Trust::Keys(&keys))
+        .unwrap();
+    tx.commit().unwrap();
+    let key = |name: &str| std::fs::read(root.path().join("etc/apk/keys").join(name)).unwrap();
+    assert_eq!(key("shipped.rsa.pub"), b"from the package");
+    assert_eq!(key("other.rsa.pub"), b"other key");
+    let db = install::read_database(root.path()).unwrap();
+    let owned: Vec<_> = db.get("keys").unwrap().file_paths().collect();
+    assert_eq!(owned, ["etc/apk/keys/shipped.rsa.pub"]);
+
+    // Later, with the package installed, --keys-dir does not overwrite its file either.
+    let db = install::read_database(root.path()).unwrap();
+    let mut tx = Transaction::new(root.path(), db).unwrap();
+    tx.install_keys(keys_dir.path()).unwrap();
+    tx.commit().unwrap();
+    assert_eq!(key("shipped.rsa.pub"), b"from the package");
 }

@@ -125,7 +125,7 @@ fn read_after_write_gives_same_metadata_and_tree() {
     );
 
     // Tree: same entries in the same (byte-sorted) order with the same metadata.
-    let written: Vec<_> = b.entries().map(|(h, _)| h.clone()).collect();
+    let written: Vec<_> = b.entries().cloned().collect();
     let read: Vec<_> = pkg.entries.iter().map(|e| e.header.clone()).collect();
     assert_eq!(read.len(), written.len());
     for (r, w) in read.iter().zip(&written) {

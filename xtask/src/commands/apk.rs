@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context as _, Result};
 use clap::{Args, Subcommand};
 
+use alpinist_apk::add::{add, AddOptions};
 use alpinist_apk::index::ApkIndex;
 use alpinist_apk::package::{Package, Signer};
 use alpinist_apk::sign::{self, SigAlg};
-use alpinist_apk_cli::{add, info_text, load_keys, verify_files, AddOptions};
+use alpinist_apk_cli::{info_text, load_keys, verify_files};
 
 use crate::keys::write_keypair;
 
@@ -67,6 +68,11 @@ pub enum ApkCommand {
         /// Only print what would be installed
         #[arg(long)]
         simulate: bool,
+        /// Use indexes that are not signed by a trusted key (unsigned, or by an unknown
+        /// key) and install their packages without checking trust; integrity is still
+        /// checked, and each package must match its index record
+        #[arg(long)]
+        allow_untrusted: bool,
         /// Packages or dependencies to add to the world (name, name=ver, so:…)
         #[arg(value_name = "DEP")]
         deps: Vec<String>,
@@ -119,6 +125,7 @@ pub fn run(cmd: ApkCommand) -> Result<()> {
             repository,
             keys_dir,
             simulate,
+            allow_untrusted,
             deps,
         } => {
             let out = add(&AddOptions {
@@ -128,6 +135,7 @@ pub fn run(cmd: ApkCommand) -> Result<()> {
                 repositories: &repository,
                 keys_dir: keys_dir.as_deref(),
                 simulate,
+                allow_untrusted,
                 deps: &deps,
             })?;
             print!("{out}");
@@ -173,4 +181,90 @@ fn index_bytes(
     let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
     let idx = ApkIndex::from_package_files(description, &paths, None)?;
     Ok(idx.to_bytes(mtime, signer)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alpinist_apk::package::PackageBuilder;
+    use alpinist_apk::pkginfo::PkgInfo;
+    use alpinist_apk::tarball::{EntryType, Header};
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        apk: ApkCommand,
+    }
+
+    /// `cargo xtask apk ARGS…`, as the command line would give it.
+    fn apk(args: &[&std::ffi::OsStr]) -> Result<()> {
+        let mut argv = vec![std::ffi::OsStr::new("apk")];
+        argv.extend_from_slice(args);
+        run(Cli::try_parse_from(argv)?.apk)
+    }
+
+    /// A repository whose index is not signed, holding one unsigned package `a`.
+    fn unsigned_repo(dir: &Path) -> PathBuf {
+        let repo = dir.join("repo");
+        let arch_dir = repo.join("x86_64");
+        std::fs::create_dir_all(&arch_dir).unwrap();
+        let info = PkgInfo {
+            pkgname: "a".into(),
+            pkgver: "1-r0".into(),
+            arch: "x86_64".into(),
+            origin: "a".into(),
+            builddate: 1_700_000_000,
+            ..PkgInfo::default()
+        };
+        let mut b = PackageBuilder::new(info, 1_700_000_000);
+        let mut f = Header::new("a.txt", EntryType::Regular);
+        f.mode = 0o644;
+        f.size = 2;
+        b.push_entry(f, b"a\n".to_vec());
+        let pkg = arch_dir.join("a-1-r0.apk");
+        std::fs::write(&pkg, b.build(None).unwrap()).unwrap();
+        let idx = ApkIndex::from_package_files(None, &[pkg.as_path()], None).unwrap();
+        std::fs::write(
+            arch_dir.join("APKINDEX.tar.gz"),
+            idx.to_bytes(1, None).unwrap(),
+        )
+        .unwrap();
+        repo
+    }
+
+    #[test]
+    fn add_uses_an_unsigned_index_only_with_allow_untrusted() {
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = unsigned_repo(tmp.path());
+        let (root, keys) = (tmp.path().join("root"), tmp.path().join("keys"));
+        std::fs::create_dir_all(&keys).unwrap();
+        let add = |extra: &[&str]| {
+            let mut args: Vec<&std::ffi::OsStr> = ["add", "--arch", "x86_64", "--initdb"]
+                .iter()
+                .chain(extra)
+                .map(std::ffi::OsStr::new)
+                .collect();
+            args.extend([
+                "--root".as_ref(),
+                root.as_os_str(),
+                "--keys-dir".as_ref(),
+                keys.as_os_str(),
+                "-X".as_ref(),
+                repo.as_os_str(),
+                "a".as_ref(),
+            ]);
+            apk(&args)
+        };
+        let err = add(&[]).unwrap_err().to_string();
+        assert!(err.contains("not signed"), "{err}");
+        assert!(err.contains("--allow-untrusted"), "{err}");
+        assert!(!root.exists(), "a refused add left the root it made");
+
+        add(&["--allow-untrusted"]).unwrap();
+        assert_eq!(std::fs::read(root.join("a.txt")).unwrap(), b"a\n");
+        let db = alpinist_apk::install::read_database(&root).unwrap();
+        assert_eq!(db.packages.len(), 1);
+        assert_eq!(db.packages[0].info.name, "a");
+    }
 }

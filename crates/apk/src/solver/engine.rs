@@ -506,6 +506,118 @@ impl Solve<'_> {
         pkg.provider_priority != 0 || self.db.names[pkg.name].ss.requirers != 0
     }
 
+    /// Whether `pkg`'s install_if is triggered now, or failed (and the pinning and flags
+    /// it inherits when triggered).
+    fn reevaluate_install_if(&mut self, pkg: PkgId) {
+        if !self.db.pkgs[pkg].ss.iif_triggered && !self.db.pkgs[pkg].ss.iif_failed {
+            self.db.pkgs[pkg].ss.iif_triggered = true;
+            self.db.pkgs[pkg].ss.iif_failed = false;
+            for di in 0..self.db.pkgs[pkg].install_if.len() {
+                let dep = self.db.pkgs[pkg].install_if[di];
+                let dn = dep.name;
+                if !self.db.names[dn].ss.locked {
+                    if dep.conflict() {
+                        self.db.names[dn].ss.iif_needed = true;
+                        self.queue_unresolved(dn, false);
+                    }
+                    self.db.pkgs[pkg].ss.iif_triggered = false;
+                    self.db.pkgs[pkg].ss.iif_failed = false;
+                    break;
+                }
+                let chosen = self.db.names[dn].ss.chosen;
+                if !self.db.dep_is_provided(Some(pkg), &dep, chosen) {
+                    self.db.pkgs[pkg].ss.iif_triggered = false;
+                    self.db.pkgs[pkg].ss.iif_failed = true;
+                    break;
+                }
+            }
+        }
+        if self.db.pkgs[pkg].ss.iif_triggered {
+            for di in 0..self.db.pkgs[pkg].install_if.len() {
+                let dn = self.db.pkgs[pkg].install_if[di].name;
+                let chosen = self.db.names[dn].ss.chosen.map(|c| c.pkg);
+                self.inherit_pinning_and_flags(pkg, chosen);
+            }
+        }
+    }
+
+    /// Counts provider `p`'s dependencies and provides in the merge masks of their names.
+    fn merge_dependencies(&mut self, p: &Provider, num_options: u16) {
+        let pkg = p.pkg;
+        for di in 0..self.db.pkgs[pkg].depends.len() {
+            let dep = self.db.pkgs[pkg].depends[di];
+            if !dep.conflict() {
+                merge_index(&mut self.db.names[dep.name].ss.merge_depends, num_options);
+            }
+        }
+        let pname = self.db.pkgs[pkg].name;
+        if merge_index(&mut self.db.names[pname].ss.merge_provides, num_options) {
+            self.db.names[pname].ss.has_virtual_provides |= p.version == NULL_ATOM;
+        }
+        for di in 0..self.db.pkgs[pkg].provides.len() {
+            let dep = self.db.pkgs[pkg].provides[di];
+            if merge_index(&mut self.db.names[dep.name].ss.merge_provides, num_options) {
+                self.db.names[dep.name].ss.has_virtual_provides |= dep.version == NULL_ATOM;
+            }
+        }
+    }
+
+    /// Propagates what every option of `name` depends on and provides, from its first
+    /// candidate `pkg`.
+    fn propagate_common(&mut self, name: NameId, pkg: PkgId, num_options: u16) {
+        for pi in 0..self.db.names[name].providers.len() {
+            let p = self.db.names[name].providers[pi].pkg;
+            self.db.pkgs[p].ss.dependencies_used = self.db.pkgs[p].ss.dependencies_merged;
+        }
+
+        // propagate down common dependencies
+        if num_options == 1 {
+            for di in 0..self.db.pkgs[pkg].depends.len() {
+                let dep = self.db.pkgs[pkg].depends[di];
+                if merge_index_complete(&mut self.db.names[dep.name].ss.merge_depends, num_options)
+                {
+                    self.apply_constraint(Some(pkg), &dep);
+                }
+            }
+        } else {
+            for di in 0..self.db.pkgs[pkg].depends.len() {
+                let dep = self.db.pkgs[pkg].depends[di];
+                let name0 = dep.name;
+                if merge_index_complete(&mut self.db.names[name0].ss.merge_depends, num_options)
+                    && self.db.names[name0].ss.requirers == 0
+                {
+                    // common dependency name with all
+                    self.db.names[name0].ss.requirers += 1;
+                    self.name_requirers_changed(name0);
+                    for pi in 0..self.db.names[name0].providers.len() {
+                        let p = self.db.names[name0].providers[pi].pkg;
+                        self.inherit_pinning_and_flags(p, Some(pkg));
+                    }
+                }
+            }
+        }
+
+        // provides transitivity
+        let pname = self.db.pkgs[pkg].name;
+        if merge_index_complete(&mut self.db.names[pname].ss.merge_provides, num_options) {
+            let skip = self.db.names[pname].ss.has_virtual_provides;
+            self.exclude_non_providers(pname, name, skip);
+        }
+        for di in 0..self.db.pkgs[pkg].provides.len() {
+            let dn = self.db.pkgs[pkg].provides[di].name;
+            if merge_index_complete(&mut self.db.names[dn].ss.merge_provides, num_options) {
+                let skip = self.db.names[dn].ss.has_virtual_provides;
+                self.exclude_non_providers(dn, name, skip);
+            }
+        }
+
+        self.db.names[pname].ss.has_virtual_provides = false;
+        for di in 0..self.db.pkgs[pkg].provides.len() {
+            let dn = self.db.pkgs[pkg].provides[di].name;
+            self.db.names[dn].ss.has_virtual_provides = false;
+        }
+    }
+
     fn reconsider_name(&mut self, name: NameId) {
         let mut first_candidate: Option<PkgId> = None;
         let mut num_options: u16 = 0;
@@ -540,38 +652,8 @@ impl Solve<'_> {
                 continue;
             }
 
-            if reevaluate_iif
-                && !self.db.pkgs[pkg].ss.iif_triggered
-                && !self.db.pkgs[pkg].ss.iif_failed
-            {
-                self.db.pkgs[pkg].ss.iif_triggered = true;
-                self.db.pkgs[pkg].ss.iif_failed = false;
-                for di in 0..self.db.pkgs[pkg].install_if.len() {
-                    let dep = self.db.pkgs[pkg].install_if[di];
-                    let dn = dep.name;
-                    if !self.db.names[dn].ss.locked {
-                        if dep.conflict() {
-                            self.db.names[dn].ss.iif_needed = true;
-                            self.queue_unresolved(dn, false);
-                        }
-                        self.db.pkgs[pkg].ss.iif_triggered = false;
-                        self.db.pkgs[pkg].ss.iif_failed = false;
-                        break;
-                    }
-                    let chosen = self.db.names[dn].ss.chosen;
-                    if !self.db.dep_is_provided(Some(pkg), &dep, chosen) {
-                        self.db.pkgs[pkg].ss.iif_triggered = false;
-                        self.db.pkgs[pkg].ss.iif_failed = true;
-                        break;
-                    }
-                }
-            }
-            if reevaluate_iif && self.db.pkgs[pkg].ss.iif_triggered {
-                for di in 0..self.db.pkgs[pkg].install_if.len() {
-                    let dn = self.db.pkgs[pkg].install_if[di].name;
-                    let chosen = self.db.names[dn].ss.chosen.map(|c| c.pkg);
-                    self.inherit_pinning_and_flags(pkg, chosen);
-                }
+            if reevaluate_iif {
+                self.reevaluate_install_if(pkg);
             }
             has_iif |= self.db.pkgs[pkg].ss.iif_triggered;
             no_iif &= self.db.pkgs[pkg].ss.iif_failed;
@@ -586,22 +668,7 @@ impl Solve<'_> {
             if first_candidate.is_none() {
                 first_candidate = Some(pkg);
             }
-            for di in 0..self.db.pkgs[pkg].depends.len() {
-                let dep = self.db.pkgs[pkg].depends[di];
-                if !dep.conflict() {
-                    merge_index(&mut self.db.names[dep.name].ss.merge_depends, num_options);
-                }
-            }
-            let pname = self.db.pkgs[pkg].name;
-            if merge_index(&mut self.db.names[pname].ss.merge_provides, num_options) {
-                self.db.names[pname].ss.has_virtual_provides |= p.version == NULL_ATOM;
-            }
-            for di in 0..self.db.pkgs[pkg].provides.len() {
-                let dep = self.db.pkgs[pkg].provides[di];
-                if merge_index(&mut self.db.names[dep.name].ss.merge_provides, num_options) {
-                    self.db.names[dep.name].ss.has_virtual_provides |= dep.version == NULL_ATOM;
-                }
-            }
+            self.merge_dependencies(&p, num_options);
 
             if !self.db.pkgs[pkg].ss.tag_ok {
                 num_tag_not_ok += 1;
@@ -623,59 +690,7 @@ impl Solve<'_> {
         }
 
         if let Some(pkg) = first_candidate {
-            for pi in 0..self.db.names[name].providers.len() {
-                let p = self.db.names[name].providers[pi].pkg;
-                self.db.pkgs[p].ss.dependencies_used = self.db.pkgs[p].ss.dependencies_merged;
-            }
-
-            // propagate down common dependencies
-            if num_options == 1 {
-                for di in 0..self.db.pkgs[pkg].depends.len() {
-                    let dep = self.db.pkgs[pkg].depends[di];
-                    if merge_index_complete(
-                        &mut self.db.names[dep.name].ss.merge_depends,
-                        num_options,
-                    ) {
-                        self.apply_constraint(Some(pkg), &dep);
-                    }
-                }
-            } else {
-                for di in 0..self.db.pkgs[pkg].depends.len() {
-                    let dep = self.db.pkgs[pkg].depends[di];
-                    let name0 = dep.name;
-                    if merge_index_complete(&mut self.db.names[name0].ss.merge_depends, num_options)
-                        && self.db.names[name0].ss.requirers == 0
-                    {
-                        // common dependency name with all
-                        self.db.names[name0].ss.requirers += 1;
-                        self.name_requirers_changed(name0);
-                        for pi in 0..self.db.names[name0].providers.len() {
-                            let p = self.db.names[name0].providers[pi].pkg;
-                            self.inherit_pinning_and_flags(p, Some(pkg));
-                        }
-                    }
-                }
-            }
-
-            // provides transitivity
-            let pname = self.db.pkgs[pkg].name;
-            if merge_index_complete(&mut self.db.names[pname].ss.merge_provides, num_options) {
-                let skip = self.db.names[pname].ss.has_virtual_provides;
-                self.exclude_non_providers(pname, name, skip);
-            }
-            for di in 0..self.db.pkgs[pkg].provides.len() {
-                let dn = self.db.pkgs[pkg].provides[di].name;
-                if merge_index_complete(&mut self.db.names[dn].ss.merge_provides, num_options) {
-                    let skip = self.db.names[dn].ss.has_virtual_provides;
-                    self.exclude_non_providers(dn, name, skip);
-                }
-            }
-
-            self.db.names[pname].ss.has_virtual_provides = false;
-            for di in 0..self.db.pkgs[pkg].provides.len() {
-                let dn = self.db.pkgs[pkg].provides[di].name;
-                self.db.names[dn].ss.has_virtual_provides = false;
-            }
+            self.propagate_common(name, pkg, num_options);
         }
 
         let done = !self.db.names[name]

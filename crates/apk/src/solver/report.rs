@@ -255,6 +255,131 @@ pub(crate) struct Committed {
     pub printed: Vec<(RawChange, String)>,
 }
 
+/// Counts of a changeset, as `apk_solver_commit_changeset` adds them up.
+struct Totals {
+    total_changes: usize,
+    size_diff: i64,
+    pkg_diff: i64,
+    download_size: u64,
+}
+
+fn totals(db: &Model, cs: &Changeset) -> Totals {
+    let mut t = Totals {
+        total_changes: 0,
+        size_diff: 0,
+        pkg_diff: 0,
+        download_size: 0,
+    };
+    for c in &cs.changes {
+        if c.new_pkg != c.old_pkg || c.reinstall || c.new_tag != c.old_tag {
+            t.total_changes += 1;
+        }
+        if let Some(n) = c.new_pkg {
+            t.size_diff += db.pkgs[n].installed_size as i64;
+            t.pkg_diff += 1;
+            if c.new_pkg != c.old_pkg && db.pkgs[n].repos & db.local_repos == 0 {
+                t.download_size += db.pkgs[n].size;
+            }
+        }
+        if let Some(o) = c.old_pkg {
+            t.size_diff -= db.pkgs[o].installed_size as i64;
+            t.pkg_diff -= 1;
+        }
+    }
+    t
+}
+
+/// The package lists and sizes apk prints with `-v` before committing.
+fn print_summary(db: &Model, cs: &Changeset, download_size: u64, size_diff: i64, out: &mut Out) {
+    let details = out.verbosity >= 2;
+    let mut sorted = cs.changes.clone();
+    sorted.sort_by(|a, b| {
+        crate::db::name_cmp_display(
+            &db.names[name_of_change(db, a)].name,
+            &db.names[name_of_change(db, b)].name,
+        )
+    });
+    let non_repo = |c: &RawChange| -> bool {
+        let Some(n) = c.new_pkg else { return false };
+        let name = &db.names[db.pkgs[n].name];
+        !name.has_repository_providers && (details || !name.name.starts_with('.'))
+    };
+    dump_packages(
+        db,
+        &sorted,
+        &non_repo,
+        false,
+        "NOTE: Consider running apk upgrade with --prune and/or --available.\n\
+         The following packages are no longer available from a repository",
+        out,
+    );
+    let mut r = dump_packages(
+        db,
+        &sorted,
+        &|c| c.new_pkg.is_none(),
+        details,
+        "The following packages will be REMOVED",
+        out,
+    );
+    let is_downgrade = |c: &RawChange| match (c.old_pkg, c.new_pkg) {
+        (Some(o), Some(n)) => db.version_cmp_pkgs(n, o) == std::cmp::Ordering::Less,
+        _ => false,
+    };
+    r += dump_packages(
+        db,
+        &sorted,
+        &is_downgrade,
+        details,
+        "The following packages will be DOWNGRADED",
+        out,
+    );
+    if r != 0 || out.verbosity > 2 {
+        dump_packages(
+            db,
+            &sorted,
+            &|c| c.old_pkg.is_none(),
+            details,
+            "The following NEW packages will be installed",
+            out,
+        );
+        let is_upgrade = |c: &RawChange| match (c.old_pkg, c.new_pkg) {
+            (Some(o), Some(n)) => o != n && db.version_cmp_pkgs(n, o) != std::cmp::Ordering::Less,
+            _ => false,
+        };
+        dump_packages(
+            db,
+            &sorted,
+            &is_upgrade,
+            details,
+            "The following packages will be upgraded",
+            out,
+        );
+        dump_packages(
+            db,
+            &sorted,
+            &|c| c.reinstall,
+            details,
+            "The following packages will be reinstalled",
+            out,
+        );
+        if download_size != 0 {
+            out.msg(&format!(
+                "Need to download {} of packages.",
+                human_size(download_size)
+            ));
+        }
+        out.msg(&format!(
+            "After this operation, {} of {}.",
+            human_size(size_diff.unsigned_abs()),
+            if size_diff < 0 {
+                "disk space will be freed"
+            } else {
+                "additional disk space will be used"
+            }
+        ));
+    }
+}
+
 /// `apk_solver_commit_changeset` in `--simulate` mode. `None` when the world names a tag that
 /// selects no repository.
 pub(crate) fn commit_changeset(
@@ -267,118 +392,16 @@ pub(crate) fn commit_changeset(
         out.err("Not committing changes due to missing repository tags.");
         return None;
     }
-    let mut total_changes = 0usize;
-    let mut size_diff: i64 = 0;
-    let mut pkg_diff: i64 = 0;
-    let mut download_size = 0u64;
-    for c in &cs.changes {
-        if c.new_pkg != c.old_pkg || c.reinstall || c.new_tag != c.old_tag {
-            total_changes += 1;
-        }
-        if let Some(n) = c.new_pkg {
-            size_diff += db.pkgs[n].installed_size as i64;
-            pkg_diff += 1;
-            if c.new_pkg != c.old_pkg && db.pkgs[n].repos & db.local_repos == 0 {
-                download_size += db.pkgs[n].size;
-            }
-        }
-        if let Some(o) = c.old_pkg {
-            size_diff -= db.pkgs[o].installed_size as i64;
-            pkg_diff -= 1;
-        }
-    }
+    let Totals {
+        total_changes,
+        size_diff,
+        pkg_diff,
+        download_size,
+    } = totals(db, cs);
     let digits = calc_precision(total_changes);
 
     if out.verbosity > 1 {
-        let details = out.verbosity >= 2;
-        let mut sorted = cs.changes.clone();
-        sorted.sort_by(|a, b| {
-            crate::db::name_cmp_display(
-                &db.names[name_of_change(db, a)].name,
-                &db.names[name_of_change(db, b)].name,
-            )
-        });
-        let non_repo = |c: &RawChange| -> bool {
-            let Some(n) = c.new_pkg else { return false };
-            let name = &db.names[db.pkgs[n].name];
-            !name.has_repository_providers && (details || !name.name.starts_with('.'))
-        };
-        dump_packages(
-            db,
-            &sorted,
-            &non_repo,
-            false,
-            "NOTE: Consider running apk upgrade with --prune and/or --available.\n\
-             The following packages are no longer available from a repository",
-            out,
-        );
-        let mut r = dump_packages(
-            db,
-            &sorted,
-            &|c| c.new_pkg.is_none(),
-            details,
-            "The following packages will be REMOVED",
-            out,
-        );
-        let is_downgrade = |c: &RawChange| match (c.old_pkg, c.new_pkg) {
-            (Some(o), Some(n)) => db.version_cmp_pkgs(n, o) == std::cmp::Ordering::Less,
-            _ => false,
-        };
-        r += dump_packages(
-            db,
-            &sorted,
-            &is_downgrade,
-            details,
-            "The following packages will be DOWNGRADED",
-            out,
-        );
-        if r != 0 || out.verbosity > 2 {
-            dump_packages(
-                db,
-                &sorted,
-                &|c| c.old_pkg.is_none(),
-                details,
-                "The following NEW packages will be installed",
-                out,
-            );
-            let is_upgrade = |c: &RawChange| match (c.old_pkg, c.new_pkg) {
-                (Some(o), Some(n)) => {
-                    o != n && db.version_cmp_pkgs(n, o) != std::cmp::Ordering::Less
-                }
-                _ => false,
-            };
-            dump_packages(
-                db,
-                &sorted,
-                &is_upgrade,
-                details,
-                "The following packages will be upgraded",
-                out,
-            );
-            dump_packages(
-                db,
-                &sorted,
-                &|c| c.reinstall,
-                details,
-                "The following packages will be reinstalled",
-                out,
-            );
-            if download_size != 0 {
-                out.msg(&format!(
-                    "Need to download {} of packages.",
-                    human_size(download_size)
-                ));
-            }
-            out.msg(&format!(
-                "After this operation, {} of {}.",
-                human_size(size_diff.unsigned_abs()),
-                if size_diff < 0 {
-                    "disk space will be freed"
-                } else {
-                    "additional disk space will be used"
-                }
-            ));
-        }
+        print_summary(db, cs, download_size, size_diff, out);
     }
 
     let mut errors = 0;

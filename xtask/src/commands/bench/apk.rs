@@ -1,17 +1,13 @@
-//! `cargo xtask bench apk-index|apk-install`: throughput of the `alpinist-apk` library.
+//! `cargo xtask bench apk-index`: how fast the `alpinist-apk` library writes an index
+//! (`apk-install` is in [`super::apk_install`]).
 //!
-//! Both generate small but real packages with [`PackageBuilder`] (signed, with directories,
-//! files, symlinks, a hard link, dependencies and provides) into `--dir` (default
-//! `build/bench/`, the file system the project builds on), removed afterwards unless `--keep`.
-//!
-//! - `apk-index` times `apk index --sign`: read and check every package, write and sign
-//!   `APKINDEX.tar.gz`.
-//! - `apk-install` times `apk add --initdb` of one world entry that pulls in every package
-//!   (open and verify the index, solve, check and plan each package, write the root and the
-//!   database), then `cp -r` of the installed tree as the file-system baseline. CPU time is
-//!   split into user (the library) and system (the kernel's file-system work); time spent
-//!   waiting for a CPU (other processes, such as a concurrent build) is reported apart from
-//!   time blocked on I/O.
+//! It generates small but real packages with
+//! [`PackageBuilder`](alpinist_apk::package::PackageBuilder) (signed, with directories,
+//! files, dependencies and provides) into `--dir` (default `build/bench/`, the file system
+//! the project builds on), removed afterwards unless `--keep`, or indexes the real packages
+//! of `--packages-dir`, and times `apk index --sign`: read and check every package, write
+//! and sign `APKINDEX.tar.gz`. With `--apk APK` it also times `cargo xtask apk index` and
+//! apk-tools' `apk index` side by side, as processes on the same files.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -19,24 +15,21 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context as _, Result};
 use clap::Args;
 
-use alpinist_apk::db::ScriptKind;
-use alpinist_apk::index::{ApkIndex, Repository};
-use alpinist_apk::install::{self, Transaction, Trust};
-use alpinist_apk::package::{PackageBuilder, Signer};
+use alpinist_apk::index::ApkIndex;
+use alpinist_apk::package::Signer;
 use alpinist_apk::pkginfo::PkgInfo;
-use alpinist_apk::sign::Keyring;
-use alpinist_apk::solver::{self, Action, Solver};
 use alpinist_apk::tarball::Header;
 
 use crate::commands::bench::apk_data::{
-    binary, build, dir, file, finish, hardlink, human, ms, scratch_dir, self_io, self_runq, signer,
-    symlink, syncfs, text, tree_size, Rng, Stats, Tree, EPOCH, WORDS,
+    binary, build, dir, file, finish, human, ms, scratch_dir, signer, text, Rng, Stats, EPOCH,
+    WORDS,
 };
-use crate::commands::bench::measure::{self_cpu, Cpu};
+use crate::commands::bench::measure::self_cpu;
 use crate::context::Context;
 use crate::exec::Cmd;
 
-const ARCH: &str = "x86_64";
+/// The arch of every generated package.
+pub(super) const ARCH: &str = "x86_64";
 
 #[derive(Args, Debug, Clone)]
 pub struct IndexArgs {
@@ -52,22 +45,13 @@ pub struct IndexArgs {
     /// Where to work [default: build/bench]
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
-}
-
-#[derive(Args, Debug, Clone)]
-pub struct InstallArgs {
-    /// How many packages to install (all pulled in by one world entry)
-    #[arg(long, value_name = "N", default_value_t = 200)]
-    pub packages: usize,
-    /// How many fresh roots to install into (and `cp -r` baselines to take)
-    #[arg(long, value_name = "N", default_value_t = 3)]
-    pub runs: usize,
-    /// Keep the repository and the roots (<DIR>/apk-install-*)
-    #[arg(long)]
-    pub keep: bool,
-    /// Where to work (e.g. /dev/shm to take the disk out) [default: build/bench]
+    /// Index the .apk files in DIR (real packages) instead of generated ones
     #[arg(long, value_name = "DIR")]
-    pub dir: Option<PathBuf>,
+    pub packages_dir: Option<PathBuf>,
+    /// Also time this apk-tools binary (`APK index --allow-untrusted -o OUT FILES`) side by
+    /// side with `cargo xtask apk index -o OUT FILES`, both as processes
+    #[arg(long, value_name = "APK")]
+    pub apk: Option<PathBuf>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -83,31 +67,16 @@ pub fn index(cx: &Context, a: &IndexArgs) -> Result<()> {
     std::fs::create_dir_all(&repo)?;
     let (signer, keys) = signer(&dir)?;
     println!(
-        "bench apk-index: {} packages, key {}, in {}",
-        a.packages,
+        "bench apk-index: key {}, in {}",
         signer.key_name,
         dir.display()
     );
 
-    let t0 = Instant::now();
-    let mut files = Vec::with_capacity(a.packages);
-    let mut bytes = 0u64;
-    for i in 0..a.packages {
-        let (name, info, entries) = index_package(i);
-        let pkg = build(info, entries, &signer)?;
-        bytes += pkg.len() as u64;
-        let path = repo.join(format!("{name}.apk"));
-        std::fs::write(&path, pkg).with_context(|| path.display().to_string())?;
-        files.push(path);
-    }
-    let gen = t0.elapsed();
-    println!(
-        "generate: {} signed packages ({}) in {:.2} s = {:.0} packages/s",
-        a.packages,
-        human(bytes),
-        gen.as_secs_f64(),
-        a.packages as f64 / gen.as_secs_f64()
-    );
+    let files = match &a.packages_dir {
+        Some(d) => existing_packages(d)?,
+        None => generate_index_packages(a.packages, &repo, &signer)?,
+    };
+    let n_packages = files.len();
 
     let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
     let out = repo.join("APKINDEX.tar.gz");
@@ -133,16 +102,16 @@ pub fn index(cx: &Context, a: &IndexArgs) -> Result<()> {
     // The result must be a good, signed index of every package.
     let idx = ApkIndex::read(&out)?;
     idx.verify_signature(&keys)?;
-    if idx.packages.len() != a.packages {
+    if idx.packages.len() != n_packages {
         bail!(
             "the index has {} records, not {}",
             idx.packages.len(),
-            a.packages
+            n_packages
         );
     }
 
     let s = Stats::new(&mut times);
-    let n = a.packages as f64;
+    let n = n_packages as f64;
     println!(
         "index --sign: {} runs, min {:.1} ms, median {:.1} ms, max {:.1} ms",
         times.len(),
@@ -170,7 +139,133 @@ pub fn index(cx: &Context, a: &IndexArgs) -> Result<()> {
         cpu.sys,
         wall.as_secs_f64()
     );
+    if let Some(apk) = &a.apk {
+        side_by_side(apk, &files, &dir, a.runs.max(5))?;
+    }
     finish(&dir, a.keep)
+}
+
+/// The `.apk` files directly in `dir`, sorted.
+fn existing_packages(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| dir.display().to_string())?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "apk"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        bail!("{}: no .apk files", dir.display());
+    }
+    let bytes: u64 = files
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum();
+    println!(
+        "{} packages ({}) from {}",
+        files.len(),
+        human(bytes),
+        dir.display()
+    );
+    Ok(files)
+}
+
+fn generate_index_packages(n: usize, repo: &Path, signer: &Signer) -> Result<Vec<PathBuf>> {
+    let t0 = Instant::now();
+    let mut files = Vec::with_capacity(n);
+    let mut bytes = 0u64;
+    for i in 0..n {
+        let (name, info, entries) = index_package(i);
+        let pkg = build(info, entries, signer)?;
+        bytes += pkg.len() as u64;
+        let path = repo.join(format!("{name}.apk"));
+        std::fs::write(&path, pkg).with_context(|| path.display().to_string())?;
+        files.push(path);
+    }
+    let gen = t0.elapsed();
+    println!(
+        "generate: {n} signed packages ({}) in {:.2} s = {:.0} packages/s",
+        human(bytes),
+        gen.as_secs_f64(),
+        n as f64 / gen.as_secs_f64()
+    );
+    Ok(files)
+}
+
+/// Runs `cmd` and returns how long it took; fails unless it succeeds.
+fn timed(cmd: &Cmd) -> Result<Duration> {
+    let t = Instant::now();
+    let out = cmd.output()?;
+    let d = t.elapsed();
+    if !out.status.success() {
+        bail!(
+            "`{}` failed ({}): {}",
+            cmd.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim_end()
+        );
+    }
+    Ok(d)
+}
+
+/// The records of an index as (C:, P:, V:), sorted.
+fn records(p: &Path) -> Result<Vec<(String, String, String)>> {
+    let mut v: Vec<_> = ApkIndex::read(p)?
+        .packages
+        .into_iter()
+        .map(|r| (r.checksum, r.name, r.version))
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
+/// `cargo xtask apk index` (this binary) and apk-tools' `apk index`, as processes on the
+/// same files, alternating; both indexes must list the same records (C:, P:, V:).
+fn side_by_side(apk: &Path, files: &[PathBuf], dir: &Path, runs: usize) -> Result<()> {
+    let ours_out = dir.join("alpinist.APKINDEX.tar.gz");
+    let theirs_out = dir.join("apk-tools.APKINDEX.tar.gz");
+    let me = std::env::current_exe()?;
+    let apk = apk.display().to_string();
+    let version = Cmd::new(&apk).arg("--version").output()?;
+    let ours_cmd = Cmd::new(me.display().to_string())
+        .args(["apk", "index", "-o"])
+        .arg(&ours_out)
+        .args(files);
+    let theirs_cmd = Cmd::new(&apk)
+        .args(["index", "--allow-untrusted", "-o"])
+        .arg(&theirs_out)
+        .args(files);
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        ours.push(timed(&ours_cmd)?);
+        theirs.push(timed(&theirs_cmd)?);
+    }
+    if records(&ours_out)? != records(&theirs_out)? {
+        bail!("the two indexes list different packages");
+    }
+    let (o, t) = (Stats::new(&mut ours), Stats::new(&mut theirs));
+    println!(
+        "side by side, {} packages, {runs} runs each (processes; apk-tools: {}):",
+        files.len(),
+        String::from_utf8_lossy(&version.stdout).trim()
+    );
+    println!(
+        "  alpinist  (cargo xtask apk index):              min {:.1} ms, median {:.1} ms",
+        ms(o.min),
+        ms(o.median)
+    );
+    println!(
+        "  apk-tools (apk index --allow-untrusted):        min {:.1} ms, median {:.1} ms",
+        ms(t.min),
+        ms(t.median)
+    );
+    println!(
+        "  alpinist / apk-tools: {:.2}x (median), {:.2}x (min); both list the same {} records",
+        o.median.as_secs_f64() / t.median.as_secs_f64(),
+        o.min.as_secs_f64() / t.min.as_secs_f64(),
+        files.len()
+    );
+    Ok(())
 }
 
 /// A package for the index benchmark: a few small files, varied names and versions,
@@ -253,7 +348,7 @@ fn index_names(i: usize) -> (String, String, String) {
 }
 
 /// Varied apk versions: suffixes, letters, several release numbers.
-fn version(i: usize) -> String {
+pub(super) fn version(i: usize) -> String {
     const SUF: [&str; 6] = ["", "_rc1", "_p2", "a", "_git20240101", "_beta3"];
     format!(
         "{}.{}.{}{}-r{}",
@@ -263,395 +358,4 @@ fn version(i: usize) -> String {
         SUF[i % SUF.len()],
         i % 4
     )
-}
-
-// ---------------------------------------------------------------------------------------------
-// apk-install
-// ---------------------------------------------------------------------------------------------
-
-pub fn install(cx: &Context, a: &InstallArgs) -> Result<()> {
-    if a.packages == 0 {
-        bail!("--packages must be at least 1");
-    }
-    let dir = scratch_dir(cx, a.dir.as_deref(), "apk-install")?;
-    let repo_dir = dir.join("repo");
-    let arch_dir = repo_dir.join(ARCH);
-    let keys_dir = dir.join("keys");
-    std::fs::create_dir_all(&arch_dir)?;
-    std::fs::create_dir_all(&keys_dir)?;
-    let (signer, _) = signer(&keys_dir)?;
-    println!(
-        "bench apk-install: {} packages, key {}, in {}",
-        a.packages,
-        signer.key_name,
-        dir.display()
-    );
-    generate_repo(a, &arch_dir, &signer)?;
-    let mut runs = Vec::new();
-    for k in 0..a.runs.max(1) {
-        let root = dir.join(format!("root-{k}"));
-        syncfs(&dir);
-        let r = install_once(&root, &repo_dir, &keys_dir, a.packages)?;
-        runs.push(r);
-    }
-    let root0 = dir.join("root-0");
-    let tree = tree_size(&root0);
-    let cps = time_cp(a, &dir, &root0)?;
-    print_runs(&runs, &tree);
-    print_summary(a, &runs, &cps, &tree);
-    finish(&dir, a.keep)
-}
-
-/// The signed packages of the benchmark and their index, in `arch_dir`.
-fn generate_repo(a: &InstallArgs, arch_dir: &Path, signer: &Signer) -> Result<()> {
-    let t0 = Instant::now();
-    let mut files = Vec::with_capacity(a.packages);
-    let mut apk_bytes = 0u64;
-    for i in 0..a.packages {
-        let (name, info, entries) = install_package(i, a.packages);
-        let mut b = PackageBuilder::new(info, EPOCH);
-        if i % 10 == 9 {
-            b.scripts.push((
-                ScriptKind::PostInstall,
-                format!("#!/bin/sh\necho {name}\n").into_bytes(),
-            ));
-        }
-        for (h, d) in entries {
-            b.push_entry(h, d);
-        }
-        let pkg = b.build(Some(signer))?;
-        apk_bytes += pkg.len() as u64;
-        let path = arch_dir.join(format!("{name}.apk"));
-        std::fs::write(&path, pkg).with_context(|| path.display().to_string())?;
-        files.push(path);
-    }
-    let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
-    let idx = ApkIndex::from_package_files(Some("bench".into()), &paths, None)?;
-    std::fs::write(
-        arch_dir.join("APKINDEX.tar.gz"),
-        idx.to_bytes(EPOCH, Some(signer))?,
-    )?;
-    println!(
-        "generate + index: {} signed packages ({}) in {:.2} s",
-        a.packages,
-        human(apk_bytes),
-        t0.elapsed().as_secs_f64()
-    );
-
-    Ok(())
-}
-
-/// `cp -r` of the installed tree, as often as the installs ran: (wall, CPU of cp, the
-/// flush after it).
-fn time_cp(a: &InstallArgs, dir: &Path, root0: &Path) -> Result<Vec<(Duration, f64, Duration)>> {
-    let mut cps = Vec::new();
-    for k in 0..a.runs.max(1) {
-        let dest = dir.join(format!("cp-{k}"));
-        syncfs(dir);
-        let c0 = self_cpu();
-        let t = Instant::now();
-        let st = Cmd::new("cp")
-            .arg("-r")
-            .arg(root0)
-            .arg(&dest)
-            .status_quiet()?;
-        let wall = t.elapsed();
-        if !st.success() {
-            bail!("cp -r failed ({st})");
-        }
-        let c = self_cpu() - c0;
-        let t = Instant::now();
-        syncfs(&dest);
-        cps.push((wall, c.child_user + c.child_sys, t.elapsed()));
-    }
-
-    Ok(cps)
-}
-
-/// One line per install run.
-fn print_runs(runs: &[InstallRun], tree: &Tree) {
-    println!(
-        "installed tree: {} regular files ({} hard links), {} dirs, {} symlinks, {} in files",
-        tree.files,
-        tree.hardlinks,
-        tree.dirs,
-        tree.symlinks,
-        human(tree.bytes)
-    );
-    println!(
-        "{:>4} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>9} {:>7}",
-        "run",
-        "open",
-        "solve",
-        "check",
-        "commit",
-        "wall",
-        "user",
-        "sys",
-        "runq",
-        "blocked",
-        "written",
-        "syncfs"
-    );
-    let msf = |secs: f64| format!("{:.0}ms", secs * 1e3);
-    for (k, r) in runs.iter().enumerate() {
-        println!(
-            "{:>4} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>9} {:>7}",
-            k,
-            msf(r.open.as_secs_f64()),
-            msf(r.solve.as_secs_f64()),
-            msf(r.check.as_secs_f64()),
-            msf(r.commit.as_secs_f64()),
-            msf(r.wall.as_secs_f64()),
-            msf(r.cpu.user),
-            msf(r.cpu.sys),
-            msf(r.runq),
-            msf(r.blocked()),
-            human(r.wchar),
-            msf(r.flush.as_secs_f64()),
-        );
-    }
-}
-
-/// The medians, `cp -r` beside them, and where the time went.
-fn print_summary(
-    a: &InstallArgs,
-    runs: &[InstallRun],
-    cps: &[(Duration, f64, Duration)],
-    tree: &Tree,
-) {
-    let mut walls: Vec<Duration> = runs.iter().map(|r| r.wall).collect();
-    let s = Stats::new(&mut walls);
-    let best = runs.iter().min_by_key(|r| r.wall).expect("one run");
-    let mb = tree.bytes as f64 / 1e6;
-    println!(
-        "install: min {:.0} ms, median {:.0} ms; {:.1} MB/s of file content ({:.0} packages/s, {:.0} files/s) at the median",
-        ms(s.min),
-        ms(s.median),
-        mb / s.median.as_secs_f64(),
-        a.packages as f64 / s.median.as_secs_f64(),
-        tree.files as f64 / s.median.as_secs_f64()
-    );
-    println!(
-        "  write() {}, storage-layer writes {} (best run)",
-        human(best.wchar),
-        human(best.write_bytes)
-    );
-    let mut cp_walls: Vec<Duration> = cps.iter().map(|c| c.0).collect();
-    let cs = Stats::new(&mut cp_walls);
-    println!(
-        "cp -r of the installed tree: min {:.0} ms, median {:.0} ms ({:.1} MB/s); cp CPU {:.0} ms; syncfs after {:.0} ms",
-        ms(cs.min),
-        ms(cs.median),
-        mb / cs.median.as_secs_f64(),
-        cps.iter().map(|c| c.1).fold(f64::INFINITY, f64::min) * 1e3,
-        cps.iter().map(|c| ms(c.2)).fold(f64::INFINITY, f64::min),
-    );
-    // Shares of the time the run would take alone: the run-queue wait is other processes
-    // (such as a concurrent build) holding the CPUs.
-    // Best against best: the least disturbed by other processes on either side.
-    let ratio = s.min.as_secs_f64() / cs.min.as_secs_f64();
-    let alone = (best.wall.as_secs_f64() - best.runq).max(1e-9);
-    let (user, sys, blocked) = (
-        best.cpu.user / alone,
-        best.cpu.sys / alone,
-        best.blocked() / alone,
-    );
-    println!(
-        "best run without its run-queue wait ({:.0} ms): library code (user) {:.0} %, kernel file-system work (sys) {:.0} %, blocked {:.0} %; install / cp -r (best runs) = {ratio:.1}x",
-        best.runq * 1e3,
-        100.0 * user,
-        100.0 * sys,
-        100.0 * blocked
-    );
-    println!(
-        "=> {}",
-        if ratio <= 1.5 {
-            "bound by the file system: within 1.5x of cp -r of the same tree"
-        } else if blocked >= 0.3 {
-            "waiting on the disk"
-        } else if user >= 0.5 {
-            "CPU-bound in the library (its user time is most of the time)"
-        } else {
-            "CPU-bound, shared between the library (user) and the kernel's file-system work (sys)"
-        }
-    );
-}
-
-/// One measured `apk add --initdb` into a fresh root.
-struct InstallRun {
-    open: Duration,
-    solve: Duration,
-    check: Duration,
-    commit: Duration,
-    wall: Duration,
-    flush: Duration,
-    cpu: Cpu,
-    /// Seconds spent runnable but waiting for a CPU.
-    runq: f64,
-    wchar: u64,
-    write_bytes: u64,
-}
-
-impl InstallRun {
-    /// Seconds neither on a CPU nor waiting for one: blocked on I/O (or anything else).
-    fn blocked(&self) -> f64 {
-        (self.wall.as_secs_f64() - self.cpu.user - self.cpu.sys - self.runq).max(0.0)
-    }
-}
-
-/// What `cargo xtask apk add --initdb --root ROOT --arch x86_64 --keys-dir KEYS -X REPO
-/// bench-0` does, in phases.
-fn install_once(root: &Path, repo: &Path, keys_dir: &Path, n: usize) -> Result<InstallRun> {
-    let io0 = self_io();
-    let runq0 = self_runq();
-    let cpu0 = self_cpu();
-    let t0 = Instant::now();
-    std::fs::create_dir_all(root)?;
-    install::init_root(root, ARCH)?;
-    let mut keys = Keyring::new();
-    keys.load_dir(keys_dir)?;
-    let r = Repository::open(repo, ARCH, &keys)?;
-    if !r.trusted {
-        bail!("the benchmark index does not verify");
-    }
-    let open = t0.elapsed();
-
-    let db = install::read_database(root)?;
-    let world = install::read_world(root)?;
-    let opts = solver::Options {
-        arches: vec![ARCH.to_string()],
-        ..solver::Options::default()
-    };
-    let repos = vec![solver::Repository::new(
-        r.path.display().to_string(),
-        r.index.packages.clone(),
-    )];
-    let solver = Solver::with_options(repos, &db, &world, opts);
-    let plan = solver
-        .add_args(
-            &[install_names(0).0.as_str()],
-            &solver::AddOptions::default(),
-        )
-        .map_err(|e| anyhow::anyhow!("{}", e.output().trim_end()))?;
-    if plan.changes.len() != n {
-        bail!(
-            "the solver planned {} changes, not {n}:\n{}",
-            plan.changes.len(),
-            plan.output()
-        );
-    }
-    let solve = t0.elapsed() - open;
-
-    install::install_keys(root, keys_dir)?;
-    let mut tx = Transaction::new(root, db);
-    for change in &plan.changes {
-        if change.action == Action::Remove {
-            bail!("unexpected removal of {}", change.name);
-        }
-        let Some(new) = &change.new else { continue };
-        let path = r.package_path(new);
-        let bytes = std::fs::read(&path).with_context(|| path.display().to_string())?;
-        tx.add(bytes, Trust::Identity(&new.checksum))
-            .with_context(|| path.display().to_string())?;
-    }
-    let check = t0.elapsed() - open - solve;
-    tx.commit()?;
-    install::write_world(root, &plan.world)?;
-    install::write_repositories(root, &[r.path.display().to_string()])?;
-    let wall = t0.elapsed();
-    let commit = wall - open - solve - check;
-    let cpu = self_cpu() - cpu0;
-    let runq = self_runq() - runq0;
-    let io = self_io();
-    let t = Instant::now();
-    syncfs(root);
-    Ok(InstallRun {
-        open,
-        solve,
-        check,
-        commit,
-        wall,
-        flush: t.elapsed(),
-        cpu,
-        runq,
-        wchar: io.0.saturating_sub(io0.0),
-        write_bytes: io.1.saturating_sub(io0.1),
-    })
-}
-
-/// The name and `so:` provide of package `i` of the install benchmark.
-fn install_names(i: usize) -> (String, String) {
-    let name = format!("bench-{}{i}", WORDS[i % WORDS.len()]);
-    let so = format!("so:lib{name}.so.1");
-    (name, so)
-}
-
-/// A package for the install benchmark: 20 regular files of 1-8 KiB (one of them also as a
-/// hard link), two symlinks, eight directories (five shared with other packages). Package
-/// `i` depends on `2i+1` (through its `so:` provide) and `2i+2` (by name and version), so
-/// package 0 pulls in all `n`.
-fn install_package(i: usize, n: usize) -> (String, PkgInfo, Vec<(Header, Vec<u8>)>) {
-    let (name, so) = install_names(i);
-    let version = version(i);
-    let mut depends = Vec::new();
-    if 2 * i + 1 < n {
-        depends.push(install_names(2 * i + 1).1);
-    }
-    if 2 * i + 2 < n {
-        depends.push(format!("{}>=0", install_names(2 * i + 2).0));
-    }
-    let info = PkgInfo {
-        generator: Some("abuild 3.12.0-r0".into()),
-        pkgname: name.clone(),
-        pkgver: version.clone(),
-        pkgdesc: format!("install benchmark package {i}"),
-        url: "https://example.org/".into(),
-        builddate: EPOCH,
-        packager: "Bench <bench@example.org>".into(),
-        arch: ARCH.into(),
-        origin: name.clone(),
-        commit: Some(String::new()),
-        maintainer: Some("Bench <bench@example.org>".into()),
-        license: "MIT".into(),
-        depends,
-        provides: vec![format!("{so}=1.0"), format!("cmd:{name}={version}")],
-        ..PkgInfo::default()
-    };
-    let mut rng = Rng::new(0x5eed ^ i as u64);
-    let share = format!("usr/share/{name}");
-    let lib = format!("usr/lib/lib{name}.so.1");
-    let mut entries = vec![
-        dir("etc"),
-        dir(&format!("etc/{name}")),
-        dir("usr"),
-        dir("usr/bin"),
-        dir("usr/lib"),
-        dir("usr/share"),
-        dir(&share),
-        dir(&format!("{share}/data")),
-        file(&format!("usr/bin/{name}"), 0o755, binary(&mut rng, 8192)),
-        file(&lib, 0o755, binary(&mut rng, 6144)),
-        file(
-            &format!("etc/{name}/{name}.conf"),
-            0o644,
-            text(&mut rng, 1024),
-        ),
-        file(&format!("{share}/README"), 0o644, text(&mut rng, 3072)),
-        symlink(&format!("usr/lib/lib{name}.so"), &format!("lib{name}.so.1")),
-        symlink(&format!("usr/bin/{name}-alias"), &name),
-        hardlink(&format!("usr/bin/{name}-hard"), &format!("usr/bin/{name}")),
-    ];
-    for k in 0..16 {
-        let size = 1024 + rng.below(7 * 1024) as usize;
-        let body = if k % 4 == 3 {
-            binary(&mut rng, size)
-        } else {
-            text(&mut rng, size)
-        };
-        entries.push(file(&format!("{share}/data/file{k:02}.txt"), 0o644, body));
-    }
-    // Archive order, with the hard link after its target.
-    entries.sort_by(|a, b| a.0.path.as_bytes().cmp(b.0.path.as_bytes()));
-    (format!("{name}-{version}"), info, entries)
 }

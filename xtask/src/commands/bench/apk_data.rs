@@ -1,5 +1,6 @@
 //! What the apk benchmarks are made of: generated packages (names, text and binary
-//! content, tar entries), a scratch directory, and measurements of this process.
+//! content, tar entries), a scratch directory, and measurements of this process (run
+//! queue, I/O, resident set size).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -192,6 +193,25 @@ pub(super) fn self_io() -> (u64, u64) {
             .unwrap_or(0)
     };
     (get("wchar:"), get("write_bytes:"))
+}
+
+/// A field of /proc/self/status in KiB (`VmRSS:`, `VmHWM:`).
+pub(super) fn status_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix(field))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Resets the peak resident set size (`VmHWM`) to the current one (`echo 5 >
+/// /proc/self/clear_refs`) and returns the current one, in bytes.
+pub(super) fn reset_peak_rss() -> u64 {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    status_kib("VmRSS:") << 10
 }
 
 /// Flushes the filesystem holding `path` (`sync -f`), so runs start without earlier

@@ -7,8 +7,8 @@
 //! the real store, so a benchmark run is never wasted work.
 
 //!
-//! [`toolchain`]: `bench toolchain` and `bench noop`; [`apk`]: the apk library's index
-//! and install; [`measure`]: CPU time and disk use.
+//! [`toolchain`]: `bench toolchain` and `bench noop`; [`apk`] and [`apk_install`]: the apk
+//! library's index and install; [`measure`]: CPU time and disk use.
 
 use anyhow::Result;
 use clap::Subcommand;
@@ -18,6 +18,7 @@ use crate::context::Context;
 
 pub mod apk;
 mod apk_data;
+pub mod apk_install;
 pub mod measure;
 pub mod toolchain;
 
@@ -36,7 +37,7 @@ pub enum BenchCommand {
     /// Time writing a signed APKINDEX.tar.gz for N generated packages (apk index --sign)
     ApkIndex(apk::IndexArgs),
     /// Time `apk add --initdb` of N generated packages into a fresh root, against `cp -r`
-    ApkInstall(apk::InstallArgs),
+    ApkInstall(apk_install::InstallArgs),
 }
 
 pub fn run(cx: &Context, what: BenchCommand) -> Result<()> {
@@ -44,6 +45,6 @@ pub fn run(cx: &Context, what: BenchCommand) -> Result<()> {
         BenchCommand::Toolchain(a) => toolchain::toolchain_cold(cx, &a.arch),
         BenchCommand::Noop { arch, runs } => toolchain::noop(cx, &arch.arch, runs),
         BenchCommand::ApkIndex(a) => apk::index(cx, &a),
-        BenchCommand::ApkInstall(a) => apk::install(cx, &a),
+        BenchCommand::ApkInstall(a) => apk_install::install(cx, &a),
     }
 }

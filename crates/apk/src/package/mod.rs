@@ -14,7 +14,7 @@
 //! [`PackageBuilder`] writes packages deterministically: entries sorted byte-wise, mtimes
 //! clamped to `SOURCE_DATE_EPOCH`, owners from a declared map, gzip as `gzip -n -9`.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::ops::Range;
 use std::os::unix::fs::MetadataExt;
@@ -26,14 +26,15 @@ use sha2::Sha256;
 
 use crate::db::ScriptKind;
 use crate::pkginfo::{PkgInfo, PkgInfoError};
-use crate::sign::{self, Keyring, PrivateKey, SigAlg, SignatureName};
+use crate::sign::{self, Keyring, PrivateKey, SigAlg};
 use crate::tarball::{
-    self, EntryType, GzMemberReader, Header, TarEnd, TarError, TarReader, TarStyle, TarWriter,
-    PAX_CHECKSUM_SHA1,
+    self, EntryType, Header, TarEnd, TarError, TarStyle, TarWriter, PAX_CHECKSUM_SHA1,
 };
 
-/// Largest signature or control member (decompressed) we read into memory.
-const MAX_CONTROL: u64 = 16 << 20;
+mod read;
+
+pub(crate) use read::first_member_was_signature;
+pub use read::{PackageReader, MAX_CONTROL, MAX_ENTRIES};
 
 /// The three parts of a v2 package, for error messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,8 +60,8 @@ pub enum PackageError {
     #[error("{part}: {what}")]
     Corrupt { part: Part, what: String },
     #[error("control: {0}")]
-    PkgInfo(#[from] PkgInfoError),
-    #[error("data: file {path}: {what}")]
+    PkgInfo(PkgInfoError),
+    #[error("data: file {}: {what}", shown(path))]
     File { path: String, what: String },
     #[error("signature: package is not signed")]
     Unsigned,
@@ -74,12 +75,14 @@ pub enum PackageError {
     IdentityMismatch { expected: String, actual: String },
     #[error("cannot write package: {0}")]
     Write(String),
-    #[error("{path}: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("{}: {error}", shown(path))]
+    Io { path: String, error: std::io::Error },
+}
+
+impl From<PkgInfoError> for PackageError {
+    fn from(e: PkgInfoError) -> Self {
+        PackageError::PkgInfo(e)
+    }
 }
 
 fn corrupt(part: Part, what: impl fmt::Display) -> PackageError {
@@ -87,6 +90,40 @@ fn corrupt(part: Part, what: impl fmt::Display) -> PackageError {
         part,
         what: what.to_string(),
     }
+}
+
+/// Text from a package or index as it is safe to print on one line: control characters
+/// (a newline, an escape sequence) are shown escaped, as `\n` or `\u{1b}`.
+pub fn shown(text: &str) -> Shown<'_> {
+    Shown(text)
+}
+
+/// See [`shown`].
+pub struct Shown<'a>(&'a str);
+
+impl fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in self.0.chars() {
+            if c.is_control() {
+                write!(f, "{}", c.escape_default())?;
+            } else {
+                fmt::Write::write_char(f, c)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Opens a package file for streaming, reading `buffer` bytes at a time.
+fn open_package(
+    path: &Path,
+    buffer: usize,
+) -> Result<std::io::BufReader<std::fs::File>, PackageError> {
+    let f = std::fs::File::open(path).map_err(|error| PackageError::Io {
+        path: path.display().to_string(),
+        error,
+    })?;
+    Ok(std::io::BufReader::with_capacity(buffer, f))
 }
 
 /// A `.SIGN.*` member.
@@ -173,269 +210,53 @@ pub fn decode_q1(value: &str) -> Option<Vec<u8>> {
     hex::decode(value.strip_prefix("X1")?).ok()
 }
 
-/// Decides, after the first member failed to read, whether it was a signature member: it
-/// was if a later gzip member inflates cleanly and starts with one of `names` (the first
-/// entry of a control or index member). A damaged signature leaves the next member intact,
-/// so this blames the right part without trusting anything inside the damaged member.
-pub(crate) fn first_member_was_signature(bytes: &[u8], names: &[&[u8]]) -> bool {
-    let starts_ok = |tar: &[u8]| {
-        names.iter().any(|n| {
-            tar.starts_with(n)
-                || tar
-                    .get(13..)
-                    .is_some_and(|t| tar.starts_with(b"./PaxHeaders/") && t.starts_with(n))
-        })
-    };
-    (1..bytes.len().saturating_sub(18))
-        .filter(|&i| bytes[i..].starts_with(&[0x1f, 0x8b, 8]))
-        .any(|i| {
-            tarball::inflate_member(bytes, i, MAX_CONTROL)
-                .map(|(tar, _)| starts_ok(&tar))
-                .unwrap_or(false)
-        })
-}
-
-/// Reads one small member (signature or control) into memory and splits its tar entries.
-#[allow(clippy::type_complexity)]
-fn read_small_member(
-    bytes: &[u8],
-    start: usize,
-    part: Part,
-) -> Result<(Vec<(Header, Vec<u8>)>, Range<usize>), PackageError> {
-    let (tar, range) =
-        tarball::inflate_member(bytes, start, MAX_CONTROL).map_err(|e| corrupt(part, e))?;
-    let mut r = TarReader::new(tar.as_slice());
-    let mut entries = Vec::new();
-    while let Some(h) = r.next_entry().map_err(|e| corrupt(part, e))? {
-        let data = r.read_data(MAX_CONTROL).map_err(|e| corrupt(part, e))?;
-        entries.push((h, data));
-    }
-    if r.saw_end_blocks() {
-        return Err(corrupt(
-            part,
-            "end-of-archive blocks inside the member (apk rejects them; use a cut tar)",
-        ));
-    }
-    Ok((entries, range))
-}
-
 impl Package {
+    /// A package with nothing read yet.
+    fn empty() -> Package {
+        Package {
+            signatures: Vec::new(),
+            pkginfo: PkgInfo::default(),
+            pkginfo_raw: Vec::new(),
+            scripts: Vec::new(),
+            control_headers: Vec::new(),
+            entries: Vec::new(),
+            control_gz: Vec::new(),
+            signature_range: None,
+            control_range: 0..0,
+            data_range: 0..0,
+            file_size: 0,
+        }
+    }
+
     /// Reads a package from its bytes and checks its integrity (not its trust).
     pub fn parse(bytes: &[u8]) -> Result<Package, PackageError> {
-        Package::parse_with(bytes, |_, _| Ok(()))
+        PackageReader::new(bytes)?.finish()
     }
 
-    /// Reads a file and parses it.
+    /// Reads a package file as a stream (memory does not grow with its files' sizes) and
+    /// checks its integrity.
     pub fn read(path: &Path) -> Result<Package, PackageError> {
-        let bytes = std::fs::read(path).map_err(|source| PackageError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Package::parse(&bytes)
+        PackageReader::new(open_package(path, 128 << 10)?)?.finish()
     }
 
-    /// Like [`Package::parse`], calling `on_entry` for every data entry with its content
-    /// (empty for anything but regular files) once that content has been checked.
-    pub fn parse_with(
-        bytes: &[u8],
-        mut on_entry: impl FnMut(&DataEntry, &[u8]) -> Result<(), PackageError>,
-    ) -> Result<Package, PackageError> {
-        if bytes.is_empty() {
-            return Err(corrupt(Part::Control, "empty file"));
-        }
-        if bytes.starts_with(b"ADB") {
-            return Err(corrupt(
-                Part::Control,
-                "this is a v3 (ADB) package; only v2 is supported",
-            ));
-        }
-        // Member 1: the signature member if it holds only `.SIGN.*` entries.
-        let (first, first_range) =
-            read_small_member(bytes, 0, Part::Control).map_err(|e| match e {
-                PackageError::Corrupt { what, .. }
-                    if first_member_was_signature(bytes, &[b".PKGINFO\0"]) =>
-                {
-                    corrupt(Part::Signature, what)
-                }
-                e => e,
+    /// Reads only what an index needs: the signature and control members, and the data
+    /// member's gzip header; `file_size` is the file's size. The data is not checked.
+    pub fn read_head(path: &Path) -> Result<Package, PackageError> {
+        // The control member is a few KiB: a small buffer reads little more than that.
+        let file = open_package(path, 16 << 10)?;
+        let size = file
+            .get_ref()
+            .metadata()
+            .map_err(|error| PackageError::Io {
+                path: path.display().to_string(),
+                error,
             })?;
-        let is_sig = !first.is_empty() && first.iter().all(|(h, _)| h.path.starts_with(".SIGN."));
-        let (signatures, signature_range, control, control_range) = if is_sig {
-            let sigs = first
-                .into_iter()
-                .filter(|(h, _)| h.size <= sign::MAX_SIGNATURE)
-                .map(|(h, data)| {
-                    let (alg, key_name) = match sign::parse_signature_name(&h.path) {
-                        Some(SignatureName::Rsa { alg, key_name }) => {
-                            (Some(alg), key_name.to_string())
-                        }
-                        _ => (None, String::new()),
-                    };
-                    SignatureEntry {
-                        name: h.path,
-                        alg,
-                        key_name,
-                        signature: data,
-                    }
-                })
-                .collect();
-            if first_range.end >= bytes.len() {
-                return Err(corrupt(
-                    Part::Control,
-                    "missing (file ends after signature)",
-                ));
-            }
-            let (control, control_range) =
-                read_small_member(bytes, first_range.end, Part::Control)?;
-            (sigs, Some(first_range), control, control_range)
-        } else {
-            (Vec::new(), None, first, first_range)
-        };
-
-        // Control: `.PKGINFO` and scripts.
-        let mut pkginfo_raw = None;
-        let mut scripts = Vec::new();
-        let mut control_headers = Vec::new();
-        for (h, data) in control {
-            if h.path == ".PKGINFO" {
-                pkginfo_raw = Some(data);
-            } else if let Some(kind) =
-                ScriptKind::parse(&h.path).filter(|_| h.path.starts_with('.'))
-            {
-                scripts.push((kind, data));
-            } else if h.path == ".INSTALL" {
-                return Err(corrupt(
-                    Part::Control,
-                    "v1 package (.INSTALL) is not supported",
-                ));
-            } else if h.path.starts_with(".SIGN.") {
-                return Err(corrupt(
-                    Part::Control,
-                    "signature entry inside the control member",
-                ));
-            } else if !h.path.starts_with('.') {
-                return Err(corrupt(
-                    Part::Control,
-                    format!(
-                        "unexpected entry {:?} (data inside the control member)",
-                        h.path
-                    ),
-                ));
-            }
-            control_headers.push(h);
-        }
-        let pkginfo_raw = pkginfo_raw.ok_or_else(|| corrupt(Part::Control, "no .PKGINFO"))?;
-        let pkginfo = PkgInfo::parse(&pkginfo_raw)?;
-        let datahash = pkginfo
-            .datahash
-            .clone()
-            .ok_or_else(|| corrupt(Part::Control, ".PKGINFO has no datahash"))?;
-        let control_gz = bytes[control_range.clone()].to_vec();
-
-        // Data: stream it, checking each entry.
-        if control_range.end >= bytes.len() {
-            return Err(corrupt(Part::Data, "missing (file ends after control)"));
-        }
-        let mut gz =
-            GzMemberReader::new(bytes, control_range.end).map_err(|e| corrupt(Part::Data, e))?;
-        let mut entries: Vec<DataEntry> = Vec::new();
-        let mut dirs: HashSet<String> = HashSet::new();
-        let mut regular: HashSet<String> = HashSet::new();
-        {
-            let mut tar = TarReader::new(&mut gz);
-            while let Some(h) = tar.next_entry().map_err(|e| corrupt(Part::Data, e))? {
-                let file_err = |what: &str| PackageError::File {
-                    path: h.path.clone(),
-                    what: what.to_string(),
-                };
-                if let Some(why) = unsafe_path_reason(&h.path) {
-                    return Err(file_err(why));
-                }
-                if let Some((parent, _)) = h.path.rsplit_once('/') {
-                    if !dirs.contains(parent) {
-                        return Err(file_err(
-                            "no directory entry for its parent earlier in the archive",
-                        ));
-                    }
-                }
-                let declared = match h.pax_value(PAX_CHECKSUM_SHA1) {
-                    Some(_) => Some(
-                        h.sha1_checksum()
-                            .ok_or_else(|| file_err("malformed APK-TOOLS.checksum.SHA1"))?,
-                    ),
-                    None => None,
-                };
-                let mut data = Vec::new();
-                match h.entry_type {
-                    EntryType::Regular => {
-                        data = tar
-                            .read_data(u64::MAX)
-                            .map_err(|e| corrupt(Part::Data, e))?;
-                        let want = declared.ok_or_else(|| {
-                            file_err("no APK-TOOLS.checksum.SHA1 record (apk 3 refuses it)")
-                        })?;
-                        if Sha1::digest(&data).as_slice() != want {
-                            return Err(file_err("content does not match APK-TOOLS.checksum.SHA1"));
-                        }
-                        regular.insert(h.path.clone());
-                    }
-                    EntryType::Symlink => {
-                        if let Some(want) = declared {
-                            if Sha1::digest(h.link_name.as_bytes()).as_slice() != want {
-                                return Err(file_err(
-                                    "link target does not match APK-TOOLS.checksum.SHA1",
-                                ));
-                            }
-                        }
-                    }
-                    EntryType::Hardlink => {
-                        if !regular.contains(&h.link_name) {
-                            return Err(file_err("hard link to a path not earlier in the package"));
-                        }
-                    }
-                    EntryType::Directory => {
-                        dirs.insert(h.path.clone());
-                    }
-                    EntryType::Char | EntryType::Block | EntryType::Fifo => {}
-                    EntryType::Other(f) => {
-                        return Err(file_err(&format!("unsupported tar type {:?}", f as char)))
-                    }
-                }
-                let entry = DataEntry {
-                    header: h,
-                    sha1: declared,
-                };
-                on_entry(&entry, &data)?;
-                entries.push(entry);
-            }
-        }
-        let data_range = gz.finish().map_err(|e| corrupt(Part::Data, e))?;
-        if data_range.end != bytes.len() {
-            return Err(corrupt(
-                Part::Data,
-                "bytes after the data member (it must be a single gzip member)",
-            ));
-        }
-        let actual = hex::encode(Sha256::digest(&bytes[data_range.clone()]));
-        if actual != datahash {
-            return Err(corrupt(
-                Part::Data,
-                format!("SHA-256 {actual} does not match datahash {datahash}"),
-            ));
-        }
-        Ok(Package {
-            signatures,
-            pkginfo,
-            pkginfo_raw,
-            scripts,
-            control_headers,
-            entries,
-            control_gz,
-            signature_range,
-            control_range,
-            data_range,
-            file_size: bytes.len() as u64,
-        })
+        let r = PackageReader::new(file)?;
+        let start = r.data_start();
+        let mut pkg = r.into_package();
+        pkg.data_range = start..size.len() as usize;
+        pkg.file_size = size.len();
+        Ok(pkg)
     }
 
     /// `Q1` + base64 SHA-1 of the compressed control member: the `C:` identity.
@@ -590,6 +411,20 @@ fn write_err(e: TarError) -> PackageError {
     PackageError::Write(e.to_string())
 }
 
+fn io_error(p: &Path) -> impl FnOnce(std::io::Error) -> PackageError + '_ {
+    move |error| PackageError::Io {
+        path: p.display().to_string(),
+        error,
+    }
+}
+
+fn sha1_of_file(p: &Path) -> Result<sha1::digest::Output<Sha1>, PackageError> {
+    let mut f = std::fs::File::open(p).map_err(io_error(p))?;
+    let mut h = Sha1::new();
+    std::io::copy(&mut f, &mut h).map_err(io_error(p))?;
+    Ok(h.finalize())
+}
+
 /// Builds a v2 package from entries and metadata.
 #[derive(Debug, Clone)]
 pub struct PackageBuilder {
@@ -602,7 +437,15 @@ pub struct PackageBuilder {
     pub source_date_epoch: u64,
     /// Compute `size` from the entries (spec §4.2). On by default.
     pub compute_size: bool,
-    entries: Vec<(Header, Vec<u8>)>,
+    entries: Vec<(Header, Content)>,
+}
+
+/// Where a data entry's content comes from.
+#[derive(Debug, Clone)]
+enum Content {
+    Bytes(Vec<u8>),
+    /// A file read when the package is built (so a tree is never held in memory).
+    File(PathBuf),
 }
 
 impl PackageBuilder {
@@ -620,11 +463,17 @@ impl PackageBuilder {
     /// packages). [`PackageBuilder::build`] adds the checksum record unless the header
     /// already has one.
     pub fn push_entry(&mut self, header: Header, data: Vec<u8>) {
-        self.entries.push((header, data));
+        self.entries.push((header, Content::Bytes(data)));
     }
 
-    pub fn entries(&self) -> impl Iterator<Item = (&Header, &[u8])> {
-        self.entries.iter().map(|(h, d)| (h, d.as_slice()))
+    /// Adds a regular file whose content is read from `path` when the package is built,
+    /// streamed rather than held in memory; `header.size` must be its size then.
+    pub fn push_file(&mut self, header: Header, path: PathBuf) {
+        self.entries.push((header, Content::File(path)));
+    }
+
+    pub fn entries(&self) -> impl Iterator<Item = &Header> {
+        self.entries.iter().map(|(h, _)| h)
     }
 
     /// Adds every entry under `dir` (not `dir` itself), sorted byte-wise by relative path as
@@ -638,7 +487,7 @@ impl PackageBuilder {
     ) -> Result<(), PackageError> {
         let io = |p: &Path| {
             let p = p.display().to_string();
-            move |source| PackageError::Io { path: p, source }
+            move |error| PackageError::Io { path: p, error }
         };
         let mut paths: Vec<(Vec<u8>, PathBuf)> = Vec::new();
         let mut stack = vec![dir.to_path_buf()];
@@ -675,7 +524,7 @@ impl PackageBuilder {
                 MtimePolicy::Clamp => file_mtime.min(self.source_date_epoch),
                 MtimePolicy::Fixed => self.source_date_epoch,
             };
-            let mut data = Vec::new();
+            let data = Vec::new();
             if ft.is_dir() {
                 h.entry_type = EntryType::Directory;
             } else if ft.is_symlink() {
@@ -694,20 +543,21 @@ impl PackageBuilder {
                     if let Some(first) = inodes.get(&key) {
                         h.entry_type = EntryType::Hardlink;
                         h.link_name = first.clone();
-                        self.entries.push((h, data));
+                        self.entries.push((h, Content::Bytes(data)));
                         continue;
                     }
                     inodes.insert(key, rel.clone());
                 }
-                data = std::fs::read(&full).map_err(io(&full))?;
-                h.size = data.len() as u64;
+                h.size = md.len();
+                self.entries.push((h, Content::File(full)));
+                continue;
             } else {
                 return Err(PackageError::Write(format!(
                     "{}: only files, directories and symlinks can be packaged",
                     full.display()
                 )));
             }
-            self.entries.push((h, data));
+            self.entries.push((h, Content::Bytes(data)));
         }
         Ok(())
     }
@@ -728,26 +578,40 @@ impl PackageBuilder {
         }
     }
 
-    /// Writes the package; signs it when `signer` is given.
-    pub fn build(&self, signer: Option<&Signer>) -> Result<Vec<u8>, PackageError> {
-        // Data member: GNU-tar-like posix tar with checksums, padded to a 10240 record.
-        let mut data = TarWriter::new(Vec::new(), TarStyle::GnuPosix);
+    /// The gzip'd data member: GNU-tar-like posix tar with checksums, padded to a 10240
+    /// record, compressed as it is written (file contents are streamed, read twice: once for
+    /// their checksum record, once for the archive).
+    fn data_member(&self) -> Result<Vec<u8>, PackageError> {
+        let mut data = TarWriter::new(tarball::gzip_encoder(Vec::new()), TarStyle::GnuPosix);
         for (h, content) in &self.entries {
             let mut h = h.clone();
             // A checksum already in the header is kept (tests build bad packages that way).
-            let digest = match h.entry_type {
+            let digest = match (h.entry_type, content) {
                 _ if h.pax_value(PAX_CHECKSUM_SHA1).is_some() => None,
-                EntryType::Regular => Some(Sha1::digest(content)),
-                EntryType::Symlink => Some(Sha1::digest(h.link_name.as_bytes())),
+                (EntryType::Regular, Content::Bytes(d)) => Some(Sha1::digest(d)),
+                (EntryType::Regular, Content::File(p)) => Some(sha1_of_file(p)?),
+                (EntryType::Symlink, _) => Some(Sha1::digest(h.link_name.as_bytes())),
                 _ => None,
             };
             if let Some(d) = digest {
                 h.pax
                     .push((PAX_CHECKSUM_SHA1.to_string(), hex::encode(d).into_bytes()));
             }
-            data.append(&h, content).map_err(write_err)?;
+            match content {
+                Content::Bytes(d) => data.append(&h, d).map_err(write_err)?,
+                Content::File(p) => {
+                    let mut f = std::fs::File::open(p).map_err(io_error(p))?;
+                    data.append_reader(&h, &mut f).map_err(write_err)?;
+                }
+            }
         }
-        let data_gz = tarball::gzip(&data.finish(TarEnd::GnuRecord).map_err(write_err)?);
+        let gz = data.finish(TarEnd::GnuRecord).map_err(write_err)?;
+        gz.finish().map_err(|e| PackageError::Write(e.to_string()))
+    }
+
+    /// Writes the package; signs it when `signer` is given.
+    pub fn build(&self, signer: Option<&Signer>) -> Result<Vec<u8>, PackageError> {
+        let data_gz = self.data_member()?;
 
         let mut info = self.pkginfo.clone();
         if self.compute_size {

@@ -1,0 +1,679 @@
+//! Checking a package against the root and planning its writes ([`Transaction::add_file`]).
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::io::{BufRead, Write as _};
+use std::path::Path;
+
+use super::commit::{Op, STAGE_PREFIX};
+use super::{InstallError, Transaction, Trust, INSTALLER_DIRS, INSTALLER_FILES};
+use crate::db::{Acl, InstalledFile, InstalledPackage, PackageInfo, Script};
+use crate::dep::{self, Dependency};
+use crate::index;
+use crate::limits;
+use crate::package::{self, shown, DataEntry, Package, PackageError, PackageReader};
+use crate::rootdir::{join, split_parent, Node, MAX_SYMLINKS};
+use crate::tarball::EntryType;
+
+/// One package being planned; merged into the transaction once all of it is checked.
+struct PackagePlan {
+    /// `name-version (file)`, for messages.
+    who: String,
+    name: String,
+    record: InstalledPackage,
+    replaces: Vec<Dependency>,
+    origin: String,
+    /// Declared installed size (`.PKGINFO` `size`) and content seen so far.
+    declared: u64,
+    content: u64,
+    /// Nodes this package creates, by resolved path.
+    added: HashMap<String, Node>,
+    ops: Vec<Op>,
+    /// Names in the stage holding this package's files (removed if it is refused).
+    staged: Vec<String>,
+    /// (archive path, previous owner) of files taken over from other packages.
+    taken: Vec<(String, String)>,
+    /// Archive path → resolved path and digest, for hard links.
+    dests: HashMap<String, (String, Option<String>)>,
+    /// Archive paths seen, to refuse duplicates.
+    seen: HashSet<String>,
+    /// Archive paths of files (not directories) shipped.
+    shipped: Vec<String>,
+    /// Where the installer's files are, given what is planned; cleared when a symlink is
+    /// planned (only a symlink changes where a path leads).
+    installer: RefCell<Option<InstallerPaths>>,
+    /// Symlinks (resolved paths) its paths were resolved through: they must stay.
+    via: RefCell<HashSet<String>>,
+}
+
+/// The installer's files and directories, resolved.
+struct InstallerPaths {
+    files: [String; INSTALLER_FILES.len()],
+    dirs: [String; INSTALLER_DIRS.len()],
+    db: String,
+    etc_apk: String,
+}
+
+fn pkg_err(who: &str) -> impl FnOnce(PackageError) -> InstallError + '_ {
+    move |error| InstallError::Package {
+        package: who.to_string(),
+        error,
+    }
+}
+
+/// Checks trust before any data is read, and the package against its index record.
+fn check_trust(pkg: &Package, trust: Trust<'_>) -> Result<(), PackageError> {
+    let record = match trust {
+        Trust::Keys(keys) => {
+            pkg.verify_signature(keys)?;
+            None
+        }
+        Trust::Index(r) => Some(r),
+        Trust::Untrusted(r) => r,
+    };
+    if let Some(r) = record {
+        pkg.verify_identity(&r.checksum)?;
+        let (name, version) = (&pkg.pkginfo.pkgname, &pkg.pkginfo.pkgver);
+        if *name != r.name || *version != r.version {
+            return Err(PackageError::Corrupt {
+                part: package::Part::Control,
+                what: format!(
+                    "the package is {}-{} but the index lists it as {}-{}",
+                    shown(name),
+                    shown(version),
+                    shown(&r.name),
+                    shown(&r.version)
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+impl Transaction {
+    /// Checks the package file at `path` completely and plans its installation; its file
+    /// contents are staged inside the root. On error the transaction and the root are
+    /// unchanged.
+    pub fn add_file(
+        &mut self,
+        path: &Path,
+        trust: Trust<'_>,
+    ) -> Result<&InstalledPackage, InstallError> {
+        let label = path.display().to_string();
+        let f = std::fs::File::open(path).map_err(|error| InstallError::Io {
+            path: label.clone(),
+            error,
+        })?;
+        self.add_reader(
+            &label,
+            std::io::BufReader::with_capacity(128 << 10, f),
+            trust,
+        )
+    }
+
+    /// [`Transaction::add_file`] for a package in memory; `label` names it in messages.
+    pub fn add_bytes(
+        &mut self,
+        label: &str,
+        bytes: &[u8],
+        trust: Trust<'_>,
+    ) -> Result<&InstalledPackage, InstallError> {
+        self.add_reader(label, bytes, trust)
+    }
+
+    /// [`Transaction::add_file`] for a package read from `src`.
+    pub fn add_reader<B: BufRead>(
+        &mut self,
+        label: &str,
+        src: B,
+        trust: Trust<'_>,
+    ) -> Result<&InstalledPackage, InstallError> {
+        let mut reader = PackageReader::new(src).map_err(pkg_err(label))?;
+        let info = &reader.package().pkginfo;
+        let who = format!("{}-{} ({label})", shown(&info.pkgname), shown(&info.pkgver));
+        check_trust(reader.package(), trust).map_err(pkg_err(&who))?;
+        let mut plan = self.start_plan(reader.package(), who)?;
+        if let Trust::Index(r) | Trust::Untrusted(Some(r)) = trust {
+            // Its C:, P: and V: are the package's (checked above); its A: may have been
+            // rewritten (`apk index --rewrite-arch` for noarch packages), and apk records
+            // the index's.
+            if !r.arch.is_empty() {
+                plan.record.info.arch = r.arch.clone();
+            }
+        }
+        let r = self
+            .plan_data(&mut reader, &mut plan)
+            .and_then(|()| reader.finish().map_err(pkg_err(&plan.who)))
+            .and_then(|pkg| {
+                // `S:` is the file's size, known once the whole file is read.
+                plan.record.info.size = pkg.file_size;
+                self.check_record(&plan)
+            });
+        if let Err(e) = r {
+            if let Some(stage) = &self.stage {
+                plan.staged.iter().for_each(|s| stage.discard(s));
+            }
+            return Err(e);
+        }
+        let name = plan.name.clone();
+        self.merge(plan);
+        Ok(self.db.get(&name).expect("just inserted"))
+    }
+
+    fn start_plan(&self, pkg: &Package, who: String) -> Result<PackagePlan, InstallError> {
+        let info = &pkg.pkginfo;
+        let replaces = dep::parse_list_lenient(&info.replaces.join(" ")).0;
+        let mut record = InstalledPackage::new(index::package_info(pkg, None));
+        record.replaces = replaces.clone();
+        record.replaces_priority = info.replaces_priority.unwrap_or(0);
+        record.scripts = pkg
+            .scripts
+            .iter()
+            .map(|(kind, body)| Script {
+                kind: *kind,
+                body: body.clone(),
+            })
+            .collect();
+        record.triggers = info.triggers.clone();
+        if let Some(what) = limits::index_problem(&record.info) {
+            return Err(InstallError::Refused { package: who, what });
+        }
+        Ok(PackagePlan {
+            who,
+            name: info.pkgname.clone(),
+            record,
+            replaces,
+            origin: info.origin.clone(),
+            declared: info.size,
+            content: 0,
+            added: HashMap::new(),
+            ops: Vec::new(),
+            staged: Vec::new(),
+            taken: Vec::new(),
+            dests: HashMap::new(),
+            seen: HashSet::new(),
+            shipped: Vec::new(),
+            installer: RefCell::new(None),
+            via: RefCell::new(HashSet::new()),
+        })
+    }
+
+    fn plan_data<B: BufRead>(
+        &mut self,
+        reader: &mut PackageReader<B>,
+        plan: &mut PackagePlan,
+    ) -> Result<(), InstallError> {
+        while let Some(e) = reader.next_entry().map_err(pkg_err(&plan.who))? {
+            let e = e.clone();
+            self.plan_entry(plan, &e)?;
+            if e.header.entry_type == EntryType::Regular && !skipped(e.path()) {
+                self.stage_content(reader, plan, &e)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Streams a regular file's content into the stage and plans its move into place.
+    fn stage_content<B: BufRead>(
+        &mut self,
+        reader: &mut PackageReader<B>,
+        plan: &mut PackagePlan,
+        e: &DataEntry,
+    ) -> Result<(), InstallError> {
+        let h = &e.header;
+        plan.content += h.size;
+        if plan.content > plan.declared.max(1) {
+            return Err(InstallError::Refused {
+                package: plan.who.clone(),
+                what: format!(
+                    "{}: files hold more than the {} bytes .PKGINFO declares (size)",
+                    shown(&h.path),
+                    plan.declared
+                ),
+            });
+        }
+        let (uid, gid) = self.ids.resolve(h);
+        let owner = self.owner_ids.owner(uid, gid, h.mode, Some(h.mtime));
+        let root = &self.root;
+        let stage = self.stage.as_mut().expect("created by plan_file");
+        let (name, mut f) = stage.create_file(root, h.mode & 0o777)?;
+        plan.staged.push(name.clone());
+        let rel = stage.rel(&name);
+        let io = |error| InstallError::Io {
+            path: root.display(&rel),
+            error,
+        };
+        reader
+            .copy_content(|chunk| f.write_all(chunk))
+            .map_err(pkg_err(&plan.who))?
+            .map_err(io)?;
+        owner.apply(&f).map_err(io)?;
+        let dest = plan.dests[&h.path].0.clone();
+        plan.ops.push(Op::Place { dest, staged: name });
+        Ok(())
+    }
+}
+
+/// Top-level names starting with a dot are silently skipped by apk (spec §5.7).
+fn skipped(path: &str) -> bool {
+    !path.contains('/') && path.starts_with('.')
+}
+
+impl Transaction {
+    /// Checks one data entry against the root and plans it (files are staged by the
+    /// caller).
+    fn plan_entry(&mut self, plan: &mut PackagePlan, e: &DataEntry) -> Result<(), InstallError> {
+        let h = &e.header;
+        let path = h.path.as_str();
+        let refuse = |what: &str| InstallError::Path {
+            package: plan.who.clone(),
+            path: path.to_string(),
+            what: what.to_string(),
+        };
+        if skipped(path) {
+            return Ok(());
+        }
+        if !plan.seen.insert(path.to_string()) {
+            return Err(refuse("appears more than once in the package"));
+        }
+        if matches!(
+            h.entry_type,
+            EntryType::Char | EntryType::Block | EntryType::Fifo
+        ) {
+            return Err(refuse("device nodes and fifos are not installed"));
+        }
+        if path.split('/').any(|c| c.len() > 255) {
+            return Err(refuse("a path component is longer than 255 bytes"));
+        }
+        if h.uid == u32::MAX || h.gid == u32::MAX {
+            return Err(refuse("owner id 4294967295 is not a valid id"));
+        }
+        let is_dir = h.entry_type == EntryType::Directory;
+        let dest = self.resolve(plan, path, is_dir)?;
+        self.check_dest(plan, path, &dest, is_dir)?;
+        let (uid, gid) = self.ids.resolve(h);
+        if is_dir {
+            plan.record.dir_mut(path).acl = Acl::new(uid, gid, h.mode & 0o7777);
+            plan.added.insert(dest.clone(), Node::Dir);
+            let owner = self.owner_ids.owner(uid, gid, h.mode, None);
+            plan.ops.push(Op::Dir { dest, owner });
+            return Ok(());
+        }
+        self.check_owner(plan, path)?;
+        self.plan_file(plan, e, dest, uid, gid)
+    }
+
+    /// Records a file, symlink or hard link and plans the last two.
+    fn plan_file(
+        &mut self,
+        plan: &mut PackagePlan,
+        e: &DataEntry,
+        dest: String,
+        uid: u32,
+        gid: u32,
+    ) -> Result<(), InstallError> {
+        let h = &e.header;
+        let digest = match h.entry_type {
+            EntryType::Hardlink => plan.dests.get(&h.link_name).and_then(|d| d.1.clone()),
+            _ => e.sha1.map(|d| package::q1(&d)),
+        };
+        let (dir, base) = split_parent(&h.path);
+        let mut file = InstalledFile::new(base, digest.clone());
+        file.acl = Acl::new(uid, gid, h.mode & 0o7777);
+        match h.entry_type {
+            EntryType::Regular => {
+                plan.added.insert(dest.clone(), Node::File);
+            }
+            EntryType::Symlink => {
+                file.acl.mode = 0o777;
+                plan.added
+                    .insert(dest.clone(), Node::Symlink(h.link_name.clone()));
+                *plan.installer.borrow_mut() = None;
+                let owner = self.owner_ids.owner(uid, gid, 0o777, None);
+                let chown = owner.chown.then_some((uid, gid));
+                self.stage()?;
+                let (root, stage) = (&self.root, self.stage.as_mut().expect("created"));
+                let staged = stage.symlink(root, &h.link_name, chown)?;
+                plan.staged.push(staged.clone());
+                plan.ops.push(Op::Place {
+                    dest: dest.clone(),
+                    staged,
+                });
+            }
+            _ => {
+                let Some((source, _)) = plan.dests.get(&h.link_name).cloned() else {
+                    return Err(InstallError::Path {
+                        package: plan.who.clone(),
+                        path: h.path.clone(),
+                        what: format!(
+                            "hard link to {}, which is not installed",
+                            shown(&h.link_name)
+                        ),
+                    });
+                };
+                plan.added.insert(dest.clone(), Node::File);
+                plan.ops.push(Op::Hardlink {
+                    dest: dest.clone(),
+                    source,
+                });
+            }
+        }
+        plan.record.dir_mut(dir).files.push(file);
+        plan.shipped.push(h.path.clone());
+        plan.dests.insert(h.path.clone(), (dest, digest));
+        if h.entry_type == EntryType::Regular {
+            // The stage must exist before the content is streamed into it.
+            self.stage()?;
+        }
+        Ok(())
+    }
+
+    /// A file of another installed package needs `replaces` or the same origin.
+    fn check_owner(&self, plan: &mut PackagePlan, path: &str) -> Result<(), InstallError> {
+        let Some(owner) = self.owners.get(path) else {
+            return Ok(());
+        };
+        if *owner == plan.name {
+            return Ok(());
+        }
+        let same_origin = !plan.origin.is_empty()
+            && self
+                .db
+                .get(owner)
+                .is_some_and(|p| p.info.origin == plan.origin);
+        if !plan.replaces.iter().any(|r| r.name == *owner) && !same_origin {
+            return Err(InstallError::Conflict {
+                package: plan.who.clone(),
+                path: path.to_string(),
+                owner: owner.clone(),
+            });
+        }
+        plan.taken.push((path.to_string(), owner.clone()));
+        Ok(())
+    }
+
+    /// What may be at `dest`, where it is, and what is there now.
+    fn check_dest(
+        &mut self,
+        plan: &PackagePlan,
+        path: &str,
+        dest: &str,
+        is_dir: bool,
+    ) -> Result<(), InstallError> {
+        let refuse = |what: String| InstallError::Path {
+            package: plan.who.clone(),
+            path: path.to_string(),
+            what,
+        };
+        if dest.is_empty() {
+            return Err(refuse("resolves to the root itself".into()));
+        }
+        if dest.starts_with(STAGE_PREFIX) {
+            return Err(refuse(
+                "resolves into the installer's staging directory".into(),
+            ));
+        }
+        if let Some(what) = self.installer_owned(plan, dest, is_dir) {
+            return Err(refuse(what));
+        }
+        let (parent, _) = split_parent(dest);
+        if !parent.is_empty() && self.lookup(plan, parent)? != Some(Node::Dir) {
+            return Err(refuse(format!(
+                "its directory {} is not a directory in the root",
+                shown(parent)
+            )));
+        }
+        // Where the path really is, when a symlink took it elsewhere.
+        let at = if dest == path {
+            String::new()
+        } else {
+            format!(" ({})", shown(dest))
+        };
+        match (self.lookup(plan, dest)?, is_dir) {
+            (None | Some(Node::Dir), true) => Ok(()),
+            (Some(Node::Dir), false) => Err(refuse(format!("is a directory in the root{at}"))),
+            (Some(Node::Other), _) => Err(refuse(format!(
+                "is a device, fifo or socket in the root{at}"
+            ))),
+            (Some(_), true) => Err(refuse(format!("is not a directory in the root{at}"))),
+            (_, false) => Ok(()),
+        }
+    }
+
+    /// Why `dest` belongs to the installer, if it does: its files, anything but a directory
+    /// in `lib/apk/db`, `world`/`arch`/`repositories` (and names made from them) in
+    /// `etc/apk`, or one of its directories as anything but a directory.
+    fn installer_owned(&mut self, plan: &PackagePlan, dest: &str, is_dir: bool) -> Option<String> {
+        if plan.installer.borrow().is_none() {
+            let paths = InstallerPaths {
+                files: INSTALLER_FILES.map(|f| self.resolve_quiet(plan, f)),
+                dirs: INSTALLER_DIRS.map(|d| self.resolve_quiet(plan, d)),
+                db: self.resolve_quiet(plan, "lib/apk/db"),
+                etc_apk: self.resolve_quiet(plan, "etc/apk"),
+            };
+            *plan.installer.borrow_mut() = Some(paths);
+        }
+        let cache = plan.installer.borrow();
+        let p = cache.as_ref().expect("just filled");
+        if let Some(i) = p.files.iter().position(|f| f == dest) {
+            return Some(format!("only the installer writes {}", INSTALLER_FILES[i]));
+        }
+        if is_dir {
+            return None;
+        }
+        if p.dirs.iter().any(|d| d == dest) {
+            return Some("is a directory the installer writes into".into());
+        }
+        let (parent, name) = split_parent(dest);
+        if parent == p.db {
+            return Some("only the installer writes in lib/apk/db".into());
+        }
+        let own = ["world", "arch", "repositories"];
+        if parent == p.etc_apk
+            && own
+                .iter()
+                .any(|o| name == *o || name.strip_prefix(o).is_some_and(|r| r.starts_with('.')))
+        {
+            return Some(format!("etc/apk/{name} is a name only the installer uses"));
+        }
+        None
+    }
+
+    /// What is at the resolved path `rel`: planned (this package, then the transaction),
+    /// else on disk.
+    fn lookup(&mut self, plan: &PackagePlan, rel: &str) -> Result<Option<Node>, InstallError> {
+        if let Some(n) = plan.added.get(rel).or_else(|| self.overlay.get(rel)) {
+            return Ok(Some(n.clone()));
+        }
+        if self.removed.contains(rel) {
+            return Ok(None);
+        }
+        self.lookup_disk(rel)
+    }
+
+    pub(super) fn lookup_disk(&mut self, rel: &str) -> Result<Option<Node>, InstallError> {
+        if let Some(n) = self.disk.get(rel) {
+            return Ok(n.clone());
+        }
+        let n = self.root.lstat(rel).map_err(|error| InstallError::Io {
+            path: self.root.display(rel),
+            error,
+        })?;
+        self.disk.insert(rel.to_string(), n.clone());
+        Ok(n)
+    }
+
+    /// Where an installer path is, given what is planned (empty when it cannot be resolved).
+    fn resolve_quiet(&mut self, plan: &PackagePlan, path: &str) -> String {
+        self.resolve(plan, path, false).unwrap_or_default()
+    }
+
+    /// Resolves `path` (archive form) to a path under the root with no symlink in it,
+    /// following symlinks chroot-style; a relative target that climbs above the root is
+    /// refused. The last component is followed only if `follow_last`.
+    fn resolve(
+        &mut self,
+        plan: &PackagePlan,
+        path: &str,
+        follow_last: bool,
+    ) -> Result<String, InstallError> {
+        let mut resolved: Vec<String> = Vec::new();
+        let mut queue: VecDeque<String> = path.split('/').map(str::to_string).collect();
+        let (mut hops, mut via) = (0, String::new());
+        while let Some(comp) = queue.pop_front() {
+            match comp.as_str() {
+                "" | "." => continue,
+                ".." if resolved.pop().is_none() => {
+                    return Err(InstallError::Escape {
+                        package: plan.who.clone(),
+                        path: path.to_string(),
+                        link: via,
+                    })
+                }
+                ".." => continue,
+                _ => {}
+            }
+            let is_last = queue.iter().all(|c| c.is_empty() || c == ".");
+            let candidate = join(&resolved.join("/"), &comp);
+            if is_last && !follow_last {
+                return Ok(candidate);
+            }
+            match self.lookup(plan, &candidate)? {
+                Some(Node::Symlink(target)) => {
+                    hops += 1;
+                    if hops > MAX_SYMLINKS {
+                        return Err(InstallError::Path {
+                            package: plan.who.clone(),
+                            path: path.to_string(),
+                            what: "too many levels of symlinks".into(),
+                        });
+                    }
+                    via = format!("{candidate} -> {target}");
+                    plan.via.borrow_mut().insert(candidate.clone());
+                    if target.starts_with('/') {
+                        resolved.clear();
+                    }
+                    for (i, c) in target.split('/').enumerate() {
+                        queue.insert(i, c.to_string());
+                    }
+                }
+                Some(Node::File | Node::Other) if !is_last => {
+                    return Err(InstallError::Path {
+                        package: plan.who.clone(),
+                        path: path.to_string(),
+                        what: format!("{} is not a directory", shown(&candidate)),
+                    })
+                }
+                _ => resolved.push(comp),
+            }
+        }
+        Ok(resolved.join("/"))
+    }
+
+    /// The database record apk-tools must be able to write and read back.
+    fn check_record(&self, plan: &PackagePlan) -> Result<(), InstallError> {
+        match limits::record_problem(&plan.record) {
+            Some(what) => Err(InstallError::Refused {
+                package: plan.who.clone(),
+                what,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Everything checked: the package's plan becomes part of the transaction.
+    fn merge(&mut self, plan: PackagePlan) {
+        let name = plan.name;
+        let old = self.db.get(&name).cloned();
+        // Files of the old version that the new one no longer ships (as a file or a
+        // directory), unless a path of this transaction goes through them.
+        let via = plan.via.into_inner();
+        if let Some(old) = &old {
+            for f in old.file_paths() {
+                if self.owners.get(&f) == Some(&name) {
+                    self.owners.remove(&f);
+                    if !plan.seen.contains(&f) {
+                        let empty = PackagePlan::empty(&name);
+                        if let Ok(dest) = self.resolve(&empty, &f, false) {
+                            if !via.contains(&dest) {
+                                self.plan_removal(dest);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        self.traversed.extend(via);
+        for (path, owner) in plan.taken {
+            if let Some(p) = self.db.get_mut(&owner) {
+                let (dir, base) = split_parent(&path);
+                if let Some(d) = p.dirs.iter_mut().find(|d| d.path == dir) {
+                    d.files.retain(|f| f.name != base);
+                }
+            }
+        }
+        for f in plan.shipped {
+            self.owners.insert(f, name.clone());
+        }
+        self.package_paths
+            .extend(plan.dests.into_values().map(|d| d.0));
+        self.overlay.extend(plan.added);
+        self.ops.extend(plan.ops);
+        self.db.insert(plan.record);
+        self.extra.db_changed = true;
+    }
+
+    /// Plans removing an installed package: its files (not its directories) and its
+    /// database record. Removing a package that is not installed does nothing.
+    pub fn remove(&mut self, name: &str) -> Result<(), InstallError> {
+        let Some(old) = self.db.get(name).cloned() else {
+            return Ok(());
+        };
+        let plan = PackagePlan::empty(name);
+        for f in old.file_paths() {
+            if self.owners.get(&f).map(String::as_str) == Some(name) {
+                self.owners.remove(&f);
+                let dest = self.resolve(&plan, &f, false)?;
+                self.plan_removal(dest);
+            }
+        }
+        self.db.remove(name);
+        self.extra.db_changed = true;
+        Ok(())
+    }
+
+    /// Plans moving `dest` away, unless a planned path goes through it (a symlink that
+    /// then stays, owned by no package). Later packages see it gone.
+    fn plan_removal(&mut self, dest: String) {
+        if self.traversed.contains(&dest) {
+            return;
+        }
+        self.overlay.remove(&dest);
+        self.removed.insert(dest.clone());
+        self.ops.push(Op::Remove { dest });
+    }
+}
+
+impl PackagePlan {
+    /// A plan with nothing in it, to resolve paths for a package being removed.
+    fn empty(name: &str) -> PackagePlan {
+        PackagePlan {
+            who: shown(name).to_string(),
+            name: name.to_string(),
+            record: InstalledPackage::new(PackageInfo::default()),
+            replaces: Vec::new(),
+            origin: String::new(),
+            declared: 0,
+            content: 0,
+            added: HashMap::new(),
+            ops: Vec::new(),
+            staged: Vec::new(),
+            taken: Vec::new(),
+            dests: HashMap::new(),
+            seen: HashSet::new(),
+            shipped: Vec::new(),
+            installer: RefCell::new(None),
+            via: RefCell::new(HashSet::new()),
+        }
+    }
+}
