@@ -12,6 +12,16 @@ pub struct SourcesFile {
     pub source: Vec<IdenticalEntry>,
     #[serde(default)]
     pub substitute: Vec<AportSubstitute>,
+    #[serde(default)]
+    pub unobtainable: Vec<Unobtainable>,
+}
+
+/// A recipe's source that no origin here has: what was searched, for the error.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Unobtainable {
+    pub file: String,
+    pub searched: String,
 }
 
 #[derive(Debug, Deserialize)]

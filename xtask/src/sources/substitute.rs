@@ -37,6 +37,8 @@ pub struct Identical {
 pub struct AportSources {
     identical: BTreeMap<String, Identical>,
     substitutes: BTreeMap<String, Vec<AportSubstitute>>,
+    /// What was searched for the files no origin has.
+    searched: BTreeMap<String, String>,
 }
 
 impl AportSources {
@@ -61,6 +63,9 @@ impl AportSources {
                     },
                 );
             }
+            for u in f.unobtainable {
+                all.searched.insert(u.file, u.searched);
+            }
             for s in f.substitute {
                 if s.file == s.for_file {
                     bail!(
@@ -76,6 +81,11 @@ impl AportSources {
             }
         }
         Ok(all)
+    }
+
+    /// What was searched for a file no origin has, when someone did.
+    pub fn searched(&self, file: &str) -> Option<&str> {
+        self.searched.get(file).map(|s| s.as_str())
     }
 
     /// Where this very file can be had besides its URLs.

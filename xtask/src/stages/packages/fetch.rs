@@ -107,10 +107,13 @@ fn fetch_remote(
     let say = |m: &str| {
         let _ = run.log.line(m);
     };
-    let resolved = cx
-        .resolver(&say)
-        .resolve(&spec)
-        .with_context(|| format!("{}: source {}", r.path.display(), s.name))?;
+    let resolved = cx.resolver(&say).resolve(&spec).with_context(|| {
+        let searched = sources
+            .searched(&s.name)
+            .map(|w| format!(" (also searched: {w})"))
+            .unwrap_or_default();
+        format!("{}: source {}{searched}", r.path.display(), s.name)
+    })?;
     let mut used = SourceUse {
         file: s.name.clone(),
         sha512: s.sha512.clone(),
