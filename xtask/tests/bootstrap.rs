@@ -94,6 +94,33 @@ fn bootstrap_fixtures_makes_a_root_filesystem_that_verifies() {
     for stage in ["toolchain", "packages", "rootfs", "verify-rootfs"] {
         assert!(r["stages"][stage].is_number(), "stage {stage}: {r}");
     }
+    // subst-hello's upstream tarball is not on the fixture mirror: the report records
+    // the documented substitute that stood in for it, where it came from, and why.
+    let subst = r["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["aport"] == "subst-hello")
+        .unwrap_or_else(|| panic!("subst-hello not in the report: {r}"));
+    let src = &subst["sources"][0];
+    assert_eq!(src["file"], "subst-hello-1.0.tar.gz", "{subst}");
+    assert_eq!(
+        src["substitute"]["file"], "subst-hello_1.0.orig.tar.xz",
+        "{subst}"
+    );
+    assert!(
+        src["substitute"]["why"].as_str().unwrap().len() > 10,
+        "{subst}"
+    );
+    assert!(src["origin"].is_string(), "{subst}");
+    assert!(
+        subst["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("substitute")),
+        "{subst}"
+    );
     // The table names every aport of the set.
     for n in ["fixture-base", "alpinist-apk", "busybox", "foo-utils"] {
         assert!(
