@@ -85,6 +85,12 @@ pub fn run(cx: &mut Context, o: &Options) -> Result<()> {
         names.len()
     );
 
+    // Everything the three stages run on the build machine, installed before stage 1
+    // starts (as root) or named at once (otherwise); what single recipes need follows
+    // when they are evaluated.
+    crate::host::require(&cx.layout, crate::config::host::Purpose::Build)?;
+    crate::host::require(&cx.layout, crate::config::host::Purpose::Check)?;
+
     // Stage 1.
     let t = Instant::now();
     crate::stages::toolchain::build(cx, &arch.name)?;
