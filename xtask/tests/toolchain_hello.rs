@@ -132,6 +132,18 @@ fn execute(a: &Arch, tc: &Path, bin: &Path, static_: bool, hide: Option<&Path>) 
             .arg(sysroot.join("usr/lib"))
             .arg(bin));
     }
+    if let Some(min) = &a.qemu_min_version {
+        let have = xtask::host::qemu::installed_version(a).unwrap_or_else(|| "none".into());
+        assert!(
+            xtask::host::qemu::at_least(&have, min),
+            "{}: {} is qemu {have}, older than {min} that this arch needs; run \
+             `sudo cargo xtask setup --arch {}` (or `cargo xtask test --arch {}` as root)",
+            a.name,
+            a.qemu_binary(),
+            a.name,
+            a.name
+        );
+    }
     run(command(a.qemu_binary(), hide)
         .arg("-L")
         .arg(&sysroot)

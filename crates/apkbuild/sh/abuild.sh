@@ -85,44 +85,30 @@ want_check() {
 }
 
 # --- arch and triplets ----------------------------------------------------------------
+# Alpine arch names and triplets come from alpinist's arch files (toolchains/arch/*.toml),
+# handed over as ALPINIST_ARCH_TRIPLETS="aarch64=aarch64-alpine-linux-musl …".
 arch_to_triplet() {
-	case "$1" in
-	x86) echo i586-alpine-linux-musl ;;
-	x86_64) echo x86_64-alpine-linux-musl ;;
-	armhf) echo armv6-alpine-linux-musleabihf ;;
-	armv7) echo armv7-alpine-linux-musleabihf ;;
-	armel) echo armv5-alpine-linux-musleabi ;;
-	aarch64) echo aarch64-alpine-linux-musl ;;
-	ppc) echo powerpc-alpine-linux-musl ;;
-	ppc64) echo powerpc64-alpine-linux-musl ;;
-	ppc64le) echo powerpc64le-alpine-linux-musl ;;
-	s390x) echo s390x-alpine-linux-musl ;;
-	riscv32) echo riscv32-alpine-linux-musl ;;
-	riscv64) echo riscv64-alpine-linux-musl ;;
-	loongarch64) echo loongarch64-alpine-linux-musl ;;
-	mips | mipsel | mips64 | mips64el) echo "$1-alpine-linux-musl" ;;
-	*) echo unknown ;;
-	esac
+	local e
+	for e in $ALPINIST_ARCH_TRIPLETS; do
+		if [ "${e%%=*}" = "$1" ]; then
+			echo "${e#*=}"
+			return 0
+		fi
+	done
+	echo unknown
 }
 arch_to_hostspec() { arch_to_triplet "$@"; }
+# The arch whose triplet has the same CPU part (i586-…, armv7-…, powerpc64le-…).
 triplet_to_arch() {
-	case "$1" in
-	aarch64-*-*-*) echo aarch64 ;;
-	armv5*-*-*-*eabi) echo armel ;;
-	armv6*-*-*-*eabihf) echo armhf ;;
-	armv7*-*-*-*eabihf) echo armv7 ;;
-	i[0-9]86-*-*-*) echo x86 ;;
-	x86_64-*-*-*) echo x86_64 ;;
-	powerpc-*-*-*) echo ppc ;;
-	powerpc64-*-*-*) echo ppc64 ;;
-	powerpc64le-*-*-*) echo ppc64le ;;
-	s390x-*-*-*) echo s390x ;;
-	riscv32-*-*-*) echo riscv32 ;;
-	riscv64-*-*-*) echo riscv64 ;;
-	loongarch64-*-*-*) echo loongarch64 ;;
-	mips*-*-*-*) echo "${1%%-*}" ;;
-	*) return 1 ;;
-	esac
+	local e t
+	for e in $ALPINIST_ARCH_TRIPLETS; do
+		t="${e#*=}"
+		if [ "${t%%-*}" = "${1%%-*}" ]; then
+			echo "${e%%=*}"
+			return 0
+		fi
+	done
+	return 1
 }
 triplet_to_libc() {
 	case "$1" in
@@ -437,19 +423,9 @@ _alp_meson_list() {
 }
 
 _alp_meson_cross() {
-	local family cpu endian=little
-	case "$CARCH" in
-	aarch64) family=aarch64 cpu=aarch64 ;;
-	armv7) family=arm cpu=armv7 ;;
-	armhf) family=arm cpu=armv6 ;;
-	x86) family=x86 cpu=i586 ;;
-	x86_64) family=x86_64 cpu=x86_64 ;;
-	ppc64le) family=ppc64 cpu=ppc64le ;;
-	s390x) family=s390x cpu=s390x endian=big ;;
-	riscv64) family=riscv64 cpu=riscv64 ;;
-	loongarch64) family=loongarch64 cpu=loongarch64 ;;
-	*) family="$CARCH" cpu="$CARCH" ;;
-	esac
+	# Meson's names for the arch, from its arch file.
+	local family="${ALPINIST_MESON_CPU_FAMILY:-$CARCH}" cpu="${ALPINIST_MESON_CPU:-$CARCH}"
+	local endian="${ALPINIST_ENDIAN:-little}"
 	local f="$tmpdir/meson-cross-$CARCH.ini"
 	mkdir -p "$tmpdir"
 	cat >"$f" <<-EOF

@@ -75,7 +75,7 @@ impl Global {
 
 #[derive(Args, Clone)]
 pub struct ArchArgs {
-    /// Alpine arch name (x86, x86_64, armhf, armv7, aarch64, ppc64le, s390x, riscv64, loongarch64)
+    /// Alpine arch name: one of toolchains/arch/*.toml (`cargo xtask arches` lists them)
     #[arg(long, value_name = "ARCH")]
     pub arch: String,
 }

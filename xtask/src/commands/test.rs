@@ -22,6 +22,7 @@ pub fn run(cx: &Context, t: TestArgs) -> Result<()> {
     crate::host::require(&cx.layout, Purpose::Check)?;
     for a in &arches {
         crate::stages::toolchain::build(cx, a)?;
+        crate::host::qemu::ensure(cx.arches.get(a)?)?;
     }
     // The fixture root's apk is Rust, cross-compiled for the tested arches.
     let targets: Vec<String> = arches

@@ -21,6 +21,9 @@ pub struct Arch {
     pub triple: String,
     /// Suffix of the qemu-user binary (`qemu-<qemu>` / `qemu-<qemu>-static`).
     pub qemu: String,
+    /// The oldest qemu-user that runs this arch's code, where older ones cannot.
+    #[serde(default)]
+    pub qemu_min_version: Option<String>,
     /// musl's `ARCH` (the directory under `arch/` in musl's tree).
     pub musl_arch: String,
     /// musl's dynamic loader file name in `/lib`.
@@ -34,6 +37,40 @@ pub struct Arch {
     pub binutils: ComponentFlags,
     #[serde(default)]
     pub musl: MuslFlags,
+    /// How CMake names the arch.
+    pub cmake: CmakeNames,
+    /// How Meson names the arch.
+    pub meson: MesonNames,
+    /// How Rust names the arch.
+    pub rust: RustNames,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CmakeNames {
+    /// `CMAKE_SYSTEM_PROCESSOR` in the toolchain file.
+    pub system_processor: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MesonNames {
+    /// `cpu_family` of `[host_machine]` (one of Meson's reference CPU families).
+    pub cpu_family: String,
+    /// `cpu` of `[host_machine]`.
+    pub cpu: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RustNames {
+    /// Rust's target triple (for recipes that build Rust code with rustup's standard
+    /// library).
+    pub target: String,
+    /// `std::env::consts::ARCH` when alpinist itself runs on this arch, for the arch
+    /// that is the build machine (`CBUILD`); at most one file may claim a value.
+    #[serde(default)]
+    pub host_arch: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,16 +122,7 @@ impl Arch {
 
     /// True when programs for this arch run directly on the machine alpinist runs on.
     pub fn is_native(&self) -> bool {
-        let host = match std::env::consts::ARCH {
-            "x86_64" => "x86_64",
-            "aarch64" => "aarch64",
-            "s390x" => "s390x",
-            "powerpc64" => "ppc64le",
-            "riscv64" => "riscv64",
-            "loongarch64" => "loongarch64",
-            _ => return false,
-        };
-        host == self.name
+        self.rust.host_arch.as_deref() == Some(std::env::consts::ARCH)
     }
 
     fn check(&self, file: &Path) -> Result<()> {
@@ -142,6 +170,13 @@ impl Arch {
                 self.triple
             );
         }
+        if !self.rust.target.contains("-linux-musl") {
+            bail!(
+                "{}: rust.target {:?} is not a Rust musl target (<cpu>-unknown-linux-musl*)",
+                file.display(),
+                self.rust.target
+            );
+        }
         if !self.loader.starts_with("ld-musl-") || !self.loader.ends_with(".so.1") {
             bail!(
                 "{}: loader {:?} is not ld-musl-<x>.so.1",
@@ -153,22 +188,10 @@ impl Arch {
     }
 }
 
-/// All arches known to this checkout, by Alpine name.
 impl Arch {
-    /// Rust's name for the same target (for recipes that build Rust code with rustup's
-    /// standard library): Alpine's vendor becomes `unknown`; armv6 is Rust's `arm`,
-    /// riscv64 its `riscv64gc`.
+    /// Rust's name for the same target (`rust.target`).
     pub fn rust_target(&self) -> String {
-        let mut parts: Vec<String> = self.triple.split('-').map(str::to_string).collect();
-        if parts.len() == 4 {
-            parts[1] = "unknown".into();
-        }
-        match parts[0].as_str() {
-            "armv6" => parts[0] = "arm".into(),
-            "riscv64" => parts[0] = "riscv64gc".into(),
-            _ => {}
-        }
-        parts.join("-")
+        self.rust.target.clone()
     }
 }
 
@@ -205,7 +228,35 @@ impl ArchTable {
         if arches.is_empty() {
             bail!("no arch files (*.toml) in {}", dir.display());
         }
+        let mut claimed: BTreeMap<&str, &str> = BTreeMap::new();
+        for a in arches.values() {
+            if let Some(h) = a.rust.host_arch.as_deref() {
+                if let Some(other) = claimed.insert(h, &a.name) {
+                    bail!(
+                        "{}: rust.host_arch = {h:?} is also claimed by {other}.toml; \
+                         give it to one arch only",
+                        dir.join(format!("{}.toml", a.name)).display()
+                    );
+                }
+            }
+        }
         Ok(ArchTable { arches })
+    }
+
+    /// The arch alpinist itself runs on (its `rust.host_arch` is this program's
+    /// `std::env::consts::ARCH`), if an arch file claims it.
+    pub fn build_machine(&self) -> Option<&Arch> {
+        self.arches.values().find(|a| a.is_native())
+    }
+
+    /// Every arch's Alpine name and triple, `name=triple` separated by spaces: abuild's
+    /// `arch_to_hostspec`/`triplet_to_arch` table, handed to recipes.
+    pub fn triplets(&self) -> String {
+        self.arches
+            .values()
+            .map(|a| format!("{}={}", a.name, a.triple))
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     pub fn get(&self, name: &str) -> Result<&Arch> {

@@ -102,6 +102,7 @@ pub fn evaluate(cx: &Context, arch: &Arch, dir: &Path, settings: &BuildSettings)
     let tmp = cx.layout.build.join("tmp").join("eval");
     std::fs::create_dir_all(&tmp)?;
     let env = recipe_env(
+        &cx.arches,
         arch,
         Path::new("/nonexistent"),
         Path::new("/nonexistent"),

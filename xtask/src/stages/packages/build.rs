@@ -14,7 +14,7 @@ use crate::fsutil::{copy_tree, sha256_hex};
 use crate::keys::SigningKeyRef;
 use crate::stages::packages::accounts;
 use crate::stages::packages::aport::alpinist_checkout;
-use crate::stages::packages::env::recipe_env;
+use crate::stages::packages::env::{arch_env, recipe_env};
 use crate::stages::packages::fetch::{fetch_sources, SOURCES_JSON};
 use crate::stages::packages::order::{dep_name, split_deps};
 use crate::stages::packages::runtime::RuntimePackages;
@@ -122,7 +122,14 @@ impl AportBuild {
         toolchain: &Path,
         extra: &[(String, String)],
     ) -> Vec<(String, String)> {
-        let mut env = recipe_env(&self.arch, toolchain, &t.sysroot, &self.settings, cx.jobs);
+        let mut env = recipe_env(
+            &cx.arches,
+            &self.arch,
+            toolchain,
+            &t.sysroot,
+            &self.settings,
+            cx.jobs,
+        );
         env.extend(extra.iter().cloned());
         env.extend([
             ("HOME".into(), t.home.display().to_string()),
@@ -199,6 +206,9 @@ impl Step<Context> for AportBuild {
             sha256_hex(alpinist_apkbuild::ABUILD_SH.as_bytes()),
         );
         i.flag("arch", &self.arch.name);
+        for (k, v) in arch_env(&cx.arches, &self.arch) {
+            i.flag(k, v);
+        }
         i.flag("signing-key", &self.key.fingerprint);
         i.flag("sysroot", self.sysroot_deps.join(" "));
         i.flag(

@@ -2,11 +2,12 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::arch::Arch;
+use crate::config::arch::{Arch, ArchTable};
 use crate::stages::packages::BuildSettings;
 
 /// The environment an APKBUILD sees for a cross build (abuild's, §1.8).
 pub fn recipe_env(
+    arches: &ArchTable,
     arch: &Arch,
     toolchain: &Path,
     sysroot: &Path,
@@ -14,8 +15,14 @@ pub fn recipe_env(
     jobs: usize,
 ) -> Vec<(String, String)> {
     let t = &arch.triple;
-    let build_arch = build_machine_arch();
-    let cbuild = build_triple();
+    // CBUILD: the arch file that claims this machine; CBUILD_ARCH its Alpine name.
+    let (build_arch, cbuild) = match arches.build_machine() {
+        Some(b) => (b.name.clone(), b.triple.clone()),
+        None => (
+            std::env::consts::ARCH.to_string(),
+            format!("{}-unknown-linux-musl", std::env::consts::ARCH),
+        ),
+    };
     let sr = sysroot.display().to_string();
     let cflags = "-Os -fstack-clash-protection -Wformat -Werror=format-security";
     let cxxflags = format!("{cflags} -D_GLIBCXX_ASSERTIONS=1");
@@ -68,6 +75,9 @@ pub fn recipe_env(
         ("JOBS".into(), jobs.to_string()),
         ("MAKEFLAGS".into(), format!("-j{jobs}")),
     ];
+    // Per-arch names from toolchains/arch/*.toml, for abuild.sh's helpers
+    // (arch_to_hostspec, triplet_to_arch, the Meson cross file).
+    env.extend(arch_env(arches, arch));
     if let Some(b) = &settings.bootstrap {
         env.push(("BOOTSTRAP".into(), b.clone()));
     }
@@ -96,25 +106,17 @@ fn rustup_home() -> Option<PathBuf> {
     home.join("toolchains").is_dir().then_some(home)
 }
 
-fn build_machine_arch() -> String {
-    match std::env::consts::ARCH {
-        "x86" => "x86",
-        "powerpc64" => "ppc64le",
-        other => other,
-    }
-    .to_string()
-}
-
-/// CBUILD in Alpine's 4-part form, as abuild's `triplet_to_arch` needs.
-fn build_triple() -> String {
-    match std::env::consts::ARCH {
-        "x86_64" => "x86_64-alpine-linux-musl",
-        "aarch64" => "aarch64-alpine-linux-musl",
-        "x86" => "i586-alpine-linux-musl",
-        "s390x" => "s390x-alpine-linux-musl",
-        "powerpc64" => "powerpc64le-alpine-linux-musl",
-        "riscv64" => "riscv64-alpine-linux-musl",
-        _ => "unknown-alpine-linux-musl",
-    }
-    .to_string()
+/// alpinist's own variables naming the arch for abuild.sh: every arch's triple
+/// (`ALPINIST_ARCH_TRIPLETS`, `name=triple …`) and the Meson names and byte order of
+/// `arch`. Inputs of every package built with them.
+pub fn arch_env(arches: &ArchTable, arch: &Arch) -> Vec<(String, String)> {
+    vec![
+        ("ALPINIST_ARCH_TRIPLETS".into(), arches.triplets()),
+        (
+            "ALPINIST_MESON_CPU_FAMILY".into(),
+            arch.meson.cpu_family.clone(),
+        ),
+        ("ALPINIST_MESON_CPU".into(), arch.meson.cpu.clone()),
+        ("ALPINIST_ENDIAN".into(), arch.elf.endian.clone()),
+    ]
 }

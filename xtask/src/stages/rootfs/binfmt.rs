@@ -13,6 +13,7 @@ pub fn ensure_binfmt(arch: &Arch) -> Result<()> {
     if arch.is_native() {
         return Ok(());
     }
+    crate::host::qemu::ensure(arch)?;
     let misc = Path::new("/proc/sys/fs/binfmt_misc");
     if !misc.join("register").exists() {
         let st = Cmd::new("mount")

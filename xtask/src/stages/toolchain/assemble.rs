@@ -35,11 +35,13 @@ impl Step<Context> for Assemble {
     fn inputs(&self, _cx: &Context) -> Result<Inputs> {
         let mut i = Inputs::new();
         i.flag("recipe", ASSEMBLE_RECIPE);
-        i.flag("triple", &self.arch.triple);
-        i.flag("loader", &self.arch.loader);
+        // The whole arch file, field by field: the cross files and alpinist-toolchain.toml
+        // are made of it.
+        let value = toml::Value::try_from(&self.arch).context("serialising the arch")?;
+        for (field, v) in flatten("arch", &value) {
+            i.flag(field, v);
+        }
         i.flag("libc_soname", self.arch.libc_soname());
-        i.flag("qemu", &self.arch.qemu);
-        i.flag("kernel_arch", &self.arch.kernel_arch);
         Ok(i)
     }
     fn run(&self, _cx: &Context, run: &mut StepRun) -> Result<()> {
@@ -146,4 +148,26 @@ pub fn target_lib_dir(prefix: &Path, triple: &str) -> Result<PathBuf> {
         "no libgcc_s.so.1 under {}/{triple}/lib or lib64",
         prefix.display()
     )
+}
+
+/// A TOML value as `(dotted.field, text)` pairs; arrays as space-separated words.
+fn flatten(prefix: &str, v: &toml::Value) -> Vec<(String, String)> {
+    match v {
+        toml::Value::Table(t) => t
+            .iter()
+            .flat_map(|(k, v)| flatten(&format!("{prefix}.{k}"), v))
+            .collect(),
+        toml::Value::Array(a) => {
+            let words: Vec<String> = a
+                .iter()
+                .map(|x| match x {
+                    toml::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect();
+            vec![(prefix.to_string(), words.join(" "))]
+        }
+        toml::Value::String(s) => vec![(prefix.to_string(), s.clone())],
+        other => vec![(prefix.to_string(), other.to_string())],
+    }
 }

@@ -8,12 +8,7 @@ use anyhow::Result;
 use crate::config::arch::Arch;
 
 pub fn write_cmake(out: &Path, a: &Arch) -> Result<()> {
-    let processor = match a.name.as_str() {
-        "x86" => "i686",
-        "armhf" | "armv7" => "arm",
-        "ppc64le" => "ppc64le",
-        _ => a.name.as_str(),
-    };
+    let processor = &a.cmake.system_processor;
     let t = &a.triple;
     let text = format!(
         r#"# CMake toolchain file for {t}, written by alpinist. Paths are relative to this file,
@@ -40,18 +35,7 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
 }
 
 pub fn write_meson(out: &Path, a: &Arch) -> Result<()> {
-    let (family, cpu) = match a.name.as_str() {
-        "x86" => ("x86", "i586"),
-        "x86_64" => ("x86_64", "x86_64"),
-        "armhf" => ("arm", "armv6"),
-        "armv7" => ("arm", "armv7"),
-        "aarch64" => ("aarch64", "aarch64"),
-        "ppc64le" => ("ppc64", "ppc64le"),
-        "s390x" => ("s390x", "s390x"),
-        "riscv64" => ("riscv64", "riscv64"),
-        "loongarch64" => ("loongarch64", "loongarch64"),
-        other => (other, other),
-    };
+    let (family, cpu) = (&a.meson.cpu_family, &a.meson.cpu);
     let t = &a.triple;
     let text = format!(
         r#"# Meson cross file for {t}, written by alpinist. @DIRNAME@ is this file's directory,

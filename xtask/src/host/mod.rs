@@ -2,6 +2,8 @@
 
 use std::path::Path;
 
+pub mod qemu;
+
 use crate::config::host::{load, Need, Purpose};
 use crate::exec::{Cmd, Sandbox};
 use crate::layout::Layout;
