@@ -16,6 +16,7 @@ use xtask::commands::plan::Plannable;
 use xtask::commands::rootfs::RootfsArgs;
 use xtask::commands::selfhost::SelfhostArgs;
 use xtask::commands::setup::SetupArgs;
+use xtask::commands::status::StatusArgs;
 use xtask::commands::test::TestArgs;
 use xtask::commands::verify_rootfs::VerifyRootfsArgs;
 use xtask::commands::{self, ArchArgs, Global};
@@ -92,6 +93,9 @@ enum Command {
     Keygen(KeygenArgs),
     /// List the known arches and their triples
     Arches,
+    /// Every arch at a glance: stage 1 toolchain, base set built, minirootfs and
+    /// self-hosting checks (from the store and build/<arch>/report.json)
+    Status(StatusArgs),
     /// Remove build outputs; only what you name
     Clean(CleanArgs),
 }
@@ -132,6 +136,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Rootfs(r) => commands::rootfs::run(&mut g.context()?, r),
         Command::VerifyRootfs(v) => commands::verify_rootfs::run(&mut g.context()?, v),
         Command::Selfhost(s) => commands::selfhost::run(&mut g.context()?, s),
+        Command::Status(a) => commands::status::run(&g.context()?, a),
         Command::Clean(c) => commands::clean::run(&g.context()?, c),
     }
 }

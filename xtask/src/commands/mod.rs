@@ -21,6 +21,7 @@ pub mod rootfs;
 pub mod selfhost;
 pub mod setup;
 pub mod shell;
+pub mod status;
 pub mod test;
 pub mod toolchain;
 pub mod verify_repro;

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::stages::bootstrap::checkout::git_head;
 use crate::stages::bootstrap::stage3::Stage3;
@@ -65,8 +65,51 @@ struct AportsRef {
     pub(crate) commit: Option<String>,
 }
 
+/// What `cargo xtask status` reads back from a `report.json`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Summary {
+    pub arch: String,
+    pub set: String,
+    #[serde(default)]
+    pub aports: Option<SummaryAports>,
+    /// Step name → key of the toolchain the packages were built with.
+    #[serde(default)]
+    pub toolchain: BTreeMap<String, String>,
+    pub packages: Vec<SummaryEntry>,
+    pub verified: Option<bool>,
+    pub selfhost: Option<bool>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SummaryAports {
+    pub commit: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SummaryEntry {
+    pub aport: String,
+    pub result: AportResult,
+}
+
+impl Summary {
+    pub fn read(path: &Path) -> Result<Summary> {
+        let text = std::fs::read_to_string(path)?;
+        serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    }
+    /// Aports of the set whose packages are in the store, and how many the set has for
+    /// this arch (those whose `arch=` excludes it aside).
+    pub fn built(&self) -> (usize, usize) {
+        let for_arch = self
+            .packages
+            .iter()
+            .filter(|e| e.result != AportResult::NotForArch);
+        let total = for_arch.clone().count();
+        (for_arch.filter(|e| e.result.is_built()).count(), total)
+    }
+}
+
 /// What became of one aport of the set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum AportResult {
     /// Evaluated, not built yet.
