@@ -12,6 +12,7 @@ use xtask::commands::bench::BenchCommand;
 use xtask::commands::bootstrap::BootstrapArgs;
 use xtask::commands::build::BuildArgs;
 use xtask::commands::clean::CleanArgs;
+use xtask::commands::image::ImageArgs;
 use xtask::commands::plan::Plannable;
 use xtask::commands::rootfs::RootfsArgs;
 use xtask::commands::selfhost::SelfhostArgs;
@@ -71,6 +72,9 @@ enum Command {
     /// real aport natively, the root's apk installs it and it runs; the root's gcc and
     /// g++ compile programs that run
     Selfhost(SelfhostArgs),
+    /// Stage 4: an OCI image (layout and oci-archive) of each arch's minirootfs, with a
+    /// multi-arch index; --check runs it with podman
+    Image(ImageArgs),
     /// Show what a command would build, what is cached, and why the rest is not
     Plan {
         #[command(subcommand)]
@@ -136,6 +140,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Rootfs(r) => commands::rootfs::run(&mut g.context()?, r),
         Command::VerifyRootfs(v) => commands::verify_rootfs::run(&mut g.context()?, v),
         Command::Selfhost(s) => commands::selfhost::run(&mut g.context()?, s),
+        Command::Image(a) => commands::image::run(&g.context()?, a),
         Command::Status(a) => commands::status::run(&g.context()?, a),
         Command::Clean(c) => commands::clean::run(&g.context()?, c),
     }

@@ -16,6 +16,7 @@ pub mod bootstrap;
 pub mod build;
 pub mod clean;
 pub mod fetch;
+pub mod image;
 pub mod plan;
 pub mod rootfs;
 pub mod selfhost;

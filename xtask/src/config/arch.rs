@@ -43,6 +43,18 @@ pub struct Arch {
     pub meson: MesonNames,
     /// How Rust names the arch.
     pub rust: RustNames,
+    /// How OCI images name the arch (the image config's and the index's platform).
+    pub oci: OciNames,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OciNames {
+    /// GOARCH-style `architecture`: arm64, amd64, 386, arm, ppc64le, s390x, riscv64, loong64.
+    pub architecture: String,
+    /// `variant` where the architecture has several (arm: v6, v7; arm64: v8).
+    #[serde(default)]
+    pub variant: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,6 +120,9 @@ pub struct MuslFlags {
     /// calls that symbol (i386).
     #[serde(default)]
     pub libssp_nonshared: bool,
+    /// Extra patch sets for this arch only: `patches/musl/<version>/<set>/*.patch`.
+    #[serde(default)]
+    pub patch_sets: Vec<String>,
 }
 
 impl Arch {

@@ -6,6 +6,7 @@
 //! - [`bootstrap`]: stages 1–3 in one run, with the report.
 
 pub mod bootstrap;
+pub mod image;
 pub mod install;
 pub mod packages;
 pub mod rootfs;

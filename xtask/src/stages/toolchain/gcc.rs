@@ -62,7 +62,13 @@ impl Step<Context> for Gcc {
         i.flag("target_cflags", &c.target_cflags);
         i.flag("pkgversion", pkgversion(&gcc.version));
         patch_inputs(cx, &mut i, "gcc", &gcc.version, &self.arch.gcc.patch_sets)?;
-        patch_inputs(cx, &mut i, "musl", &musl.version, &[])?;
+        patch_inputs(
+            cx,
+            &mut i,
+            "musl",
+            &musl.version,
+            &self.arch.musl.patch_sets,
+        )?;
         // Only arches that need it carry the flag, so the others' keys do not move.
         if self.arch.musl.libssp_nonshared {
             i.flag("musl.libssp_nonshared", "yes");
@@ -179,7 +185,7 @@ impl Gcc {
             let _ = crate::fsutil::remove_dir_all_writable(&run.work.join(d));
         }
         let g = unpack(cx, run, "gcc", &[], &self.arch.gcc.patch_sets)?;
-        let m = unpack(cx, run, "musl", &[], &[])?;
+        let m = unpack(cx, run, "musl", &[], &self.arch.musl.patch_sets)?;
         if g != tr.gcc_src || m != tr.musl_src {
             bail!(
                 "unexpected source directories {} and {}",
