@@ -15,6 +15,7 @@ use xtask::commands::clean::CleanArgs;
 use xtask::commands::image::ImageArgs;
 use xtask::commands::plan::Plannable;
 use xtask::commands::rootfs::RootfsArgs;
+use xtask::commands::sbom::SbomArgs;
 use xtask::commands::selfhost::SelfhostArgs;
 use xtask::commands::setup::SetupArgs;
 use xtask::commands::status::StatusArgs;
@@ -75,6 +76,9 @@ enum Command {
     /// Stage 4: an OCI image (layout and oci-archive) of each arch's minirootfs, with a
     /// multi-arch index; --check runs it with podman
     Image(ImageArgs),
+    /// SPDX 2.3 SBOMs: a package's (--package), or a root filesystem's, merged from its
+    /// installed packages (written beside the tarball)
+    Sbom(SbomArgs),
     /// Show what a command would build, what is cached, and why the rest is not
     Plan {
         #[command(subcommand)]
@@ -140,7 +144,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Rootfs(r) => commands::rootfs::run(&mut g.context()?, r),
         Command::VerifyRootfs(v) => commands::verify_rootfs::run(&mut g.context()?, v),
         Command::Selfhost(s) => commands::selfhost::run(&mut g.context()?, s),
-        Command::Image(a) => commands::image::run(&g.context()?, a),
+        Command::Image(a) => commands::image::run(&mut g.context()?, a),
+        Command::Sbom(a) => commands::sbom::run(&mut g.context()?, a),
         Command::Status(a) => commands::status::run(&g.context()?, a),
         Command::Clean(c) => commands::clean::run(&g.context()?, c),
     }

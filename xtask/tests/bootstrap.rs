@@ -121,11 +121,144 @@ fn bootstrap_fixtures_makes_a_root_filesystem_that_verifies() {
             .any(|n| n.as_str().unwrap().contains("substitute")),
         "{subst}"
     );
+    sboms_validate_and_mark_the_substitute(&r);
+    the_image_runs_and_rebuilds_identically(&r);
     // The table names every aport of the set.
     for n in ["fixture-base", "alpinist-apk", "busybox", "foo-utils"] {
         assert!(
             stderr.lines().any(|l| l.starts_with(n)),
             "{n} not in the table:\n{stderr}"
+        );
+    }
+}
+
+/// spdx-tools' validator: `cargo xtask test` installs it and names it in
+/// ALPINIST_SPDX_VALIDATOR; elsewhere `pyspdxtools` on PATH, or none.
+fn spdx_validator() -> Option<PathBuf> {
+    if let Ok(v) = std::env::var("ALPINIST_SPDX_VALIDATOR") {
+        return Some(PathBuf::from(v));
+    }
+    std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join("pyspdxtools"))
+            .find(|f| f.is_file())
+    })
+}
+
+/// Every package's SBOM and the root filesystem's pass spdx-tools' validator, and
+/// subst-hello's names the substitute that stood in for its source.
+fn sboms_validate_and_mark_the_substitute(r: &serde_json::Value) {
+    let rootfs_sbom = PathBuf::from(r["sbom"].as_str().expect("report names the SBOM"));
+    let mut docs = vec![rootfs_sbom];
+    for repo in ["bootstrap", "main"] {
+        let dir = common::repo()
+            .join("build/repo-fixtures")
+            .join(repo)
+            .join("aarch64/sbom");
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            docs.push(e.path());
+        }
+    }
+    assert!(docs.len() > 15, "{docs:?}");
+    let subst: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(
+            common::repo()
+                .join("build/repo-fixtures/main/aarch64/sbom/subst-hello-1.0-r0.spdx.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let src = subst["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "subst-hello-1.0.tar.gz")
+        .unwrap_or_else(|| panic!("no source element in {subst}"));
+    assert!(
+        src["sourceInfo"].as_str().unwrap_or_default().contains(
+            "alpinist substitute: the recipe's file could not be had; subst-hello_1.0.orig.tar.xz"
+        ),
+        "{src}"
+    );
+    // A source fetched as the recipe names it is not marked.
+    let busybox: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(
+            common::repo()
+                .join("build/repo-fixtures/main/aarch64/sbom/busybox-1.37.0-r0.spdx.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        !busybox.to_string().contains("alpinist substitute"),
+        "{busybox}"
+    );
+    let Some(validator) = spdx_validator() else {
+        eprintln!("no pyspdxtools (cargo xtask test installs it): SBOMs not validated");
+        return;
+    };
+    for d in &docs {
+        let out = Command::new(&validator).arg("-i").arg(d).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{} is not valid SPDX: {}{}",
+            d.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// The bootstrap's image: podman ran apk and cat in it (where podman is installed), and
+/// `cargo xtask image` rebuilds it with the same digest.
+fn the_image_runs_and_rebuilds_identically(r: &serde_json::Value) {
+    let on_path = |c: &str| {
+        Command::new("sh")
+            .args(["-c", &format!("command -v {c}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !on_path("podman") && !on_path("skopeo") {
+        assert!(r["image"].is_null(), "{r}");
+        eprintln!("neither podman nor skopeo: no image made");
+        return;
+    }
+    let img = &r["image"];
+    let digest = img["index_digest"].as_str().expect("an image digest");
+    if on_path("podman") {
+        let out = img["podman"].as_str().expect("podman ran the image");
+        assert!(out.contains("alpinist-apk"), "{out}");
+        assert!(out.contains("3.23.0-alpinist"), "{out}");
+    }
+    let out = xtask()
+        .args(["image", "--arch", "aarch64", "--set", "fixtures"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("index digest: {digest}")),
+        "rebuilt image differs from {digest}:\n{stdout}"
+    );
+    if on_path("skopeo") {
+        let archive = img["archive"].as_str().unwrap();
+        let out = Command::new("skopeo")
+            .args(["inspect", "--raw", &format!("oci-archive:{archive}")])
+            .output()
+            .unwrap();
+        let index: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("skopeo inspect --raw: {e}: {out:?}"));
+        assert_eq!(
+            index["manifests"][0]["platform"]["architecture"], "arm64",
+            "{index}"
+        );
+        assert_eq!(
+            index["manifests"][0]["platform"]["variant"], "v8",
+            "{index}"
         );
     }
 }

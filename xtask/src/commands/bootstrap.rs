@@ -29,6 +29,13 @@ pub struct BootstrapArgs {
     /// Do not run verify-rootfs on the new root filesystem
     #[arg(long)]
     pub no_verify: bool,
+    /// Make the OCI image of the root filesystem (build/images/) [default: when podman or
+    /// skopeo is installed to check it; podman then runs apk and cat in it]
+    #[arg(long, conflicts_with = "no_image")]
+    pub image: bool,
+    /// Do not make the OCI image
+    #[arg(long)]
+    pub no_image: bool,
 }
 
 pub fn run(cx: &mut Context, b: BootstrapArgs) -> Result<()> {
@@ -41,6 +48,11 @@ pub fn run(cx: &mut Context, b: BootstrapArgs) -> Result<()> {
             packages: b.packages,
             rootfs: !b.no_rootfs,
             verify: !b.no_verify,
+            image: match (b.image, b.no_image) {
+                (true, _) => Some(true),
+                (_, true) => Some(false),
+                _ => None,
+            },
         },
     )
 }

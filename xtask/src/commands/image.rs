@@ -6,9 +6,11 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 
+use crate::config::stages::Stages;
 use crate::context::Context;
 use crate::stages::image::{self, Layer};
-use crate::stages::rootfs::Profile;
+use crate::stages::packages::sbom;
+use crate::stages::rootfs::{local_repos, Profile};
 
 #[derive(Args)]
 pub struct ImageArgs {
@@ -28,9 +30,14 @@ pub struct ImageArgs {
     /// `cat /etc/alpine-release` in it
     #[arg(long)]
     pub check: bool,
+    /// The set of stages/bootstrap.toml whose repositories hold the packages (for the SBOMs)
+    #[arg(long, default_value = "base")]
+    pub set: String,
 }
 
-pub fn run(cx: &Context, a: ImageArgs) -> Result<()> {
+pub fn run(cx: &mut Context, a: ImageArgs) -> Result<()> {
+    cx.use_repodest(Stages::load(&cx.layout)?.set(&a.set)?);
+    let cx = &*cx;
     let mut layers = Vec::new();
     for name in &a.arches {
         let arch = cx.arches.get(name)?;
@@ -45,6 +52,26 @@ pub fn run(cx: &Context, a: ImageArgs) -> Result<()> {
     println!("index digest: {}", img.index_digest);
     for (arch, digest) in &img.manifests {
         println!("  {arch:12} {digest}");
+    }
+    // One SBOM per arch's root filesystem, beside the archive.
+    for l in &layers {
+        let repos: Vec<PathBuf> = local_repos(cx, &l.arch)?
+            .into_iter()
+            .map(|r| r.join(&l.arch.name))
+            .collect();
+        let out_file = out.join(format!(
+            "{}-{}{}",
+            image::name(&layers),
+            l.arch.name,
+            sbom::SUFFIX
+        ));
+        match sbom::for_tarball(&l.tarball, &l.arch.name, &repos, image::created()) {
+            Ok(doc) => {
+                std::fs::write(&out_file, serde_json::to_vec_pretty(&doc)?)?;
+                println!("SBOM ({}):  {}", l.arch.name, out_file.display());
+            }
+            Err(e) => eprintln!("warning: no SBOM for the {} image: {e:#}", l.arch.name),
+        }
     }
     if a.check {
         for l in &layers {

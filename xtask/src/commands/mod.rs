@@ -19,6 +19,7 @@ pub mod fetch;
 pub mod image;
 pub mod plan;
 pub mod rootfs;
+pub mod sbom;
 pub mod selfhost;
 pub mod setup;
 pub mod shell;

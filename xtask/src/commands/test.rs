@@ -30,11 +30,13 @@ pub fn run(cx: &Context, t: TestArgs) -> Result<()> {
         .filter_map(|a| cx.arches.get(a).ok().map(|a| a.rust_target()))
         .collect();
     crate::host::add_rust_targets(&targets);
+    let validator = spdx_validator(cx)?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let st = Cmd::new(cargo)
         .args(["test", "--workspace"])
         .args(&cargo_args)
         .env("ALPINIST_REQUIRE_TOOLCHAIN", arches.join(","))
+        .env("ALPINIST_SPDX_VALIDATOR", &validator)
         .dir(&cx.layout.repo)
         .run_foreground(None)?;
     if !st.success() {
@@ -42,3 +44,43 @@ pub fn run(cx: &Context, t: TestArgs) -> Result<()> {
     }
     Ok(())
 }
+
+/// spdx-tools (PyPI), pinned, in a venv under build/: the SPDX validator the tests run
+/// on every SBOM alpinist writes. Installs python3-venv (as root) when venv is missing.
+fn spdx_validator(cx: &Context) -> Result<std::path::PathBuf> {
+    let venv = cx.layout.build.join("venv-spdx");
+    let tool = venv.join("bin/pyspdxtools");
+    let pin = format!("spdx-tools=={SPDX_TOOLS}");
+    let stamp = venv.join(".alpinist-pin");
+    if tool.is_file() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(pin.as_str()) {
+        return Ok(tool);
+    }
+    let make = || {
+        Cmd::new("python3")
+            .args(["-m", "venv", "--clear"])
+            .arg(&venv)
+            .status_quiet()
+    };
+    if !make().is_ok_and(|s| s.success()) {
+        if !crate::host::can_install() {
+            bail!(
+                "python3 -m venv failed: install python3-venv (sudo apt-get install python3-venv)"
+            );
+        }
+        crate::host::apt_install(&["python3-venv".to_string()])?;
+        if !make().is_ok_and(|s| s.success()) {
+            bail!("python3 -m venv {} failed", venv.display());
+        }
+    }
+    let st = Cmd::new(venv.join("bin/pip").display().to_string())
+        .args(["install", "--quiet", "--disable-pip-version-check", &pin])
+        .run_foreground(None)?;
+    if !st.success() {
+        bail!("pip install {pin} failed ({st}); PyPI must be reachable");
+    }
+    std::fs::write(&stamp, &pin)?;
+    Ok(tool)
+}
+
+/// The spdx-tools release the tests validate with.
+const SPDX_TOOLS: &str = "0.8.5";

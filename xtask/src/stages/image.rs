@@ -105,8 +105,7 @@ pub fn write(layers: &[Layer], out_dir: &Path, name: &str, created: u64) -> Resu
             (ANNOTATION_VERSION.to_string(), layers[0].version.clone()),
         ])
         .build()?;
-    let (index_desc, index_digest) =
-        put_blob(&blobs, index.to_string()?.as_bytes(), MediaType::ImageIndex)?;
+    let (index_desc, index_digest) = put_blob(&blobs, &canonical(&index)?, MediaType::ImageIndex)?;
     // The layout's own index names the multi-arch index by the version as its tag.
     let mut top_desc = index_desc;
     top_desc.set_annotations(Some(
@@ -117,7 +116,7 @@ pub fn write(layers: &[Layer], out_dir: &Path, name: &str, created: u64) -> Resu
         .media_type(MediaType::ImageIndex)
         .manifests(vec![top_desc])
         .build()?;
-    std::fs::write(layout.join("index.json"), top.to_string()?)?;
+    std::fs::write(layout.join("index.json"), canonical(&top)?)?;
     let oci_layout = OciLayout::from_reader(&br#"{"imageLayoutVersion":"1.0.0"}"#[..])?;
     std::fs::write(layout.join("oci-layout"), oci_layout.to_string()?)?;
     let archive = out_dir.join(format!("{name}.oci.tar"));
@@ -171,11 +170,7 @@ fn write_one(blobs: &Path, l: &Layer, created: &str) -> Result<(Descriptor, Stri
     if let Some(v) = platform.variant() {
         image_config.set_variant(Some(v.clone()));
     }
-    let (config_desc, _) = put_blob(
-        blobs,
-        image_config.to_string()?.as_bytes(),
-        MediaType::ImageConfig,
-    )?;
+    let (config_desc, _) = put_blob(blobs, &canonical(&image_config)?, MediaType::ImageConfig)?;
     let layer_desc = DescriptorBuilder::default()
         .media_type(MediaType::ImageLayerGzip)
         .size(layer_size)
@@ -191,13 +186,16 @@ fn write_one(blobs: &Path, l: &Layer, created: &str) -> Result<(Descriptor, Stri
             (ANNOTATION_VERSION.to_string(), l.version.clone()),
         ])
         .build()?;
-    let (mut desc, digest) = put_blob(
-        blobs,
-        manifest.to_string()?.as_bytes(),
-        MediaType::ImageManifest,
-    )?;
+    let (mut desc, digest) = put_blob(blobs, &canonical(&manifest)?, MediaType::ImageManifest)?;
     desc.set_platform(Some(platform));
     Ok((desc, digest))
+}
+
+/// JSON with every object's keys in sorted order: oci-spec keeps annotations in a HashMap,
+/// whose order changes from run to run; through serde_json's Value (a BTreeMap) it does
+/// not.
+fn canonical<T: serde::Serialize>(v: &T) -> Result<Vec<u8>> {
+    Ok(serde_json::to_vec(&serde_json::to_value(v)?)?)
 }
 
 /// Stores `bytes` as a blob; its descriptor and `sha256:<hex>` digest.

@@ -40,6 +40,8 @@ pub struct Options {
     pub packages: Vec<String>,
     pub rootfs: bool,
     pub verify: bool,
+    /// Make the OCI image: yes, no, or (None) where podman or skopeo can check it.
+    pub image: Option<bool>,
 }
 
 /// The self-hosting check of `stages`' `[selfhost]` aport from `checkout`.

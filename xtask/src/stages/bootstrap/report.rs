@@ -57,6 +57,9 @@ struct Report<'a> {
     /// Whether the self-hosting check passed (absent: not run).
     pub(crate) selfhost: Option<bool>,
     pub(crate) selfhost_steps: Option<Vec<CheckStep>>,
+    /// The root filesystem's SPDX SBOM.
+    pub(crate) sbom: Option<PathBuf>,
+    pub(crate) image: Option<crate::stages::bootstrap::stage3::ImageRecord>,
 }
 
 #[derive(Debug, Serialize)]
@@ -276,6 +279,8 @@ pub fn finish(
             .map(|steps| steps.iter().all(|s| s.ok) && !steps.is_empty()),
         buildroot: s3.buildroot.clone(),
         selfhost_steps: s3.selfhost_steps,
+        sbom: s3.sbom.clone(),
+        image: s3.image.clone(),
     };
     let report_path = dir.join("report.json");
     std::fs::write(&report_path, serde_json::to_string_pretty(&report)?)?;

@@ -1,13 +1,15 @@
 //! Stage 3 of a bootstrap: the root filesystem and verify-rootfs, then, for a set with
 //! one, the build root and the self-hosting check; each only when what it installs was
-//! built.
+//! built. After the minirootfs: its SBOM and its OCI image.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::stages::bootstrap::report::Times;
 use crate::stages::bootstrap::{selfhost, Run};
+use crate::stages::image::Layer;
+use crate::stages::packages::sbom;
 use crate::stages::rootfs::selfhost::CheckStep;
 use crate::stages::rootfs::{self, Profile};
 
@@ -19,6 +21,10 @@ pub struct Stage3 {
     pub verified: Option<bool>,
     pub buildroot: Option<PathBuf>,
     pub selfhost_steps: Option<Vec<CheckStep>>,
+    /// The root filesystem's SBOM (beside the tarball).
+    pub sbom: Option<PathBuf>,
+    /// The OCI image, and what podman printed when it ran it.
+    pub image: Option<ImageRecord>,
     /// The first thing that went wrong.
     pub error: Option<String>,
 }
@@ -31,6 +37,11 @@ pub fn run(r: &Run, built: &BTreeSet<String>, times: &mut Times) -> Stage3 {
         return s;
     }
     minirootfs(r, built, times, &mut s);
+    if s.verified != Some(false) {
+        if let Some(tb) = s.tarball.clone() {
+            image(r, &tb, times, &mut s);
+        }
+    }
     if !r.set.buildroot.is_empty() {
         buildroot(r, built, times, &mut s);
     }
@@ -68,6 +79,78 @@ fn minirootfs(r: &Run, built: &BTreeSet<String>, times: &mut Times, s: &mut Stag
         }
         times.insert("verify-rootfs", t.elapsed().as_secs_f64());
     }
+}
+
+/// The OCI image of a bootstrap's root filesystem, for the report.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ImageRecord {
+    pub archive: PathBuf,
+    pub index_digest: String,
+    /// `apk --version` and `cat /etc/alpine-release` as podman ran them (absent: podman
+    /// is not installed).
+    pub podman: Option<String>,
+}
+
+/// The root filesystem's SBOM, then (unless --no-image; by default where podman or
+/// skopeo is installed) its OCI image, run with podman where it is installed.
+fn image(r: &Run, tarball: &Path, times: &mut Times, s: &mut Stage3) {
+    let (cx, arch) = (r.cx, r.arch);
+    let t = Instant::now();
+    let repos: Vec<PathBuf> = match rootfs::local_repos(cx, arch) {
+        Ok(v) => v.into_iter().map(|p| p.join(&arch.name)).collect(),
+        Err(e) => {
+            s.error = Some(format!("sbom: {e:#}"));
+            return;
+        }
+    };
+    let created = crate::stages::image::created();
+    match sbom::for_tarball(tarball, &arch.name, &repos, created) {
+        Ok(doc) => {
+            let out = sbom::beside(tarball);
+            match serde_json::to_vec_pretty(&doc).map(|b| std::fs::write(&out, b)) {
+                Ok(Ok(())) => s.sbom = Some(out),
+                _ => s.error = Some(format!("sbom: writing {}", out.display())),
+            }
+        }
+        Err(e) => s.error = Some(format!("sbom: {e:#}")),
+    }
+    let podman = crate::host::on_path("podman");
+    let wanted =
+        r.o.image
+            .unwrap_or(podman || crate::host::on_path("skopeo"));
+    if !wanted {
+        return;
+    }
+    let made = Layer::from_tarball(arch, tarball).and_then(|l| {
+        let layers = [l];
+        let out = cx.layout.build.join("images");
+        std::fs::create_dir_all(&out)?;
+        crate::stages::image::write(&layers, &out, &crate::stages::image::name(&layers), created)
+    });
+    let img = match made {
+        Ok(i) => i,
+        Err(e) => {
+            s.error = Some(format!("image: {e:#}"));
+            return;
+        }
+    };
+    eprintln!("image: {} ({})", img.archive.display(), img.index_digest);
+    let mut rec = ImageRecord {
+        archive: img.archive.clone(),
+        index_digest: img.index_digest.clone(),
+        podman: None,
+    };
+    if podman {
+        match crate::stages::image::check_with_podman(&img, arch) {
+            Ok(c) => {
+                eprintln!("ok   podman run: {}", c.output.trim().replace('\n', " | "));
+                rec.podman = Some(c.output);
+            }
+            Err(e) => s.error = Some(format!("image: {e:#}")),
+        }
+    }
+    s.image = Some(rec);
+    times.insert("image", t.elapsed().as_secs_f64());
 }
 
 /// The build root and the self-hosting check.

@@ -331,7 +331,7 @@ fn at_revision(
 }
 
 /// `patches/aports/<repo>/<name>/*.patch`, in name order.
-fn aport_patches(cx: &Context, repo: &str, name: &str) -> Result<Vec<PathBuf>> {
+pub(crate) fn aport_patches(cx: &Context, repo: &str, name: &str) -> Result<Vec<PathBuf>> {
     patches::list(&cx.layout.patches().join("aports").join(repo).join(name))
 }
 

@@ -13,12 +13,13 @@ use crate::engine::{InputKind, Inputs, Step, StepRef, StepRun, Use};
 use crate::fsutil::{copy_tree, sha256_hex};
 use crate::keys::SigningKeyRef;
 use crate::stages::packages::accounts;
-use crate::stages::packages::aport::alpinist_checkout;
+use crate::stages::packages::aport::{alpinist_checkout, aport_patches};
 use crate::stages::packages::env::{arch_env, recipe_env};
 use crate::stages::packages::fetch::{fetch_sources, SOURCES_JSON};
 use crate::stages::packages::order::{dep_name, split_deps};
 use crate::stages::packages::runtime::RuntimePackages;
 use crate::stages::packages::sandbox::sandbox;
+use crate::stages::packages::sbom;
 use crate::stages::packages::{Aport, BuildSettings, RECIPE};
 use crate::stages::toolchain::Assemble;
 
@@ -276,7 +277,57 @@ impl Step<Context> for AportBuild {
             run.out.join(SOURCES_JSON),
             serde_json::to_string_pretty(&sources.used)?,
         )?;
+        run.log.status("SBOMs");
+        let provenance = self.provenance(cx, run, sources.used)?;
+        sbom::write_package_documents(&run.out, &provenance)?;
         Ok(())
+    }
+}
+
+impl AportBuild {
+    /// Where the packages came from, for their SBOMs.
+    fn provenance(
+        &self,
+        cx: &Context,
+        run: &StepRun,
+        used: Vec<crate::stages::packages::fetch::SourceUse>,
+    ) -> Result<sbom::Provenance> {
+        let a = &self.aport;
+        let mut patches = Vec::new();
+        for p in aport_patches(cx, &a.repo, &a.name())? {
+            let name = p
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            patches.push((name, sha256_hex(&std::fs::read(&p)?)));
+        }
+        // Store outputs are `<key>-<step name>`.
+        let mut toolchain = Vec::new();
+        for s in [run.output(self.toolchain)?, run.output(self.runtime)?] {
+            let dir = s
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            if let Some((key, name)) = dir.split_once('-') {
+                toolchain.push((name.to_string(), key.to_string()));
+            }
+        }
+        Ok(sbom::Provenance {
+            arch: self.arch.name.clone(),
+            aport: format!("{}/{}", a.repo, a.name()),
+            commit: a.commit.clone(),
+            created: a.source_date_epoch,
+            sources: a
+                .recipe
+                .sources
+                .iter()
+                .map(|s| sbom::SourceItem::from_recipe(&s.name, s.url.as_deref(), &s.sha512, &used))
+                .collect(),
+            aport_patches: patches,
+            toolchain,
+        })
     }
 }
 

@@ -38,6 +38,7 @@ pub mod publish;
 pub mod repro;
 pub mod runtime;
 pub mod sandbox;
+pub mod sbom;
 pub mod settings;
 pub mod shell;
 pub mod sysroot;
@@ -49,7 +50,7 @@ pub use runtime::BOOTSTRAP_EPOCH;
 pub use settings::{parse_env, BuildSettings};
 
 /// Bumped when the Rust side of a package build changes what it produces.
-pub(crate) const RECIPE: &str = "2";
+pub(crate) const RECIPE: &str = "4";
 
 /// Builds aports for an arch (stage 1 first, cached), publishes the packages into
 /// `build/repo/<repo>/<arch>/` with a signed index. Returns the repository directories.

@@ -12,10 +12,10 @@ use anyhow::Result;
 use crate::config::arch::Arch;
 use crate::context::Context;
 use crate::keys::SigningKey;
-use crate::stages::packages::BOOTSTRAP_EPOCH;
+use crate::stages::packages::{sbom, BOOTSTRAP_EPOCH};
 
 /// Copies the packages of finished aport steps into `<repodest>/<repo>/<arch>/` (by
-/// default `build/repo/<repo>/<arch>/`) and
+/// default `build/repo/<repo>/<arch>/`), their SBOMs into its `sbom/`, and
 /// rewrites each touched repository's signed APKINDEX.tar.gz.
 pub fn publish(
     cx: &Context,
@@ -29,11 +29,17 @@ pub fn publish(
         let dir = cx.repodest.join(repo.trim()).join(&arch.name);
         std::fs::create_dir_all(&dir)?;
         for e in std::fs::read_dir(out)?.flatten() {
-            if e.path().extension().and_then(|x| x.to_str()) == Some("apk") {
-                let dest = dir.join(e.file_name());
-                let _ = std::fs::remove_file(&dest);
-                std::fs::copy(e.path(), &dest)?;
-            }
+            let name = e.file_name().to_string_lossy().into_owned();
+            let dest = if name.ends_with(".apk") {
+                dir.join(&name)
+            } else if name.ends_with(sbom::SUFFIX) {
+                std::fs::create_dir_all(dir.join(sbom::DIR))?;
+                dir.join(sbom::DIR).join(&name)
+            } else {
+                continue;
+            };
+            let _ = std::fs::remove_file(&dest);
+            std::fs::copy(e.path(), &dest)?;
         }
         touched.insert(dir);
     }

@@ -13,7 +13,7 @@ use crate::context::Context;
 use crate::engine::{Inputs, Step, StepRef, StepRun, Use};
 use crate::fsutil::copy_tree;
 use crate::keys::SigningKeyRef;
-use crate::stages::packages::RECIPE;
+use crate::stages::packages::{sbom, RECIPE};
 use crate::stages::toolchain::{target_lib_dir, Gcc, LinuxHeaders};
 
 /// Target runtime from the stage 1 toolchain, as bootstrap packages: what the sysroot
@@ -177,6 +177,89 @@ impl Step<Context> for RuntimePackages {
                 "GPL-2.0-or-later WITH GCC-exception-3.1",
                 &[format!("so:{}", a.libc_soname())],
                 &provides,
+            )?;
+        }
+        self.write_sboms(cx, run)
+    }
+}
+
+impl RuntimePackages {
+    /// SBOMs of the runtime packages: each names the stage 1 component it comes from
+    /// (musl, gcc or linux: file, URL, checksum, substitute if the gcc step used one) and
+    /// the steps that built it.
+    fn write_sboms(&self, cx: &Context, run: &StepRun) -> Result<()> {
+        let gcc_out = run.output(self.gcc)?.to_path_buf();
+        let notes = std::fs::read(gcc_out.join(crate::engine::MANIFEST))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<crate::engine::Manifest>(&b).ok())
+            .map(|m| m.notes)
+            .unwrap_or_default();
+        let item = |component: &str| -> Result<sbom::SourceItem> {
+            let spec = &cx.components.get(component)?.source;
+            let (algorithm, checksum) = match (&spec.sha512, &spec.sha256) {
+                (Some(h), _) => ("SHA512", h.clone()),
+                (None, Some(h)) => ("SHA256", h.clone()),
+                (None, None) => ("SHA512", String::new()),
+            };
+            let used = notes
+                .iter()
+                .any(|n| n.starts_with(&format!("{component}: used the documented substitute")));
+            let substitute = spec.substitute.as_ref().filter(|_| used).map(|s| {
+                (
+                    s.file.clone(),
+                    s.sha512.clone().or(s.sha256.clone()).unwrap_or_default(),
+                    s.why.clone(),
+                )
+            });
+            Ok(sbom::SourceItem {
+                file: spec.file.clone(),
+                url: spec.urls.first().cloned(),
+                algorithm,
+                checksum,
+                substitute,
+            })
+        };
+        let mut steps = Vec::new();
+        for out in [gcc_out.clone(), run.output(self.headers)?.to_path_buf()] {
+            let dir = out
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            if let Some((key, name)) = dir.split_once('-') {
+                steps.push((name.to_string(), key.to_string()));
+            }
+        }
+        for e in std::fs::read_dir(&run.out)?.flatten() {
+            let apk = e.path();
+            if apk.extension().and_then(|x| x.to_str()) != Some("apk") {
+                continue;
+            }
+            let name = apk
+                .file_stem()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            let component = if name.starts_with("musl") {
+                "musl"
+            } else if name.starts_with("linux-headers") {
+                "linux"
+            } else {
+                "gcc"
+            };
+            let p = sbom::Provenance {
+                arch: self.arch.name.clone(),
+                aport: "alpinist/runtime".into(),
+                commit: String::new(),
+                created: BOOTSTRAP_EPOCH,
+                sources: vec![item(component)?],
+                aport_patches: Vec::new(),
+                toolchain: steps.clone(),
+            };
+            let doc = sbom::package_document(&apk, &p)?;
+            std::fs::write(
+                run.out.join(format!("{name}{}", sbom::SUFFIX)),
+                serde_json::to_vec_pretty(&doc)?,
             )?;
         }
         Ok(())

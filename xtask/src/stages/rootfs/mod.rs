@@ -72,7 +72,8 @@ impl Profile {
             Profile::Buildroot => "buildroot",
         }
     }
-    /// `build/<arch>/alpine-<profile>-<version>-<arch>.tar.gz`: the newest, if any.
+    /// `build/<arch>/alpine-<profile>-<version>-<arch>.tar.gz`: the one written last (the
+    /// last bootstrap's, whichever set it built), if any.
     pub fn newest_tarball(self, cx: &Context, arch: &Arch) -> Result<PathBuf> {
         let dir = cx.layout.build.join(&arch.name);
         let prefix = format!("alpine-{}-", self.name());
@@ -92,7 +93,8 @@ impl Profile {
                 })
             })
             .collect();
-        v.sort();
+        let mtime = |p: &PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        v.sort_by(|a, b| mtime(a).cmp(&mtime(b)).then(a.cmp(b)));
         v.pop()
             .with_context(|| format!("no {prefix}*.tar.gz in {}", dir.display()))
     }
