@@ -14,6 +14,7 @@ use xtask::commands::build::BuildArgs;
 use xtask::commands::clean::CleanArgs;
 use xtask::commands::image::ImageArgs;
 use xtask::commands::plan::Plannable;
+use xtask::commands::report::ReportCommand;
 use xtask::commands::rootfs::RootfsArgs;
 use xtask::commands::sbom::SbomArgs;
 use xtask::commands::selfhost::SelfhostArgs;
@@ -79,6 +80,12 @@ enum Command {
     /// SPDX 2.3 SBOMs: a package's (--package), or a root filesystem's, merged from its
     /// installed packages (written beside the tarball)
     Sbom(SbomArgs),
+    /// Bootstrap reports: `report diff OLD.json NEW.json` says which packages changed and
+    /// which inputs explain it
+    Report {
+        #[command(subcommand)]
+        cmd: ReportCommand,
+    },
     /// Show what a command would build, what is cached, and why the rest is not
     Plan {
         #[command(subcommand)]
@@ -146,6 +153,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Selfhost(s) => commands::selfhost::run(&mut g.context()?, s),
         Command::Image(a) => commands::image::run(&mut g.context()?, a),
         Command::Sbom(a) => commands::sbom::run(&mut g.context()?, a),
+        Command::Report { cmd } => commands::report::run(&g.context()?, cmd),
         Command::Status(a) => commands::status::run(&g.context()?, a),
         Command::Clean(c) => commands::clean::run(&g.context()?, c),
     }

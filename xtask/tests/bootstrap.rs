@@ -462,3 +462,181 @@ fn an_unknown_set_lists_the_known_ones() {
         "{err}"
     );
 }
+
+/// sha512 of a file, as APKBUILDs list it.
+fn sha512_of(p: &Path) -> String {
+    let out = Command::new("sha512sum").arg(p).output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// Replaces `old`'s checksum line for `file` in `apkbuild` with `new`, keeping its mtime
+/// (the mtime is the recipe's SOURCE_DATE_EPOCH outside git).
+fn set_checksum(apkbuild: &Path, file: &str, new: &str) {
+    let text = std::fs::read_to_string(apkbuild).unwrap();
+    let out: Vec<String> = text
+        .lines()
+        .map(|l| {
+            if l.ends_with(&format!("  {file}")) {
+                format!("{new}  {file}")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    let mtime = std::fs::metadata(apkbuild).unwrap().modified().unwrap();
+    std::fs::write(apkbuild, out.join("\n") + "\n").unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(apkbuild)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+}
+
+#[test]
+fn report_diff_names_the_packages_a_changed_source_and_patch_explain() {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !ready() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let aports = tmp.path().join("aports");
+    run_ok(
+        Command::new("cp")
+            .args(["-a"])
+            .arg(common::repo().join("tests/fixtures/aports"))
+            .arg(&aports),
+    );
+    let boot = |aports: &Path, distfiles: &Path| {
+        let out = xtask()
+            .arg("--distfiles")
+            .arg(distfiles)
+            .args([
+                "bootstrap",
+                "--arch",
+                "aarch64",
+                "--set",
+                "fixtures",
+                "--no-rootfs",
+            ])
+            .args(["--packages", "libfoo,foo-utils,patched-hello,hello-scripts"])
+            .arg("--aports")
+            .arg(aports)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::read(common::repo().join("build/aarch64/report.json")).unwrap()
+    };
+    let distfiles = tmp.path().join("distfiles");
+    std::fs::create_dir_all(&distfiles).unwrap();
+    let old = tmp.path().join("old.json");
+    std::fs::write(&old, boot(&aports, &distfiles)).unwrap();
+
+    // One source changes (libfoo's tarball: a file inside it), one patch (patched-hello's
+    // description text), each with its checksum in the recipe.
+    let src = tmp.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    run_ok(
+        Command::new("cp")
+            .arg("-a")
+            .arg(common::repo().join("tests/fixtures/distfiles-src/libfoo-1.2.3"))
+            .arg(&src),
+    );
+    let readme = src.join("libfoo-1.2.3/CHANGES");
+    std::fs::write(&readme, "a change that makes a new tarball\n").unwrap();
+    let tarball = distfiles.join("libfoo-1.2.3.tar.gz");
+    run_ok(Command::new("sh").arg("-c").arg(format!(
+        "cd {} && tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf - libfoo-1.2.3 | gzip -n -9 > {}",
+        src.display(),
+        tarball.display()
+    )));
+    set_checksum(
+        &aports.join("main/libfoo/APKBUILD"),
+        "libfoo-1.2.3.tar.gz",
+        &sha512_of(&tarball),
+    );
+    let patch = aports.join("main/patched-hello/fix-greeting.patch");
+    let text = std::fs::read_to_string(&patch).unwrap();
+    std::fs::write(&patch, format!("A note before the patch.\n{text}")).unwrap();
+    set_checksum(
+        &aports.join("main/patched-hello/APKBUILD"),
+        "fix-greeting.patch",
+        &sha512_of(&patch),
+    );
+    let new = tmp.path().join("new.json");
+    std::fs::write(&new, boot(&aports, &distfiles)).unwrap();
+
+    let out = xtask()
+        .args(["report", "diff", "--json"])
+        .arg(&old)
+        .arg(&new)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let d: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let changed: std::collections::BTreeMap<String, Vec<String>> = d["changed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["aport"].as_str().unwrap().to_string(),
+                c["why"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|w| w.as_str().unwrap().to_string())
+                    .collect(),
+            )
+        })
+        .collect();
+    // Exactly libfoo (its source), foo-utils (built against libfoo) and patched-hello (its
+    // patch); hello-scripts is untouched.
+    assert_eq!(
+        changed.keys().cloned().collect::<Vec<_>>(),
+        ["foo-utils", "libfoo", "patched-hello"],
+        "{d:#}"
+    );
+    assert!(
+        changed["libfoo"]
+            .iter()
+            .any(|w| w.starts_with("source libfoo-1.2.3.tar.gz changed")),
+        "{d:#}"
+    );
+    assert!(
+        changed["patched-hello"]
+            .iter()
+            .any(|w| w.starts_with("patch fix-greeting.patch changed")),
+        "{d:#}"
+    );
+    let fu = &changed["foo-utils"];
+    assert!(
+        fu.iter()
+            .any(|w| w.starts_with("build of pkg-aarch64-libfoo changed")),
+        "{d:#}"
+    );
+    assert!(
+        fu.iter().any(|w| w
+            .trim_start()
+            .starts_with("source libfoo-1.2.3.tar.gz changed")),
+        "{d:#}"
+    );
+    assert_eq!(d["unchanged"], 1, "{d:#}");
+}
+
+fn run_ok(c: &mut Command) {
+    let st = c.status().unwrap();
+    assert!(st.success(), "{c:?}");
+}

@@ -18,6 +18,7 @@ pub mod clean;
 pub mod fetch;
 pub mod image;
 pub mod plan;
+pub mod report;
 pub mod rootfs;
 pub mod sbom;
 pub mod selfhost;

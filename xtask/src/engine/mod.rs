@@ -28,10 +28,10 @@ pub mod store;
 
 pub use graph::{Graph, StepRef, Use};
 pub use inputs::{Input, InputKind, Inputs};
-pub use plan::{plan, render_plan, Planned, Status};
+pub use plan::{diff_inputs, plan, render_plan, Planned, Status};
 pub use schedule::{execute, print_summary, run_graph, Outcome, Report};
 pub use step::{Step, StepRun};
-pub use store::{finish_cleanup, set_last, Manifest, MANIFEST};
+pub use store::{finish_cleanup, read_manifest, set_last, Manifest, MANIFEST};
 
 /// Where the engine keeps outputs, build trees and logs, and how it runs steps.
 pub struct Engine {

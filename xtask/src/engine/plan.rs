@@ -75,7 +75,8 @@ pub fn plan<C: StepContext>(cx: &C, graph: &Graph<C>) -> Result<Vec<Planned>> {
     Ok(out)
 }
 
-fn diff_inputs(old: &[Input], new: &[Input]) -> Vec<String> {
+/// Why `new` differs from `old`, one line per input that changed, came or went.
+pub fn diff_inputs(old: &[Input], new: &[Input]) -> Vec<String> {
     let index = |v: &[Input]| -> BTreeMap<(InputKind, String), String> {
         v.iter()
             .map(|i| ((i.kind, i.name.clone()), i.value.clone()))

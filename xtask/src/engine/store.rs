@@ -45,6 +45,12 @@ pub fn set_last(store: &Path, name: &str, key: &str) -> Result<()> {
     Ok(())
 }
 
+/// The manifest of the output `<store>/<key>-<name>/`, if it is still in the store.
+pub fn read_manifest(store: &Path, name: &str, key: &str) -> Option<Manifest> {
+    let path = store.join(format!("{key}-{name}")).join(MANIFEST);
+    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+}
+
 pub(crate) fn last_manifest(store: &Path, name: &str) -> Option<Manifest> {
     let key = std::fs::read_to_string(last_pointer(store, name)).ok()?;
     let path = store.join(format!("{}-{name}", key.trim())).join(MANIFEST);

@@ -92,6 +92,13 @@ pub struct SummaryAports {
 pub struct SummaryEntry {
     pub aport: String,
     pub result: AportResult,
+    #[serde(default)]
+    pub version: Option<String>,
+    /// The aport's build step and its key.
+    #[serde(default)]
+    pub step: Option<String>,
+    #[serde(default)]
+    pub key: Option<String>,
 }
 
 impl Summary {
