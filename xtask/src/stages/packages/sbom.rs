@@ -150,7 +150,7 @@ pub fn package_document(apk: &Path, p: &Provenance) -> Result<Value> {
     let pkg = Package::read_head(apk).with_context(|| format!("reading {}", apk.display()))?;
     let info = &pkg.pkginfo;
     let sha256 = sha256_file(apk)?;
-    let created = crate::stages::image::rfc3339(p.created);
+    let created = rfc3339(p.created);
     let main_id = spdx_id("Package", &info.pkgname);
     let mut main = json!({
         "SPDXID": main_id,
@@ -431,7 +431,7 @@ pub fn merge(name: &str, arch: &str, created: u64, docs: &[(Installed, Value)]) 
         "SPDXID": "SPDXRef-DOCUMENT",
         "name": name,
         "documentNamespace": format!("{NAMESPACE}/{arch}/{name}-{}", &digest[..16]),
-        "creationInfo": {"created": crate::stages::image::rfc3339(created), "creators": [CREATOR]},
+        "creationInfo": {"created": rfc3339(created), "creators": [CREATOR]},
         "packages": packages,
         "relationships": rels,
     })
@@ -462,9 +462,37 @@ pub fn for_tarball(tarball: &Path, arch: &str, repos: &[PathBuf], created: u64) 
     Ok(merge(&name, arch, created, &docs))
 }
 
+/// A Unix time as RFC 3339 UTC (`2026-08-22T10:00:00Z`).
+pub fn rfc3339(t: u64) -> String {
+    let (days, secs) = (t / 86400, t % 86400);
+    // Howard Hinnant's civil-from-days.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc3339_dates() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_772_704_820), "2026-03-05T10:00:20Z");
+    }
 
     #[test]
     fn installed_database_records() {
