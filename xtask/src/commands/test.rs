@@ -30,13 +30,14 @@ pub fn run(cx: &Context, t: TestArgs) -> Result<()> {
         .filter_map(|a| cx.arches.get(a).ok().map(|a| a.rust_target()))
         .collect();
     crate::host::add_rust_targets(&targets);
-    let validator = spdx_validator(cx)?;
+    let tools = python_tools(cx)?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let st = Cmd::new(cargo)
         .args(["test", "--workspace"])
         .args(&cargo_args)
         .env("ALPINIST_REQUIRE_TOOLCHAIN", arches.join(","))
-        .env("ALPINIST_SPDX_VALIDATOR", &validator)
+        .env("ALPINIST_SPDX_VALIDATOR", tools.join("pyspdxtools"))
+        .env("ALPINIST_WORKFLOW_LINTER", tools.join("check-jsonschema"))
         .dir(&cx.layout.repo)
         .run_foreground(None)?;
     if !st.success() {
@@ -45,15 +46,17 @@ pub fn run(cx: &Context, t: TestArgs) -> Result<()> {
     Ok(())
 }
 
-/// spdx-tools (PyPI), pinned, in a venv under build/: the SPDX validator the tests run
-/// on every SBOM alpinist writes. Installs python3-venv (as root) when venv is missing.
-fn spdx_validator(cx: &Context) -> Result<std::path::PathBuf> {
-    let venv = cx.layout.build.join("venv-spdx");
-    let tool = venv.join("bin/pyspdxtools");
-    let pin = format!("spdx-tools=={SPDX_TOOLS}");
+/// The checkers the tests run, from PyPI, pinned, in a venv under build/: spdx-tools
+/// (the SPDX validator for every SBOM alpinist writes) and check-jsonschema (the GitHub
+/// workflow linter: SchemaStore's workflow schema). Installs python3-venv (as root) when
+/// venv is missing. Returns the venv's bin/.
+fn python_tools(cx: &Context) -> Result<std::path::PathBuf> {
+    let venv = cx.layout.build.join("venv-tools");
+    let bin = venv.join("bin");
+    let pin = PYTHON_TOOLS.join(" ");
     let stamp = venv.join(".alpinist-pin");
-    if tool.is_file() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(pin.as_str()) {
-        return Ok(tool);
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(pin.as_str()) {
+        return Ok(bin);
     }
     let make = || {
         Cmd::new("python3")
@@ -73,14 +76,15 @@ fn spdx_validator(cx: &Context) -> Result<std::path::PathBuf> {
         }
     }
     let st = Cmd::new(venv.join("bin/pip").display().to_string())
-        .args(["install", "--quiet", "--disable-pip-version-check", &pin])
+        .args(["install", "--quiet", "--disable-pip-version-check"])
+        .args(PYTHON_TOOLS)
         .run_foreground(None)?;
     if !st.success() {
         bail!("pip install {pin} failed ({st}); PyPI must be reachable");
     }
     std::fs::write(&stamp, &pin)?;
-    Ok(tool)
+    Ok(bin)
 }
 
-/// The spdx-tools release the tests validate with.
-const SPDX_TOOLS: &str = "0.8.5";
+/// The checkers' releases the tests run.
+const PYTHON_TOOLS: &[&str] = &["spdx-tools==0.8.5", "check-jsonschema==0.39.0"];
