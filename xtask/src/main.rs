@@ -21,6 +21,7 @@ use xtask::commands::selfhost::SelfhostArgs;
 use xtask::commands::setup::SetupArgs;
 use xtask::commands::status::StatusArgs;
 use xtask::commands::test::TestArgs;
+use xtask::commands::verify_repro::VerifyReproArgs;
 use xtask::commands::verify_rootfs::VerifyRootfsArgs;
 use xtask::commands::{self, ArchArgs, Global};
 
@@ -64,7 +65,7 @@ enum Command {
     Shell(BuildArgs),
     /// Build aports twice (different build directories, different times) and compare the
     /// packages member by member, signature aside
-    VerifyRepro(BuildArgs),
+    VerifyRepro(VerifyReproArgs),
     /// Stage 3: install packages from the local repositories into a fresh root, run their
     /// scripts and triggers under qemu-user, and write the minirootfs tarball
     Rootfs(RootfsArgs),

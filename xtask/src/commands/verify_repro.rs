@@ -1,13 +1,38 @@
 //! `cargo xtask verify-repro`: build twice, compare the packages.
 
 use anyhow::{bail, Result};
+use clap::Args;
 
 use crate::commands::build::BuildArgs;
 use crate::context::Context;
+use crate::stages::packages::repro::Variation;
 
-pub fn run(cx: &Context, b: &BuildArgs) -> Result<()> {
+#[derive(Args)]
+pub struct VerifyReproArgs {
+    #[command(flatten)]
+    pub build: BuildArgs,
+    /// What else the second build changes besides its directory and time
+    /// (comma-separated; `all` for every one)
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub variations: Vec<Variation>,
+}
+
+pub fn run(cx: &Context, a: &VerifyReproArgs) -> Result<()> {
+    let b = &a.build;
     let settings = b.settings(cx)?;
-    let diffs = crate::stages::packages::repro::verify(cx, &b.arch.arch, &b.aports, &settings)?;
+    let diffs = crate::stages::packages::repro::verify(
+        cx,
+        &b.arch.arch,
+        &b.aports,
+        &settings,
+        &a.variations,
+    )?;
+    if !a.variations.is_empty() {
+        println!(
+            "second build varied: {}",
+            crate::stages::packages::repro::SecondBuild::new(&a.variations).describe()
+        );
+    }
     let mut bad = 0;
     for d in &diffs {
         if d.what.is_empty() {

@@ -81,6 +81,13 @@ impl Sandbox {
         self.push(&["--bind", &d, &d])
     }
     /// The directory the command starts in.
+    /// The host name inside (the sandbox has its own UTS namespace).
+    pub fn hostname(mut self, name: &str) -> Sandbox {
+        self.args
+            .extend(["--hostname".to_string(), name.to_string()]);
+        self
+    }
+
     pub fn chdir(self, dir: &str) -> Sandbox {
         self.push(&["--chdir", dir])
     }

@@ -159,7 +159,16 @@ impl AportBuild {
         }
         // Every recipe's make takes its jobs from the one jobserver of this process, so
         // recipes building side by side share the cores.
-        if let Some(mf) = cx.jobserver_makeflags() {
+        // verify-repro's jobs variation builds with one job and no jobserver.
+        let one_job = self
+            .settings
+            .env
+            .iter()
+            .any(|(k, v)| k == crate::stages::packages::repro::JOBS_VAR && v == "1");
+        if one_job {
+            set_var(&mut env, "MAKEFLAGS", "-j1");
+            set_var(&mut env, "JOBS", "1");
+        } else if let Some(mf) = cx.jobserver_makeflags() {
             set_var(&mut env, "MAKEFLAGS", &mf);
         }
         env

@@ -51,7 +51,13 @@ pub fn compare(a: &Path, b: &Path) -> Result<Vec<String>> {
                 None => why.push(format!("data: /{p} only in the first build")),
                 Some(y) => {
                     if x.sha1 != y.sha1 {
-                        why.push(format!("data: /{p} content differs"));
+                        let at = first_difference(
+                            &ba[pa.data_range.clone()],
+                            &bb[pb.data_range.clone()],
+                            p,
+                        )
+                        .unwrap_or_default();
+                        why.push(format!("data: /{p} content differs{at}"));
                     } else if x.header != y.header {
                         why.push(format!(
                             "data: /{p} metadata differs (mode, owner, mtime or link)"
@@ -72,16 +78,154 @@ pub fn compare(a: &Path, b: &Path) -> Result<Vec<String>> {
     Ok(why)
 }
 
+/// `path`'s content in two gzip'd data tars: where it first differs, with the bytes of
+/// each build there (`at byte N: 0a1b… vs 0a1c…`).
+fn first_difference(a: &[u8], b: &[u8], path: &str) -> Option<String> {
+    let read = |gz: &[u8]| -> Option<Vec<u8>> {
+        let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(gz));
+        for e in ar.entries().ok()? {
+            let mut e = e.ok()?;
+            if e.path().ok()?.to_string_lossy() == path {
+                let mut v = Vec::new();
+                std::io::Read::read_to_end(&mut e, &mut v).ok()?;
+                return Some(v);
+            }
+        }
+        None
+    };
+    let (x, y) = (read(a)?, read(b)?);
+    let at = x
+        .iter()
+        .zip(&y)
+        .position(|(p, q)| p != q)
+        .unwrap_or(x.len().min(y.len()));
+    let hex = |v: &[u8]| hex::encode(&v[at.min(v.len())..(at + 16).min(v.len())]);
+    Some(format!(
+        " at byte {at} of {}/{}: {} vs {}",
+        x.len(),
+        y.len(),
+        hex(&x),
+        hex(&y)
+    ))
+}
+
+/// The setting that makes a build use one make job and no jobserver.
+pub const JOBS_VAR: &str = "ALPINIST_REPRO_JOBS";
+
+/// What the second build of verify-repro changes, besides its build directory and time
+/// (always different). TZ, locale and umask are changed for alpinist itself, as for any
+/// build tool under test: recipes get TZ=UTC and C.UTF-8 from alpinist whatever the
+/// host's, so these check that nothing of the host's reaches a package. Jobs and host
+/// name are changed inside the recipe's sandbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+pub enum Variation {
+    /// alpinist's TZ: as it is, then Pacific/Chatham (+12:45/+13:45)
+    Tz,
+    /// alpinist's LANG and LC_ALL: as they are, then fr_FR.UTF-8
+    Locale,
+    /// alpinist's umask: as it is, then 0077
+    Umask,
+    /// make jobs: the shared jobserver (-jN), then -j1
+    Jobs,
+    /// the sandbox's host name: alpinist-build, then another
+    Hostname,
+    /// all of the above
+    All,
+}
+
+/// How the second build differs: settings for the recipes, alpinist's own environment,
+/// and its umask.
+#[derive(Debug, Clone, Default)]
+pub struct SecondBuild {
+    pub settings_env: Vec<(String, String)>,
+    pub process_env: Vec<(String, String)>,
+    pub umask: Option<u32>,
+}
+
+impl SecondBuild {
+    pub fn new(vs: &[Variation]) -> SecondBuild {
+        let has = |v: Variation| vs.contains(&v) || vs.contains(&Variation::All);
+        let mut b = SecondBuild::default();
+        if has(Variation::Tz) {
+            b.process_env.push(("TZ".into(), "Pacific/Chatham".into()));
+        }
+        if has(Variation::Locale) {
+            b.process_env.push(("LANG".into(), "fr_FR.UTF-8".into()));
+            b.process_env.push(("LC_ALL".into(), "fr_FR.UTF-8".into()));
+        }
+        if has(Variation::Umask) {
+            b.umask = Some(0o077);
+        }
+        if has(Variation::Jobs) {
+            b.settings_env.push((JOBS_VAR.into(), "1".into()));
+        }
+        if has(Variation::Hostname) {
+            b.settings_env.push((
+                super::sandbox::HOSTNAME_VAR.into(),
+                "repro-second-build".into(),
+            ));
+        }
+        b
+    }
+
+    /// One line for the log.
+    pub fn describe(&self) -> String {
+        let mut parts: Vec<String> = vec!["directory".into(), "time".into()];
+        parts.extend(self.process_env.iter().map(|(k, v)| format!("{k}={v}")));
+        if let Some(m) = self.umask {
+            parts.push(format!("umask {m:04o}"));
+        }
+        parts.extend(self.settings_env.iter().map(|(k, v)| match k.as_str() {
+            JOBS_VAR => format!("make -j{v}"),
+            _ => format!("{k}={v}"),
+        }));
+        parts.join(", ")
+    }
+
+    /// Runs `f` with alpinist's environment and umask changed, then restores them. Only
+    /// between builds: no step thread is running then.
+    fn with<T>(&self, f: impl FnOnce() -> T) -> T {
+        let saved: Vec<(String, Option<std::ffi::OsString>)> = self
+            .process_env
+            .iter()
+            .map(|(k, _)| (k.clone(), std::env::var_os(k)))
+            .collect();
+        for (k, v) in &self.process_env {
+            std::env::set_var(k, v);
+        }
+        // SAFETY: umask only swaps the process's file-creation mask.
+        let old_mask = self
+            .umask
+            .map(|m| unsafe { libc::umask(m as libc::mode_t) });
+        let r = f();
+        if let Some(m) = old_mask {
+            // SAFETY: as above.
+            unsafe { libc::umask(m) };
+        }
+        for (k, v) in saved {
+            match v {
+                Some(v) => std::env::set_var(&k, v),
+                None => std::env::remove_var(&k),
+            }
+        }
+        r
+    }
+}
+
 /// Builds `aports` twice (the second time with a different key input, so different work
-/// directories and a later time) and compares every package.
+/// directories and a later time, and with `variations`) and compares every package.
 pub fn verify(
     cx: &Context,
     arch: &str,
     aports: &[PathBuf],
     settings: &BuildSettings,
+    variations: &[Variation],
 ) -> Result<Vec<Difference>> {
     let first = build_set(cx, arch, aports, settings, "first")?;
-    let second = build_set(cx, arch, aports, settings, "second")?;
+    let second_build = SecondBuild::new(variations);
+    let mut varied = settings.clone();
+    varied.env.extend(second_build.settings_env.iter().cloned());
+    let second = second_build.with(|| build_set(cx, arch, aports, &varied, "second"))?;
     let mut out = Vec::new();
     for (name, a) in &first {
         match second.get(name) {

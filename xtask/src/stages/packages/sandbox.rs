@@ -7,6 +7,10 @@ use crate::exec::{Cmd, Sandbox};
 
 /// The recipe's command inside bubblewrap: the host read-only, only `work` writable, a
 /// private /tmp, no network unless `net`.
+/// The host name recipes see, and the setting (`--env`) that changes it.
+pub const HOSTNAME: &str = "alpinist-build";
+pub const HOSTNAME_VAR: &str = "ALPINIST_SANDBOX_HOSTNAME";
+
 pub(crate) fn sandbox(
     work: &Path,
     toolchain: &Path,
@@ -23,7 +27,15 @@ pub(crate) fn sandbox(
     for p in tmp_paths_in(env, &w) {
         sb = sb.ro_bind(Path::new(&p), &p);
     }
-    sb = sb.chdir(&w).clear_env();
+    // A fixed host name, so the build machine's never reaches a package; verify-repro's
+    // variations give the second build another.
+    let host = env
+        .iter()
+        .rev()
+        .find(|(k, _)| k == HOSTNAME_VAR)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or(HOSTNAME);
+    sb = sb.hostname(host).chdir(&w).clear_env();
     // The build's sysroot is the compiler's default sysroot too, as CBUILDROOT is for
     // Alpine's cross gcc (--with-sysroot): links that lose the --sysroot flag (old
     // libtool drops it, as binutils' does) still find the build's libraries.

@@ -1,0 +1,107 @@
+//! `cargo xtask verify-repro --variations all` on the fixture set: every package
+//! identical across two builds that differ in directory, time, alpinist's TZ, locale and
+//! umask, make jobs and the sandbox's host name; and a fixture that records its build time is caught, with the file and the
+//! first differing bytes named.
+//!
+//! Needs the aarch64 toolchain (`cargo xtask test` builds it) and root (the sandbox).
+
+mod common;
+
+use std::process::{Command, Output};
+
+/// The fixture set's aports that build something (the meta packages aside).
+const FIXTURES: &[&str] = &[
+    "libfoo",
+    "foo-utils",
+    "hello-scripts",
+    "fixture-data",
+    "split-demo",
+    "cxx-hello",
+    "nostrip-tool",
+    "patched-hello",
+    "subst-hello",
+    "busybox",
+    "alpinist-apk",
+];
+
+fn ready() -> bool {
+    let tc = common::repo().join("build/toolchains/aarch64/bin/aarch64-alpine-linux-musl-gcc");
+    if !tc.exists() {
+        eprintln!("no aarch64 toolchain; skipped");
+        return false;
+    }
+    true
+}
+
+fn verify_repro(dirs: &[std::path::PathBuf]) -> Output {
+    let repo = common::repo();
+    Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .current_dir(&repo)
+        .arg("--mirror")
+        .arg(format!(
+            "file://{}/tests/fixtures/distfiles",
+            repo.display()
+        ))
+        .args(["verify-repro", "--arch", "aarch64", "--variations", "all"])
+        .arg("--sources")
+        .arg(repo.join("tests/fixtures/sources.toml"))
+        .args(dirs)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_fixture_set_is_identical_under_every_variation() {
+    if !ready() {
+        return;
+    }
+    let dirs: Vec<_> = FIXTURES
+        .iter()
+        .map(|a| common::repo().join("tests/fixtures/aports/main").join(a))
+        .collect();
+    let out = verify_repro(&dirs);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("TZ=Pacific/Chatham")
+            && stdout.contains("LC_ALL=fr_FR.UTF-8")
+            && stdout.contains("make -j1")
+            && stdout.contains("umask 0077")
+            && stdout.contains("ALPINIST_SANDBOX_HOSTNAME="),
+        "{stdout}"
+    );
+    let last = stdout.lines().last().unwrap_or_default();
+    let n: usize = last.split(' ').next().unwrap().parse().unwrap();
+    assert!(n >= 14, "{stdout}");
+    assert_eq!(last, format!("{n} packages, {n} identical, 0 differ"));
+}
+
+#[test]
+fn a_package_that_records_its_build_time_is_caught() {
+    if !ready() {
+        return;
+    }
+    let out = verify_repro(&[common::repo().join("tests/fixtures/bad-aports/main/unrepro-date")]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("unrepro-date-1.0-r0.apk: DIFFERS"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("data: /usr/share/unrepro-date/built-at content differs at byte"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("/usr/share/unrepro-date/constant"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("1 packages, 0 identical, 1 differ"),
+        "{stdout}"
+    );
+}
