@@ -399,3 +399,37 @@ proptest! {
         check_case(&specs, together)?;
     }
 }
+
+/// Found by the generator: a package's symlink `bin` points at a 300-byte name; its next
+/// version makes `bin` a directory, which resolves through the link to that name. The
+/// installer must refuse (or do) that before writing, not fail with ENAMETOOLONG.
+#[test]
+fn a_symlink_to_a_name_longer_than_name_max_is_planned_for() {
+    let spec = |kind: EntryType, target: Target| Spec {
+        name: "a".into(),
+        version: "1-r0",
+        desc_len: 5,
+        depends: vec![],
+        replaces: vec![],
+        script: false,
+        parents: true,
+        entries: vec![Entry {
+            path: "bin".into(),
+            kind,
+            mode: 0o644,
+            owner: "root",
+            data: vec![],
+            target,
+            bad_checksum: false,
+        }],
+        signed: false,
+        damage: Damage::None,
+    };
+    let specs = [
+        spec(EntryType::Symlink, Target::Path("a".repeat(300))),
+        spec(EntryType::Directory, Target::CanaryAbs),
+    ];
+    for together in [false, true] {
+        check_case(&specs, together).unwrap();
+    }
+}

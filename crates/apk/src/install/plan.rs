@@ -495,6 +495,10 @@ impl Transaction {
         if let Some(n) = self.disk.get(rel) {
             return Ok(n.clone());
         }
+        // Nothing can exist under a name longer than NAME_MAX (lstat says ENAMETOOLONG).
+        if rel.split('/').any(|c| c.len() > 255) {
+            return Ok(None);
+        }
         let n = self.root.lstat(rel).map_err(|error| InstallError::Io {
             path: self.root.display(rel),
             error,
@@ -564,7 +568,20 @@ impl Transaction {
                         what: format!("{} is not a directory", shown(&candidate)),
                     })
                 }
-                _ => resolved.push(comp),
+                _ => {
+                    // A name no file system can hold (NAME_MAX), reached through a
+                    // symlink of the root: refused here, not by a failing mkdir later.
+                    if comp.len() > 255 {
+                        return Err(InstallError::Path {
+                            package: plan.who.clone(),
+                            path: path.to_string(),
+                            what: format!(
+                                "resolves (through {via}) to a name longer than 255 bytes"
+                            ),
+                        });
+                    }
+                    resolved.push(comp)
+                }
             }
         }
         Ok(resolved.join("/"))

@@ -191,6 +191,14 @@ pub fn unsafe_path_reason(path: &str) -> Option<&'static str> {
     {
         return Some("path contains '..' or '.' components");
     }
+    // Linux's NAME_MAX and PATH_MAX: longer names cannot be created in any root, so the
+    // package is refused before anything is written rather than failing half-way.
+    if path.split('/').any(|c| c.len() > 255) {
+        return Some("a path component is longer than 255 bytes");
+    }
+    if path.len() > 4095 {
+        return Some("path is longer than 4095 bytes");
+    }
     None
 }
 
@@ -653,9 +661,14 @@ mod tests {
 
     #[test]
     fn unsafe_paths() {
-        for p in ["", "/etc", "../x", "a/../b", "a/..", "./a", "a/./b", "a\nb"] {
+        let long_name = format!("usr/{}", "a".repeat(256));
+        let long_path = "abc/".repeat(1024);
+        for p in [
+            "", "/etc", "../x", "a/../b", "a/..", "./a", "a/./b", "a\nb", &long_name, &long_path,
+        ] {
             assert!(unsafe_path_reason(p).is_some(), "{p:?}");
         }
+        assert!(unsafe_path_reason(&format!("usr/{}", "a".repeat(255))).is_none());
         for p in ["etc", "etc/apk", ".hidden", "a..b", "..a"] {
             assert!(unsafe_path_reason(p).is_none(), "{p:?}");
         }
