@@ -145,6 +145,14 @@ fn spdx_validator() -> Option<PathBuf> {
     })
 }
 
+/// A fixture package's published SBOM.
+fn fixture_sbom(file: &str) -> serde_json::Value {
+    let p = common::repo()
+        .join("build/repo-fixtures/main/aarch64/sbom")
+        .join(file);
+    serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap()
+}
+
 /// Every package's SBOM and the root filesystem's pass spdx-tools' validator, and
 /// subst-hello's names the substitute that stood in for its source.
 fn sboms_validate_and_mark_the_substitute(r: &serde_json::Value) {
@@ -160,14 +168,7 @@ fn sboms_validate_and_mark_the_substitute(r: &serde_json::Value) {
         }
     }
     assert!(docs.len() > 15, "{docs:?}");
-    let subst: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(
-            common::repo()
-                .join("build/repo-fixtures/main/aarch64/sbom/subst-hello-1.0-r0.spdx.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
+    let subst = fixture_sbom("subst-hello-1.0-r0.spdx.json");
     let src = subst["packages"]
         .as_array()
         .unwrap()
@@ -181,14 +182,7 @@ fn sboms_validate_and_mark_the_substitute(r: &serde_json::Value) {
         "{src}"
     );
     // A source fetched as the recipe names it is not marked.
-    let busybox: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(
-            common::repo()
-                .join("build/repo-fixtures/main/aarch64/sbom/busybox-1.37.0-r0.spdx.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
+    let busybox = fixture_sbom("busybox-1.37.0-r0.spdx.json");
     assert!(
         !busybox.to_string().contains("alpinist substitute"),
         "{busybox}"

@@ -318,11 +318,7 @@ struct Spawns {
 
 impl<'ast> Visit<'ast> for Spawns {
     fn visit_item_mod(&mut self, m: &'ast syn::ItemMod) {
-        let test_only = m
-            .attrs
-            .iter()
-            .any(|a| a.path().is_ident("cfg") && a.meta.to_token_stream_string().contains("test"));
-        if !test_only {
+        if !is_test_module(m) {
             syn::visit::visit_item_mod(self, m);
         }
     }
@@ -342,6 +338,13 @@ impl<'ast> Visit<'ast> for Spawns {
         }
         syn::visit::visit_macro(self, m);
     }
+}
+
+/// A `#[cfg(test)]` module: test code, which the checks leave aside.
+fn is_test_module(m: &syn::ItemMod) -> bool {
+    m.attrs
+        .iter()
+        .any(|a| a.path().is_ident("cfg") && a.meta.to_token_stream_string().contains("test"))
 }
 
 trait MetaText {
@@ -520,11 +523,7 @@ impl Literals {
 
 impl<'ast> Visit<'ast> for Literals {
     fn visit_item_mod(&mut self, m: &'ast syn::ItemMod) {
-        let test_only = m
-            .attrs
-            .iter()
-            .any(|a| a.path().is_ident("cfg") && a.meta.to_token_stream_string().contains("test"));
-        if !test_only {
+        if !is_test_module(m) {
             syn::visit::visit_item_mod(self, m);
         }
     }

@@ -15,4 +15,5 @@ pub mod rootdir;
 pub mod sign;
 pub mod solver;
 pub mod tarball;
+pub mod utc;
 pub mod version;

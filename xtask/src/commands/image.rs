@@ -10,7 +10,7 @@ use crate::config::stages::Stages;
 use crate::context::Context;
 use crate::stages::image::{self, Layer};
 use crate::stages::packages::sbom;
-use crate::stages::rootfs::{local_repos, Profile};
+use crate::stages::rootfs::{local_arch_dirs, Profile};
 
 #[derive(Args)]
 pub struct ImageArgs {
@@ -46,7 +46,12 @@ pub fn run(cx: &mut Context, a: ImageArgs) -> Result<()> {
     }
     let out = a.out.unwrap_or_else(|| cx.layout.build.join("images"));
     std::fs::create_dir_all(&out)?;
-    let img = image::write(&layers, &out, &image::name(&layers), image::created())?;
+    let img = image::write(
+        &layers,
+        &out,
+        &image::name(&layers),
+        crate::stages::packages::output_epoch(),
+    )?;
     println!("image layout: {}", img.layout.display());
     println!("oci-archive:  {}", img.archive.display());
     println!("index digest: {}", img.index_digest);
@@ -55,17 +60,19 @@ pub fn run(cx: &mut Context, a: ImageArgs) -> Result<()> {
     }
     // One SBOM per arch's root filesystem, beside the archive.
     for l in &layers {
-        let repos: Vec<PathBuf> = local_repos(cx, &l.arch)?
-            .into_iter()
-            .map(|r| r.join(&l.arch.name))
-            .collect();
+        let repos = local_arch_dirs(cx, &l.arch)?;
         let out_file = out.join(format!(
             "{}-{}{}",
             image::name(&layers),
             l.arch.name,
             sbom::SUFFIX
         ));
-        match sbom::for_tarball(&l.tarball, &l.arch.name, &repos, image::created()) {
+        match sbom::for_tarball(
+            &l.tarball,
+            &l.arch.name,
+            &repos,
+            crate::stages::packages::output_epoch(),
+        ) {
             Ok(doc) => {
                 std::fs::write(&out_file, serde_json::to_vec_pretty(&doc)?)?;
                 println!("SBOM ({}):  {}", l.arch.name, out_file.display());

@@ -9,7 +9,7 @@ use crate::commands::ArchArgs;
 use crate::config::stages::Stages;
 use crate::context::Context;
 use crate::stages::packages::sbom;
-use crate::stages::rootfs::{local_repos, Profile};
+use crate::stages::rootfs::{local_arch_dirs, Profile};
 
 #[derive(Args)]
 pub struct SbomArgs {
@@ -33,10 +33,7 @@ pub fn run(cx: &mut Context, a: SbomArgs) -> Result<()> {
     cx.use_repodest(Stages::load(&cx.layout)?.set(&a.set)?);
     let cx = &*cx;
     let arch = cx.arches.get(&a.arch.arch)?;
-    let repos: Vec<PathBuf> = local_repos(cx, arch)?
-        .into_iter()
-        .map(|r| r.join(&arch.name))
-        .collect();
+    let repos = local_arch_dirs(cx, arch)?;
     if let Some(name) = &a.package {
         let prefix = format!("{name}-");
         let mut found: Vec<PathBuf> = repos
@@ -76,7 +73,7 @@ pub fn run(cx: &mut Context, a: SbomArgs) -> Result<()> {
         &tarball,
         &arch.name,
         &repos,
-        crate::stages::image::created(),
+        crate::stages::packages::output_epoch(),
     )?;
     let text = serde_json::to_string_pretty(&doc)?;
     if a.stdout {

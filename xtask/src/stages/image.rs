@@ -8,7 +8,7 @@
 //! content, JSON is written by serde in a fixed field order, `created` is
 //! SOURCE_DATE_EPOCH, and the archive is a sorted tar with fixed owners, modes and times.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -214,35 +214,15 @@ fn put_blob(blobs: &Path, bytes: &[u8], media: MediaType) -> Result<(Descriptor,
 /// Copies the gzip'd root filesystem in as the layer blob: (digest, size, diff_id — the
 /// digest of the uncompressed tar).
 fn put_layer(blobs: &Path, tarball: &Path) -> Result<(String, u64, String)> {
-    let mut f =
-        std::fs::File::open(tarball).with_context(|| format!("opening {}", tarball.display()))?;
-    let mut compressed = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    let mut size = 0u64;
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        compressed.update(&buf[..n]);
-        size += n as u64;
-    }
-    let hex = hex::encode(compressed.finalize());
+    let hex = crate::fsutil::sha256_file(tarball)?;
+    let size = std::fs::metadata(tarball)?.len();
     let mut plain = Sha256::new();
-    let mut gz = flate2::read::GzDecoder::new(std::fs::File::open(tarball)?);
-    loop {
-        let n = gz
-            .read(&mut buf)
-            .with_context(|| format!("{}: not a gzip'd tar", tarball.display()))?;
-        if n == 0 {
-            break;
-        }
-        plain.update(&buf[..n]);
-    }
-    let dest = blobs.join(&hex);
-    if std::fs::hard_link(tarball, &dest).is_err() {
-        std::fs::copy(tarball, &dest)?;
-    }
+    std::io::copy(
+        &mut flate2::read::GzDecoder::new(std::fs::File::open(tarball)?),
+        &mut plain,
+    )
+    .with_context(|| format!("{}: not a gzip'd tar", tarball.display()))?;
+    crate::fsutil::link_or_copy(tarball, &blobs.join(&hex))?;
     Ok((
         format!("sha256:{hex}"),
         size,
@@ -374,13 +354,4 @@ pub fn name(layers: &[Layer]) -> String {
             .unwrap_or("unknown"),
         arches.join("+")
     )
-}
-
-/// The image's creation time: SOURCE_DATE_EPOCH, else the epoch the root filesystem
-/// tarballs clamp their times to.
-pub fn created() -> u64 {
-    std::env::var("SOURCE_DATE_EPOCH")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(crate::stages::packages::BOOTSTRAP_EPOCH)
 }

@@ -96,14 +96,14 @@ pub struct ImageRecord {
 fn image(r: &Run, tarball: &Path, times: &mut Times, s: &mut Stage3) {
     let (cx, arch) = (r.cx, r.arch);
     let t = Instant::now();
-    let repos: Vec<PathBuf> = match rootfs::local_repos(cx, arch) {
-        Ok(v) => v.into_iter().map(|p| p.join(&arch.name)).collect(),
+    let repos = match rootfs::local_arch_dirs(cx, arch) {
+        Ok(v) => v,
         Err(e) => {
             s.error = Some(format!("sbom: {e:#}"));
             return;
         }
     };
-    let created = crate::stages::image::created();
+    let created = crate::stages::packages::output_epoch();
     match sbom::for_tarball(tarball, &arch.name, &repos, created) {
         Ok(doc) => {
             let out = sbom::beside(tarball);

@@ -311,18 +311,10 @@ impl AportBuild {
                 .into_owned();
             patches.push((name, sha256_hex(&std::fs::read(&p)?)));
         }
-        // Store outputs are `<key>-<step name>`.
-        let mut toolchain = Vec::new();
-        for s in [run.output(self.toolchain)?, run.output(self.runtime)?] {
-            let dir = s
-                .file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned();
-            if let Some((key, name)) = dir.split_once('-') {
-                toolchain.push((name.to_string(), key.to_string()));
-            }
-        }
+        let toolchain = [run.output(self.toolchain)?, run.output(self.runtime)?]
+            .into_iter()
+            .filter_map(sbom::step_of_output)
+            .collect();
         Ok(sbom::Provenance {
             arch: self.arch.name.clone(),
             aport: format!("{}/{}", a.repo, a.name()),

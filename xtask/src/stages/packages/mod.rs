@@ -46,7 +46,7 @@ pub mod sysroot;
 pub use aport::{evaluate, Aport};
 pub use graph::graph;
 pub use publish::publish;
-pub use runtime::BOOTSTRAP_EPOCH;
+pub use runtime::{output_epoch, BOOTSTRAP_EPOCH};
 pub use settings::{parse_env, BuildSettings};
 
 /// Bumped when the Rust side of a package build changes what it produces.

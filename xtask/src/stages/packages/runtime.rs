@@ -29,6 +29,15 @@ pub struct RuntimePackages {
 /// Build date of the stage 1 runtime packages, and the default clamp for tarball mtimes.
 pub const BOOTSTRAP_EPOCH: u64 = 1_700_000_000;
 
+/// The time root filesystem tarballs clamp their mtimes to and images and their SBOMs
+/// are created at: SOURCE_DATE_EPOCH, else [`BOOTSTRAP_EPOCH`].
+pub fn output_epoch() -> u64 {
+    std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(BOOTSTRAP_EPOCH)
+}
+
 impl Step<Context> for RuntimePackages {
     fn name(&self) -> String {
         format!("runtime-{}", self.arch.name)
@@ -219,17 +228,10 @@ impl RuntimePackages {
                 substitute,
             })
         };
-        let mut steps = Vec::new();
-        for out in [gcc_out.clone(), run.output(self.headers)?.to_path_buf()] {
-            let dir = out
-                .file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned();
-            if let Some((key, name)) = dir.split_once('-') {
-                steps.push((name.to_string(), key.to_string()));
-            }
-        }
+        let steps: Vec<(String, String)> = [gcc_out.as_path(), run.output(self.headers)?]
+            .into_iter()
+            .filter_map(sbom::step_of_output)
+            .collect();
         for e in std::fs::read_dir(&run.out)?.flatten() {
             let apk = e.path();
             if apk.extension().and_then(|x| x.to_str()) != Some("apk") {

@@ -107,18 +107,11 @@ fn license(expr: &str) -> Option<String> {
     spdx::Expression::parse(expr).ok().map(|_| expr.to_string())
 }
 
-fn sha256_file(path: &Path) -> Result<String> {
-    let mut f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex::encode(h.finalize()))
+/// `(step name, key)` of a store output directory (`<store>/<key>-<name>`).
+pub fn step_of_output(out: &Path) -> Option<(String, String)> {
+    let dir = out.file_name()?.to_string_lossy().into_owned();
+    let (key, name) = dir.split_once('-')?;
+    Some((name.to_string(), key.to_string()))
 }
 
 fn no_assertion(v: &mut Value) {
@@ -149,7 +142,7 @@ fn recipe_location(p: &Provenance, file: Option<&str>) -> String {
 pub fn package_document(apk: &Path, p: &Provenance) -> Result<Value> {
     let pkg = Package::read_head(apk).with_context(|| format!("reading {}", apk.display()))?;
     let info = &pkg.pkginfo;
-    let sha256 = sha256_file(apk)?;
+    let sha256 = crate::fsutil::sha256_file(apk)?;
     let created = rfc3339(p.created);
     let main_id = spdx_id("Package", &info.pkgname);
     let mut main = json!({
@@ -464,35 +457,12 @@ pub fn for_tarball(tarball: &Path, arch: &str, repos: &[PathBuf], created: u64) 
 
 /// A Unix time as RFC 3339 UTC (`2026-08-22T10:00:00Z`).
 pub fn rfc3339(t: u64) -> String {
-    let (days, secs) = (t / 86400, t % 86400);
-    // Howard Hinnant's civil-from-days.
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
+    alpinist_apk::utc::Utc::from_unix(t).rfc3339()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rfc3339_dates() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(1_772_704_820), "2026-03-05T10:00:20Z");
-    }
 
     #[test]
     fn installed_database_records() {

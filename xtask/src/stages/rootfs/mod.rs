@@ -50,6 +50,15 @@ pub fn local_repos(cx: &Context, arch: &Arch) -> Result<Vec<PathBuf>> {
     Ok(v)
 }
 
+/// The arch directories (`<repo>/<arch>/`) of [`local_repos`]: where the packages and
+/// their `sbom/` are.
+pub fn local_arch_dirs(cx: &Context, arch: &Arch) -> Result<Vec<PathBuf>> {
+    Ok(local_repos(cx, arch)?
+        .into_iter()
+        .map(|r| r.join(&arch.name))
+        .collect())
+}
+
 /// Which root filesystem: Alpine's minirootfs, or the build root (alpine-sdk-like: a
 /// compiler, abuild and apk, for building Alpine on the target itself).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -9,10 +9,7 @@ use crate::exec::Cmd;
 /// A deterministic gzip'd tar of `root`: sorted, numeric owners and modes as installed,
 /// every mtime clamped to SOURCE_DATE_EPOCH (default: alpinist's bootstrap epoch).
 pub(crate) fn write_tarball(root: &Path, out: &Path) -> Result<()> {
-    let epoch: u64 = std::env::var("SOURCE_DATE_EPOCH")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(crate::stages::packages::BOOTSTRAP_EPOCH);
+    let epoch = crate::stages::packages::output_epoch();
     let tmp = out.with_extension("tmp");
     let f = std::fs::File::create(&tmp)?;
     let gz = flate2::GzBuilder::new()
