@@ -74,6 +74,33 @@ impl Context {
         })
     }
 
+    /// The same context with another cache directory (its store and shared sources);
+    /// the same build tree, logs, jobserver and settings.
+    pub fn with_cache_dir(&self, cache: std::path::PathBuf) -> Context {
+        let mut layout = self.layout.clone();
+        layout.cache = cache;
+        let engine = Engine {
+            store: layout.store(),
+            work: self.engine.work.clone(),
+            logs: self.engine.logs.clone(),
+            parallel: self.engine.parallel,
+            keep_going: self.engine.keep_going,
+            jobserver: self.engine.jobserver.clone(),
+            progress: self.engine.progress.clone(),
+        };
+        Context {
+            layout,
+            arches: self.arches.clone(),
+            components: self.components.clone(),
+            jobs: self.jobs,
+            engine,
+            offline: self.offline,
+            mirrors: self.mirrors.clone(),
+            repodest: self.repodest.clone(),
+            host_versions: Mutex::new(HashMap::new()),
+        }
+    }
+
     /// `MAKEFLAGS` that hand out jobs from the process's jobserver (for commands whose
     /// environment is set explicitly, such as the recipe sandbox; the command itself must
     /// be marked `.jobserver()` so the descriptors are inherited).

@@ -1,7 +1,9 @@
 //! `cargo xtask verify-repro --variations all` on the fixture set: every package
 //! identical across two builds that differ in directory, time, alpinist's TZ, locale and
-//! umask, make jobs and the sandbox's host name; and a fixture that records its build time is caught, with the file and the
-//! first differing bytes named.
+//! umask, make jobs, the sandbox's host name, the recipe's uid and gid, the order
+//! directories list their files in (disorderfs), the checkout and the cache directory;
+//! and a fixture that records its build time is caught, with the file and the first
+//! differing bytes named.
 //!
 //! Needs the aarch64 toolchain (`cargo xtask test` builds it) and root (the sandbox).
 
@@ -71,7 +73,11 @@ fn the_fixture_set_is_identical_under_every_variation() {
             && stdout.contains("LC_ALL=fr_FR.UTF-8")
             && stdout.contains("make -j1")
             && stdout.contains("umask 0077")
-            && stdout.contains("ALPINIST_SANDBOX_HOSTNAME="),
+            && stdout.contains("ALPINIST_SANDBOX_HOSTNAME=")
+            && stdout.contains("uid/gid 4242")
+            && stdout.contains("file order: shuffle (disorderfs)")
+            && stdout.contains("checkout: a copy elsewhere")
+            && stdout.contains("cache directory: another"),
         "{stdout}"
     );
     let last = stdout.lines().last().unwrap_or_default();

@@ -230,3 +230,48 @@ fn libraries_go_to_lib_as_on_alpine() {
         );
     }
 }
+
+#[test]
+fn lto_objects_are_the_same_from_two_compiles() {
+    // GCC draws a random seed per compile unless given -frandom-seed, and LTO objects
+    // carry it; the toolchain's specs file gives each compile one made of its input's
+    // name. Two compiles of the same file must give the same bytes, and the compile must
+    // show the seed.
+    for (a, tc) in toolchains() {
+        let tmp = tempfile::tempdir().unwrap();
+        let src = tmp.path().join("lto.c");
+        std::fs::write(
+            &src,
+            "static int twice(int x) { return 2 * x; }\nint f(int x) { return twice(x) + 1; }\n",
+        )
+        .unwrap();
+        let gcc = tc.join("bin").join(format!("{}-gcc", a.triple));
+        let mut objects = Vec::new();
+        for n in ["1", "2"] {
+            let o = tmp.path().join(format!("lto{n}.o"));
+            let out = Command::new(&gcc)
+                .current_dir(tmp.path())
+                .args(["-v", "-O2", "-flto", "-c", "lto.c", "-o"])
+                .arg(&o)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}: {}",
+                a.name,
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(
+                String::from_utf8_lossy(&out.stderr).contains("-frandom-seed=lto.c"),
+                "{}: the compile was given no -frandom-seed made of its input",
+                a.name
+            );
+            objects.push(std::fs::read(&o).unwrap());
+        }
+        assert!(
+            objects[0] == objects[1],
+            "{}: two LTO compiles of one file differ",
+            a.name
+        );
+    }
+}

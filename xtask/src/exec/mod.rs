@@ -5,10 +5,12 @@
 //! - [`log`]: a step's log file and the runner that appends each command and its output
 //!   to it ([`StepLog::run`]);
 //! - [`sandbox`]: the one bubblewrap command line, for recipes, `shell` and roots;
+//! - [`disorder`]: a directory seen through disorderfs (shuffled listings);
 //! - [`signals`]: commands run in their own process groups, stopped with alpinist;
 //! - [`progress`]: one line per running step on a terminal, plain lines otherwise.
 
 pub mod cmd;
+pub mod disorder;
 pub mod log;
 pub mod progress;
 pub mod run;

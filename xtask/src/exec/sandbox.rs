@@ -13,6 +13,8 @@ use crate::exec::cmd::Cmd;
 #[derive(Debug, Clone)]
 pub struct Sandbox {
     args: Vec<String>,
+    /// `/` is bubblewrap's own and is made read-only after every mount is in place.
+    read_only_root: bool,
 }
 
 fn s(p: &Path) -> String {
@@ -20,26 +22,30 @@ fn s(p: &Path) -> String {
 }
 
 impl Sandbox {
-    /// The host as `/`, read-only, with its own /dev, /proc and an empty /tmp, and its
-    /// own pid, IPC and host-name namespaces; ends with alpinist.
+    /// The host's directories at their own paths, read-only, with its own /dev, /proc
+    /// and an empty /tmp, and its own pid, IPC and host-name namespaces; ends with
+    /// alpinist.
+    ///
+    /// `/` itself is bubblewrap's own (read-only once the command starts, see
+    /// [`Sandbox::command`]) with the host's top-level directories, files and links in it,
+    /// so [`Sandbox::bind_at`] can add directories the host does not have (a build tree
+    /// at one fixed path, whatever the checkout or cache directory).
     pub fn host() -> Sandbox {
-        let args = [
+        let mut args: Vec<String> = [
             "--die-with-parent",
             "--unshare-pid",
             "--unshare-ipc",
             "--unshare-uts",
-            "--ro-bind",
-            "/",
-            "/",
-            "--dev",
-            "/dev",
-            "--proc",
-            "/proc",
-            "--tmpfs",
-            "/tmp",
-        ];
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+        args.extend(host_top_level(Path::new("/")));
+        let rest = ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"];
+        args.extend(rest.iter().map(|a| a.to_string()));
         Sandbox {
-            args: args.iter().map(|a| a.to_string()).collect(),
+            args,
+            read_only_root: true,
         }
     }
 
@@ -48,6 +54,7 @@ impl Sandbox {
     pub fn root(root: &Path, no_net: bool) -> Sandbox {
         let mut sb = Sandbox {
             args: vec!["--bind".into(), s(root), "/".into()],
+            read_only_root: false,
         };
         if no_net {
             sb = sb.no_net();
@@ -80,14 +87,21 @@ impl Sandbox {
         let d = s(dir);
         self.push(&["--bind", &d, &d])
     }
-    /// The directory the command starts in.
+    /// `from` visible and writable at `to`.
+    pub fn bind_at(self, from: &Path, to: &str) -> Sandbox {
+        self.push(&["--bind", &s(from), to])
+    }
+    /// Runs as uid and gid `id` inside (a user namespace of its own).
+    pub fn user(self, id: &str) -> Sandbox {
+        self.push(&["--unshare-user", "--uid", id, "--gid", id])
+    }
     /// The host name inside (the sandbox has its own UTS namespace).
     pub fn hostname(mut self, name: &str) -> Sandbox {
         self.args
             .extend(["--hostname".to_string(), name.to_string()]);
         self
     }
-
+    /// The directory the command starts in.
     pub fn chdir(self, dir: &str) -> Sandbox {
         self.push(&["--chdir", dir])
     }
@@ -107,10 +121,76 @@ impl Sandbox {
     }
 
     /// The command `argv` inside the sandbox.
-    pub fn command<S: AsRef<str>>(self, argv: &[S]) -> Cmd {
+    pub fn command<S: AsRef<str>>(mut self, argv: &[S]) -> Cmd {
+        if self.read_only_root {
+            self = self.push(&["--remount-ro", "/"]);
+        }
         Cmd::new("bwrap")
             .args(self.args)
             .arg("--")
             .args(argv.iter().map(|a| a.as_ref()))
+    }
+}
+
+/// bubblewrap options that show `root`'s top-level entries at the same paths in the
+/// sandbox's own `/`: directories and files bound read-only, symbolic links made again
+/// (`/bin -> usr/bin`). /dev, /proc and /tmp are the sandbox's own; anything else
+/// (sockets, entries that vanish meanwhile) is left out.
+fn host_top_level(root: &Path) -> Vec<String> {
+    let mut entries: Vec<_> = std::fs::read_dir(root)
+        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    entries.sort();
+    let mut args = Vec::new();
+    for name in entries {
+        let name = name.to_string_lossy().into_owned();
+        if ["dev", "proc", "tmp"].contains(&name.as_str()) {
+            continue;
+        }
+        let host = root.join(&name);
+        let inside = format!("/{name}");
+        let Ok(meta) = std::fs::symlink_metadata(&host) else {
+            continue;
+        };
+        let ft = meta.file_type();
+        if ft.is_symlink() {
+            if let Ok(target) = std::fs::read_link(&host) {
+                args.extend(["--symlink".to_string(), s(&target), inside]);
+            }
+        } else if ft.is_dir() || ft.is_file() {
+            args.extend(["--ro-bind".to_string(), s(&host), inside]);
+        }
+    }
+    args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hosts_top_level_is_bound_and_linked_again() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join("usr")).unwrap();
+        std::fs::create_dir(d.path().join("proc")).unwrap();
+        std::fs::write(d.path().join("marker"), "").unwrap();
+        std::os::unix::fs::symlink("usr/bin", d.path().join("bin")).unwrap();
+        let args = host_top_level(d.path());
+        let usr = d.path().join("usr").display().to_string();
+        let marker = d.path().join("marker").display().to_string();
+        assert_eq!(
+            args,
+            [
+                "--symlink",
+                "usr/bin",
+                "/bin",
+                "--ro-bind",
+                &marker,
+                "/marker",
+                "--ro-bind",
+                &usr,
+                "/usr"
+            ]
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! An aport, found and evaluated for one arch: its (patched) directory, the recipe's
 //! metadata from a real shell, and the files and commit that go into its key.
 
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use alpinist_apkbuild::recipe::Recipe;
@@ -344,7 +345,13 @@ fn git_time(dir: &Path, apkbuild: &Path) -> Result<(u64, String)> {
         }
     }
     let git = |args: &[&str]| -> Option<String> {
-        let o = Cmd::new("git").args(args).dir(dir).output().ok()?;
+        // A query: never let git refresh (write) the checkout's index.
+        let o = Cmd::new("git")
+            .args(args)
+            .env("GIT_OPTIONAL_LOCKS", "0")
+            .dir(dir)
+            .output()
+            .ok()?;
         o.status
             .success()
             .then(|| String::from_utf8_lossy(&o.stdout).trim().to_string())
@@ -366,4 +373,68 @@ fn mtime_of(p: &Path) -> Result<u64> {
         .modified()?
         .duration_since(std::time::UNIX_EPOCH)?
         .as_secs())
+}
+
+/// The top directory of the git work tree that holds `dir`.
+pub(crate) fn git_toplevel(dir: &Path) -> Result<PathBuf> {
+    let o = Cmd::new("git")
+        .args(["rev-parse", "--show-toplevel"])
+        .dir(dir)
+        .output()
+        .context("running git")?;
+    if !o.status.success() {
+        bail!(
+            "{}: not in a git checkout: {}",
+            dir.display(),
+            String::from_utf8_lossy(&o.stderr).trim()
+        );
+    }
+    Ok(PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
+}
+
+/// A copy of the git work tree `top` at `dest`: its `.git`, and its tracked and untracked
+/// (not ignored) files as they are now, hard-linked where the file system allows. The
+/// copy answers git as the original does (same commits, same clean or dirty state).
+pub(crate) fn copy_work_tree(top: &Path, dest: &Path) -> Result<()> {
+    let o = Cmd::new("git")
+        .args([
+            "ls-files",
+            "-z",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+        ])
+        .dir(top)
+        .output()
+        .context("running git ls-files")?;
+    if !o.status.success() {
+        bail!(
+            "{}: git ls-files: {}",
+            top.display(),
+            String::from_utf8_lossy(&o.stderr).trim()
+        );
+    }
+    // `.git` is a directory, or a file naming one (a linked work tree).
+    let git = top.join(".git");
+    std::fs::create_dir_all(dest)?;
+    if git.is_dir() {
+        crate::fsutil::copy_tree(&git, &dest.join(".git"))?;
+    } else {
+        crate::fsutil::link_or_copy(&git, &dest.join(".git"))?;
+    }
+    for rel in o.stdout.split(|&b| b == 0).filter(|r| !r.is_empty()) {
+        let rel = Path::new(std::ffi::OsStr::from_bytes(rel));
+        let from = top.join(rel);
+        let Ok(meta) = std::fs::symlink_metadata(&from) else {
+            continue; // deleted in the work tree
+        };
+        let to = dest.join(rel);
+        std::fs::create_dir_all(to.parent().expect("a file has a parent"))?;
+        if meta.file_type().is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&from)?, &to)?;
+        } else if meta.is_file() {
+            crate::fsutil::link_or_copy(&from, &to)?;
+        }
+    }
+    Ok(())
 }

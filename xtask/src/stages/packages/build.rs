@@ -10,6 +10,7 @@ use anyhow::{anyhow, Context as _, Result};
 use crate::config::arch::Arch;
 use crate::context::Context;
 use crate::engine::{InputKind, Inputs, Step, StepRef, StepRun, Use};
+use crate::exec::disorder::Disorder;
 use crate::fsutil::{copy_tree, sha256_hex};
 use crate::keys::SigningKeyRef;
 use crate::stages::packages::accounts;
@@ -18,7 +19,9 @@ use crate::stages::packages::env::{arch_env, recipe_env};
 use crate::stages::packages::fetch::{fetch_sources, SOURCES_JSON};
 use crate::stages::packages::order::{dep_name, split_deps};
 use crate::stages::packages::runtime::RuntimePackages;
-use crate::stages::packages::sandbox::sandbox;
+use crate::stages::packages::sandbox::{
+    sandbox, setting, BUILD_DIR, FILE_ORDER_VAR, TOOLCHAIN_DIR,
+};
 use crate::stages::packages::sbom;
 use crate::stages::packages::{Aport, BuildSettings, RECIPE};
 use crate::stages::toolchain::Assemble;
@@ -71,6 +74,10 @@ impl Tree {
             abuild_sh: work.join("abuild.sh"),
             alpinist: work.join("alpinist"),
         }
+    }
+    /// The tree as the recipe sees it in the sandbox, at [`BUILD_DIR`].
+    pub fn inside() -> Tree {
+        Tree::new(Path::new(BUILD_DIR))
     }
     fn apkbuild(&self) -> PathBuf {
         self.startdir.join("APKBUILD")
@@ -149,14 +156,6 @@ impl AportBuild {
             ("ALPINIST_TREE".into(), t.alpinist.display().to_string()),
             ("PACKAGER".into(), "alpinist".into()),
         ]);
-        // Build paths must not reach the packages (verify-repro builds in two places).
-        let map = format!("-ffile-prefix-map={}=/home/build", t.work.display());
-        for (k, v) in env.iter_mut() {
-            if k == "CFLAGS" || k == "CXXFLAGS" {
-                v.push(' ');
-                v.push_str(&map);
-            }
-        }
         // Every recipe's make takes its jobs from the one jobserver of this process, so
         // recipes building side by side share the cores.
         // verify-repro's jobs variation builds with one job and no jobserver.
@@ -175,7 +174,7 @@ impl AportBuild {
     }
 
     /// `build` (unpack, prepare, build, check) and then `package` under fakeroot, in the
-    /// sandbox.
+    /// sandbox (`env` names the paths as the sandbox shows them).
     fn run_recipe(
         &self,
         run: &StepRun,
@@ -184,17 +183,27 @@ impl AportBuild {
         env: &[(String, String)],
     ) -> Result<()> {
         let r = &self.aport.recipe;
-        let sh = t.abuild_sh.display().to_string();
-        let apkbuild = t.apkbuild().display().to_string();
+        let inside = Tree::inside();
+        let sh = inside.abuild_sh.display().to_string();
+        let apkbuild = inside.apkbuild().display().to_string();
+        // verify-repro's file-order variation: the tree through disorderfs.
+        let shuffled = match setting(env, FILE_ORDER_VAR) {
+            Some(_) => {
+                let view = PathBuf::from(format!("{}.shuffled", t.work.display()));
+                Some(Disorder::mount(&t.work, &view)?)
+            }
+            None => None,
+        };
+        let work = shuffled.as_ref().map_or(t.work.as_path(), |d| d.view());
         run.log.status("build (unpack, prepare, build)");
         let build = ["bash", &sh, "build", &apkbuild].map(String::from);
         run.log
-            .run(&sandbox(&t.work, toolchain, env, self.net(), &build))
+            .run(&sandbox(work, toolchain, env, self.net(), true, &build))
             .map_err(|e| recipe_error(&r.path, e))?;
         run.log.status("package (under fakeroot)");
         let package = ["fakeroot", "--", "bash", &sh, "rootpkg", &apkbuild].map(String::from);
         run.log
-            .run(&sandbox(&t.work, toolchain, env, false, &package))
+            .run(&sandbox(work, toolchain, env, false, false, &package))
             .map_err(|e| recipe_error(&r.path, e))
     }
 }
@@ -275,7 +284,8 @@ impl Step<Context> for AportBuild {
         // Sysroot: the makedepends_host (and the target runtime) from local packages.
         run.log.status("sysroot");
         self.make_sysroot(run, &t.sysroot)?;
-        let env = self.environment(cx, &t, &toolchain, &sources.env);
+        // The recipe's paths are the sandbox's, the same for every build.
+        let env = self.environment(cx, &Tree::inside(), Path::new(TOOLCHAIN_DIR), &sources.env);
         write_env(&t.work, &env)?;
         let r = &self.aport.recipe;
         accounts::write(&t.work, &r.words("pkgusers"), &r.words("pkggroups"))?;

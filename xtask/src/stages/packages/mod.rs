@@ -50,7 +50,7 @@ pub use runtime::{output_epoch, BOOTSTRAP_EPOCH};
 pub use settings::{parse_env, BuildSettings};
 
 /// Bumped when the Rust side of a package build changes what it produces.
-pub(crate) const RECIPE: &str = "4";
+pub(crate) const RECIPE: &str = "5";
 
 /// Builds aports for an arch (stage 1 first, cached), publishes the packages into
 /// `build/repo/<repo>/<arch>/` with a signed index. Returns the repository directories.

@@ -129,18 +129,36 @@ pub enum Variation {
     Jobs,
     /// the sandbox's host name: alpinist-build, then another
     Hostname,
+    /// the user the recipe runs as: alpinist's own, then uid and gid 4242 (a user
+    /// namespace)
+    Uid,
+    /// the order directories list their files in: the filesystem's, then shuffled at
+    /// every listing (the build tree seen through disorderfs)
+    FileOrder,
+    /// the aports' checkout: where it is, then a hard-linked copy elsewhere
+    Checkout,
+    /// the cache directory: as given, then another (its toolchain steps, sources and
+    /// signing key linked in, so only the packages are built again)
+    CacheDir,
     /// all of the above
     All,
 }
 
 /// How the second build differs: settings for the recipes, alpinist's own environment,
-/// and its umask.
+/// and its umask, the checkout and the cache directory.
 #[derive(Debug, Clone, Default)]
 pub struct SecondBuild {
     pub settings_env: Vec<(String, String)>,
     pub process_env: Vec<(String, String)>,
     pub umask: Option<u32>,
+    /// The aports come from a copy of their checkout.
+    pub checkout: bool,
+    /// The steps go to another cache directory.
+    pub cache_dir: bool,
 }
+
+/// The uid and gid of the second build's recipes under the `uid` variation.
+pub const OTHER_UID: u32 = 4242;
 
 impl SecondBuild {
     pub fn new(vs: &[Variation]) -> SecondBuild {
@@ -165,6 +183,16 @@ impl SecondBuild {
                 "repro-second-build".into(),
             ));
         }
+        if has(Variation::Uid) {
+            b.settings_env
+                .push((super::sandbox::UID_VAR.into(), OTHER_UID.to_string()));
+        }
+        if has(Variation::FileOrder) {
+            b.settings_env
+                .push((super::sandbox::FILE_ORDER_VAR.into(), "shuffle".into()));
+        }
+        b.checkout = has(Variation::Checkout);
+        b.cache_dir = has(Variation::CacheDir);
         b
     }
 
@@ -177,8 +205,16 @@ impl SecondBuild {
         }
         parts.extend(self.settings_env.iter().map(|(k, v)| match k.as_str() {
             JOBS_VAR => format!("make -j{v}"),
+            super::sandbox::UID_VAR => format!("uid/gid {v}"),
+            super::sandbox::FILE_ORDER_VAR => format!("file order: {v} (disorderfs)"),
             _ => format!("{k}={v}"),
         }));
+        if self.checkout {
+            parts.push("checkout: a copy elsewhere".into());
+        }
+        if self.cache_dir {
+            parts.push("cache directory: another".into());
+        }
         parts.join(", ")
     }
 
@@ -221,13 +257,49 @@ pub fn verify(
     settings: &BuildSettings,
     variations: &[Variation],
 ) -> Result<Vec<Difference>> {
-    let first = build_set(cx, arch, aports, settings, "first")?;
     let second_build = SecondBuild::new(variations);
+    if second_build
+        .settings_env
+        .iter()
+        .any(|(k, _)| k == super::sandbox::FILE_ORDER_VAR)
+    {
+        crate::exec::disorder::preflight()?;
+    }
+    let first = build_set(cx, arch, aports, settings, "first")?;
     let mut varied = settings.clone();
     varied.env.extend(second_build.settings_env.iter().cloned());
-    let second = second_build.with(|| build_set(cx, arch, aports, &varied, "second"))?;
+    // One per run: the test suite runs verify-repro twice at once.
+    let scratch = cx
+        .layout
+        .build
+        .join("repro")
+        .join(format!("run-{}", std::process::id()));
+    let aports2 = if second_build.checkout {
+        copy_checkouts(aports, &scratch.join("checkout"))?
+    } else {
+        aports.to_vec()
+    };
+    let cx2 = if second_build.cache_dir {
+        Some(other_cache(cx, &scratch.join("cache"))?)
+    } else {
+        None
+    };
+    let cx2 = cx2.as_ref().unwrap_or(cx);
+    let second = second_build.with(|| build_set(cx2, arch, &aports2, &varied, "second"));
+    let out = second.and_then(|second| compare_sets(&first, &second));
+    if scratch.exists() {
+        crate::fsutil::remove_dir_all_writable(&scratch)?;
+    }
+    out
+}
+
+/// Every package of the first build against the second's.
+fn compare_sets(
+    first: &BTreeMap<String, PathBuf>,
+    second: &BTreeMap<String, PathBuf>,
+) -> Result<Vec<Difference>> {
     let mut out = Vec::new();
-    for (name, a) in &first {
+    for (name, a) in first {
         match second.get(name) {
             None => out.push(Difference {
                 package: name.clone(),
@@ -266,4 +338,67 @@ fn build_set(
         }
     }
     Ok(m)
+}
+
+/// The aports' checkouts again under `dest`: each git work tree that holds one of
+/// `aports` (its tracked and untracked files and its `.git`, hard-linked where the file
+/// system allows; an aport outside git alone), and the aports' paths in the copies.
+fn copy_checkouts(aports: &[PathBuf], dest: &Path) -> Result<Vec<PathBuf>> {
+    if dest.exists() {
+        crate::fsutil::remove_dir_all_writable(dest)?;
+    }
+    let mut tops: BTreeMap<PathBuf, PathBuf> = BTreeMap::new();
+    let mut out = Vec::new();
+    for a in aports {
+        let a = std::fs::canonicalize(a).with_context(|| a.display().to_string())?;
+        // Outside git, the aport directory alone is copied.
+        let (top, in_git) = match crate::stages::packages::aport::git_toplevel(&a) {
+            Ok(t) => (t, true),
+            Err(_) => (a.clone(), false),
+        };
+        let n = tops.len();
+        let copy = match tops.get(&top) {
+            Some(c) => c.clone(),
+            None => {
+                let c = dest.join(format!("{n}"));
+                if in_git {
+                    crate::stages::packages::aport::copy_work_tree(&top, &c)?;
+                } else {
+                    crate::fsutil::copy_tree(&top, &c)?;
+                }
+                tops.insert(top.clone(), c.clone());
+                c
+            }
+        };
+        out.push(copy.join(a.strip_prefix(&top).expect("under its top level")));
+    }
+    Ok(out)
+}
+
+/// A context like `cx` whose cache directory is `dir` (emptied first), with `cx`'s
+/// signing key, shared sources and every finished step that is not a package linked in.
+fn other_cache(cx: &Context, dir: &Path) -> Result<Context> {
+    if dir.exists() {
+        crate::fsutil::remove_dir_all_writable(dir)?;
+    }
+    let from = &cx.layout.cache;
+    for sub in ["keys", "distfiles"] {
+        if from.join(sub).is_dir() {
+            crate::fsutil::copy_tree(&from.join(sub), &dir.join(sub))?;
+        }
+    }
+    let store = cx.layout.store();
+    let to = dir.join("store");
+    std::fs::create_dir_all(&to)?;
+    for e in std::fs::read_dir(&store).with_context(|| store.display().to_string())? {
+        let e = e?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        // `<key>-<step>`: the packages are what is built again.
+        let step = name.split_once('-').map(|(_, s)| s).unwrap_or_default();
+        if step.starts_with("pkg-") || !e.file_type()?.is_dir() {
+            continue;
+        }
+        crate::fsutil::copy_tree(&e.path(), &to.join(&name))?;
+    }
+    Ok(cx.with_cache_dir(dir.to_path_buf()))
 }

@@ -30,7 +30,7 @@ pub fn shell(cx: &Context, arch: &Arch, dir: &Path, settings: &BuildSettings) ->
         );
     }
     let tc = &planned[bg.toolchain.toolchain.index()].out;
-    let t = Tree::new(&work);
+    let t = Tree::inside();
     let mut env = read_env(&work)?;
     // This process's jobserver, not the build's.
     let makeflags = cx
@@ -46,7 +46,8 @@ pub fn shell(cx: &Context, arch: &Arch, dir: &Path, settings: &BuildSettings) ->
         "env".into(),
         t.startdir.join("APKBUILD").display().to_string(),
     ];
-    let st = sandbox(&work, tc, &env, net, &argv).run_foreground(cx.engine.jobserver.as_ref())?;
+    let st =
+        sandbox(&work, tc, &env, net, true, &argv).run_foreground(cx.engine.jobserver.as_ref())?;
     if !st.success() {
         bail!("the shell ended with {st}");
     }

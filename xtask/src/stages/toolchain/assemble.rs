@@ -8,12 +8,20 @@ use anyhow::{bail, Context as _, Result};
 use crate::config::arch::Arch;
 use crate::context::Context;
 use crate::engine::{Inputs, Step, StepRef, StepRun, Use};
+use crate::exec::Cmd;
 use crate::fsutil::copy_tree;
 use crate::stages::toolchain::cross_files::{write_cmake, write_meson};
 use crate::stages::toolchain::{Binutils, Gcc, LinuxHeaders};
 
 /// The assemble step has its own, so that fixing it does not rebuild the compilers.
-const ASSEMBLE_RECIPE: &str = "3";
+const ASSEMBLE_RECIPE: &str = "4";
+
+/// What alpinist adds to gcc's `cc1_options` spec: every compile that is not given a
+/// `-frandom-seed` gets one made of its input file's name. GCC otherwise draws a random
+/// number per compile, and LTO objects carry it (section and symbol names), so two builds
+/// of the same source differ; with the build tree at one fixed path the name is the same
+/// in every build and different for every file.
+const SEED_SPEC: &str = " %{!frandom-seed=*:-frandom-seed=%i}";
 
 /// Runtime libraries copied into the sysroot's /usr/lib so target programs find them.
 const RUNTIME_LIBS: &[&str] = &["libgcc_s.so", "libstdc++.so", "libatomic.so", "libgomp.so"];
@@ -118,6 +126,8 @@ impl Step<Context> for Assemble {
             )?;
         }
 
+        write_seed_specs(&out, t)?;
+
         // cc/c++ names, as Alpine's cross gcc has them.
         for (alias, real) in [("cc", "gcc"), ("c++", "g++")] {
             let l = out.join("bin").join(format!("{t}-{alias}"));
@@ -133,6 +143,70 @@ impl Step<Context> for Assemble {
         )?;
         Ok(())
     }
+}
+
+/// gcc's specs with [`SEED_SPEC`] added, as `lib/gcc/<triple>/<version>/specs`, which
+/// the driver reads instead of its built-in specs (so the file holds all of them, as
+/// `-dumpspecs` prints them).
+fn write_seed_specs(prefix: &Path, triple: &str) -> Result<()> {
+    let dir = prefix.join("lib/gcc").join(triple);
+    let mut versions: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.join("libgcc.a").exists())
+        .collect();
+    let Some(v) = versions.pop() else {
+        bail!(
+            "no gcc version directory with libgcc.a under {}",
+            dir.display()
+        )
+    };
+    if !versions.is_empty() {
+        bail!("more than one gcc version under {}", dir.display());
+    }
+    let specs = v.join("specs");
+    if specs.exists() {
+        bail!(
+            "{} exists already: gcc installed a specs file, which alpinist would replace",
+            specs.display()
+        );
+    }
+    let gcc = prefix.join("bin").join(format!("{triple}-gcc"));
+    let out = Cmd::new(gcc.display().to_string())
+        .arg("-dumpspecs")
+        .output()?;
+    if !out.status.success() {
+        bail!(
+            "{} -dumpspecs failed: {}",
+            gcc.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let text = String::from_utf8(out.stdout).context("gcc -dumpspecs printed non-UTF-8")?;
+    std::fs::write(&specs, add_seed_spec(&text)?)?;
+    Ok(())
+}
+
+/// `specs` (gcc -dumpspecs) with [`SEED_SPEC`] at the end of `cc1_options`.
+fn add_seed_spec(specs: &str) -> Result<String> {
+    let mut out = String::with_capacity(specs.len() + SEED_SPEC.len());
+    let mut lines = specs.split_inclusive('\n');
+    let mut found = false;
+    while let Some(line) = lines.next() {
+        out.push_str(line);
+        if line.trim_end() == "*cc1_options:" {
+            let body = lines.next().unwrap_or_default();
+            out.push_str(body.trim_end_matches('\n'));
+            out.push_str(SEED_SPEC);
+            out.push('\n');
+            found = true;
+        }
+    }
+    if !found {
+        bail!("gcc -dumpspecs printed no cc1_options spec");
+    }
+    Ok(out)
 }
 
 /// Where gcc installed the target libraries: `<triple>/lib`, or `<triple>/lib64` on
@@ -169,5 +243,21 @@ fn flatten(prefix: &str, v: &toml::Value) -> Vec<(String, String)> {
         }
         toml::Value::String(s) => vec![(prefix.to_string(), s.clone())],
         other => vec![(prefix.to_string(), other.to_string())],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_seed_goes_at_the_end_of_cc1_options() {
+        let specs = "*asm:\n%{a}\n\n*cc1_options:\n%{O*} %{f*}\n\n*cpp:\n%{b}\n";
+        let got = add_seed_spec(specs).unwrap();
+        assert_eq!(
+            got,
+            "*asm:\n%{a}\n\n*cc1_options:\n%{O*} %{f*} %{!frandom-seed=*:-frandom-seed=%i}\n\n*cpp:\n%{b}\n"
+        );
+        assert!(add_seed_spec("*asm:\n%{a}\n").is_err());
     }
 }
