@@ -275,3 +275,42 @@ fn lto_objects_are_the_same_from_two_compiles() {
         );
     }
 }
+
+#[test]
+fn no_build_or_cache_path_is_in_a_toolchain() {
+    // binutils and gcc build at one fixed path in a sandbox (/build), so neither the
+    // checkout's build tree nor the cache directory reaches the installed files (gcc
+    // records its configure line and source paths): two toolchains built in different
+    // checkouts and caches can be identical.
+    let repo = std::fs::canonicalize(common::repo()).unwrap();
+    for (a, tc) in toolchains() {
+        let real = std::fs::canonicalize(&tc).unwrap();
+        let store = real.parent().unwrap().display().to_string();
+        let work = repo.join("build/work").display().to_string();
+        let files = Command::new("find")
+            .arg(&real)
+            .args(["-type", "f"])
+            .output()
+            .unwrap();
+        let n = files.stdout.iter().filter(|&&b| b == b'\n').count();
+        assert!(
+            n > 500,
+            "{}: only {n} files under {}",
+            a.name,
+            real.display()
+        );
+        let out = Command::new("grep")
+            .args(["-rlF", "-e", &work, "-e", &store])
+            .arg(&real)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}: files that name {work} or {store}:\n{}{}",
+            a.name,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

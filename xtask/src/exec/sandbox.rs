@@ -120,6 +120,24 @@ impl Sandbox {
         env.iter().fold(self, |sb, (k, v)| sb.setenv(k, v))
     }
 
+    /// `cmd` run inside the sandbox: its directory, environment, standard input,
+    /// jobserver share and label kept (the environment passes through bubblewrap).
+    pub fn around(self, cmd: Cmd) -> Cmd {
+        let mut sb = self;
+        if let Some(d) = &cmd.dir {
+            sb = sb.chdir(&s(d));
+        }
+        let mut argv = vec![cmd.program.clone()];
+        argv.extend(cmd.args.iter().cloned());
+        let label = cmd.label.clone().unwrap_or_else(|| cmd.display());
+        let mut out = sb.command(&argv).label(format!("{label} (in the sandbox)"));
+        out.env = cmd.env;
+        out.clear_env = cmd.clear_env;
+        out.stdin = cmd.stdin;
+        out.jobserver = cmd.jobserver;
+        out
+    }
+
     /// The command `argv` inside the sandbox.
     pub fn command<S: AsRef<str>>(mut self, argv: &[S]) -> Cmd {
         if self.read_only_root {
@@ -192,5 +210,32 @@ mod tests {
                 "/usr"
             ]
         );
+    }
+
+    #[test]
+    fn a_command_keeps_its_directory_environment_and_jobserver_share_inside() {
+        let cmd = Cmd::new("make")
+            .dir("/build/obj")
+            .env("PATH", "/x/bin")
+            .arg("all")
+            .jobserver();
+        let c = Sandbox::host().no_net().around(cmd);
+        assert_eq!(c.program, "bwrap");
+        let n = c.args.len();
+        assert_eq!(
+            c.args[n - 7..],
+            [
+                "--chdir",
+                "/build/obj",
+                "--remount-ro",
+                "/",
+                "--",
+                "make",
+                "all"
+            ]
+        );
+        assert_eq!(c.env, [("PATH".to_string(), "/x/bin".to_string())]);
+        assert!(c.jobserver);
+        assert!(c.dir.is_none());
     }
 }

@@ -438,3 +438,55 @@ pub(crate) fn copy_work_tree(top: &Path, dest: &Path) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn git(dir: &Path, args: &[&str]) -> String {
+        let o = std::process::Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    #[test]
+    fn a_copied_work_tree_answers_git_as_the_original() {
+        let d = tempfile::tempdir().unwrap();
+        let top = d.path().join("aports");
+        let aport = top.join("main/foo");
+        std::fs::create_dir_all(&aport).unwrap();
+        git(&top, &["init", "-q"]);
+        std::fs::write(aport.join("APKBUILD"), "pkgname=foo\n").unwrap();
+        std::fs::write(top.join(".gitignore"), "ignored\n").unwrap();
+        git(&top, &["add", "."]);
+        git(&top, &["commit", "-q", "-m", "foo"]);
+        // Untracked and ignored files, and an uncommitted change.
+        std::fs::write(aport.join("new.patch"), "x").unwrap();
+        std::fs::write(aport.join("ignored"), "x").unwrap();
+        std::fs::write(aport.join("APKBUILD"), "pkgname=foo\npkgrel=1\n").unwrap();
+        let copy = d.path().join("elsewhere/copy");
+        copy_work_tree(&top, &copy).unwrap();
+        let c = copy.join("main/foo");
+        assert_eq!(
+            std::fs::read_to_string(c.join("APKBUILD")).unwrap(),
+            "pkgname=foo\npkgrel=1\n"
+        );
+        assert!(c.join("new.patch").is_file());
+        assert!(!c.join("ignored").exists());
+        for q in [
+            &["log", "-1", "--format=%H %ct", "--", "."][..],
+            &["status", "--porcelain", "--", "."],
+        ] {
+            assert_eq!(git(&aport, q), git(&c, q), "git {q:?}");
+        }
+        assert_eq!(
+            git_toplevel(&c).unwrap(),
+            std::fs::canonicalize(&copy).unwrap()
+        );
+    }
+}

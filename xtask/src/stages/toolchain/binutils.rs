@@ -8,7 +8,7 @@ use crate::context::Context;
 use crate::engine::{Inputs, Step, StepRun};
 use crate::exec::Cmd;
 use crate::stages::toolchain::source::{patch_inputs, unpack};
-use crate::stages::toolchain::{host_inputs, RECIPE};
+use crate::stages::toolchain::{host_inputs, inside, sandboxed, RECIPE};
 
 pub struct Binutils {
     pub arch: Arch,
@@ -46,35 +46,34 @@ impl Step<Context> for Binutils {
         let src = unpack(cx, run, "binutils", &[], &self.arch.binutils.patch_sets)?;
         let obj = run.work.join("obj");
         std::fs::create_dir_all(&obj)?;
+        // The commands run in the sandbox, where the tree is at one fixed path.
+        let (src, obj) = (inside(run, &src), inside(run, &obj));
         let c = &self.config;
         run.log.status("configure");
-        run.log.run(
-            &Cmd::new(src.join("configure").display().to_string())
-                .dir(&obj)
-                .arg(format!("--target={}", self.arch.triple))
-                .arg("--prefix=")
-                .arg("--with-sysroot=/sysroot")
-                .args(self.configure())
-                .arg(format!("CFLAGS={}", c.host_cflags))
-                .arg(format!("CXXFLAGS={}", c.host_cflags))
-                .arg(format!("LDFLAGS={}", c.host_ldflags)),
-        )?;
+        let configure = Cmd::new(src.join("configure").display().to_string())
+            .dir(&obj)
+            .arg(format!("--target={}", self.arch.triple))
+            .arg("--prefix=")
+            .arg("--with-sysroot=/sysroot")
+            .args(self.configure())
+            .arg(format!("CFLAGS={}", c.host_cflags))
+            .arg(format!("CXXFLAGS={}", c.host_cflags))
+            .arg(format!("LDFLAGS={}", c.host_ldflags));
+        run.log.run(&sandboxed(run, &[], configure)?)?;
         run.log.status("make");
-        run.log.run(
-            &Cmd::new("make")
-                .dir(&obj)
-                .arg("MAKEINFO=true")
-                .args(&c.binutils.make_targets)
-                .jobserver(),
-        )?;
+        let make = Cmd::new("make")
+            .dir(&obj)
+            .arg("MAKEINFO=true")
+            .args(&c.binutils.make_targets)
+            .jobserver();
+        run.log.run(&sandboxed(run, &[], make)?)?;
         run.log.status("install");
-        run.log.run(
-            &Cmd::new("make")
-                .dir(&obj)
-                .arg("MAKEINFO=true")
-                .arg(format!("DESTDIR={}", run.out.display()))
-                .args(&c.binutils.install_targets),
-        )?;
+        let install = Cmd::new("make")
+            .dir(&obj)
+            .arg("MAKEINFO=true")
+            .arg(format!("DESTDIR={}", run.out.display()))
+            .args(&c.binutils.install_targets);
+        run.log.run(&sandboxed(run, &[], install)?)?;
         let _ = std::fs::remove_dir_all(run.out.join("share"));
         Ok(())
     }

@@ -12,10 +12,10 @@ use crate::engine::{Inputs, Step, StepRef, StepRun, Use};
 use crate::exec::Cmd;
 use crate::stages::toolchain::source::{patch_inputs, unpack};
 use crate::stages::toolchain::Binutils;
-use crate::stages::toolchain::{host_inputs, path_with, HOST_LIBS};
+use crate::stages::toolchain::{host_inputs, path_with, sandboxed, BUILD_DIR, HOST_LIBS};
 
 /// gcc's own, bumped when the gcc step's commands change.
-const GCC_RECIPE: &str = "2";
+const GCC_RECIPE: &str = "3";
 
 pub struct Gcc {
     pub arch: Arch,
@@ -84,8 +84,10 @@ impl Step<Context> for Gcc {
     }
     fn run(&self, cx: &Context, run: &mut StepRun) -> Result<()> {
         let tr = GccTree::new(cx, &run.work)?;
+        // The same tree as the commands see it in the sandbox.
+        let it = GccTree::new(cx, Path::new(BUILD_DIR))?;
         run.phase("unpack", |run| self.unpack(cx, run, &tr))?;
-        run.phase("configure", |run| self.configure(cx, run, &tr))?;
+        run.phase("configure", |run| self.configure(cx, run, &tr, &it))?;
         // What all-gcc needs that runs on the build machine only (libiberty, libcpp,
         // libdecnumber, libbacktrace, libcody, the lto plugin, fixincludes): built while
         // binutils may still be building. gcc's own directory, whose configure probes
@@ -94,49 +96,52 @@ impl Step<Context> for Gcc {
             run.log
                 .status("make the host libraries gcc needs (binutils not needed yet)");
             let make = Cmd::new("make")
-                .dir(&tr.obj)
+                .dir(&it.obj)
                 .arg("MAKEINFO=true")
                 .args(HOST_PREREQUISITES)
                 .jobserver();
-            run.log.run(&self.env(make, None))
+            run.log.run(&sandboxed(run, &[], self.env(make, None))?)
         })?;
         // From here on with binutils on PATH.
         let binutils = run.output(self.binutils)?.to_path_buf();
         let path = path_with(&binutils.join("bin"));
+        let b = BinutilsOut(&binutils);
         run.phase("all-gcc", |run| {
             run.log.status("make all-gcc (the compilers)");
             let make = Cmd::new("make")
-                .dir(&tr.obj)
+                .dir(&it.obj)
                 .arg("MAKEINFO=true")
                 .arg("all-gcc")
                 .jobserver();
-            run.log.run(&self.env(make, Some(&path)))
+            run.log.run(&b.sandboxed(run, self.env(make, Some(&path)))?)
         })?;
-        run.phase("musl-configure", |run| self.musl_configure(run, &tr, &path))?;
+        run.phase("musl-configure", |run| {
+            self.musl_configure(run, &it, &path, &b)
+        })?;
         run.phase("libgcc-static", |run| {
             run.log.status("make all-target-libgcc (static)");
             let make = Cmd::new("make")
-                .dir(&tr.obj)
+                .dir(&it.obj)
                 .arg("MAKEINFO=true")
                 // gcc's top level does not pass command-line variables on to the
                 // target library makes, but it does use $(MAKE): carry it in there.
                 .arg("MAKE=make enable_shared=no")
                 .arg("all-target-libgcc")
                 .jobserver();
-            run.log.run(&self.env(make, Some(&path)))
+            run.log.run(&b.sandboxed(run, self.env(make, Some(&path)))?)
         })?;
-        run.phase("musl", |run| self.musl(run, &tr, &path))?;
+        run.phase("musl", |run| self.musl(run, &tr, &it, &path, &b))?;
         run.phase("target-libraries", |run| {
             run.log
                 .status("make (libgcc_s, libstdc++, libatomic, libgomp)");
             let make = Cmd::new("make")
-                .dir(&tr.obj)
+                .dir(&it.obj)
                 .arg("MAKEINFO=true")
                 .jobserver();
-            run.log.run(&self.env(make, Some(&path)))
+            run.log.run(&b.sandboxed(run, self.env(make, Some(&path)))?)
         })?;
         // Installing is not a phase: the output directory is new on every attempt.
-        self.install(run, &tr, &path)
+        self.install(run, &tr, &it, &path, &b)
     }
 }
 
@@ -196,8 +201,9 @@ impl Gcc {
         Ok(())
     }
 
-    /// musl's headers into the build sysroot, then gcc's configure.
-    fn configure(&self, cx: &Context, run: &mut StepRun, tr: &GccTree) -> Result<()> {
+    /// musl's headers into the build sysroot, then gcc's configure (`tr` on the host,
+    /// `it` as the commands see it).
+    fn configure(&self, cx: &Context, run: &mut StepRun, tr: &GccTree, it: &GccTree) -> Result<()> {
         let c = &self.config;
         let t = &self.arch.triple;
         for d in [&tr.obj, &tr.mobj, &tr.bsys] {
@@ -209,25 +215,24 @@ impl Gcc {
         // fixincludes looks at them. Installing headers needs no compiler (it is how
         // Alpine's BOOTSTRAP=nocc musl works).
         run.log.status("musl headers into the build sysroot");
-        run.log.run(
-            &Cmd::new("make")
-                .dir(&tr.musl_src)
-                .arg(format!("ARCH={}", self.arch.musl_arch))
-                .arg("prefix=/usr")
-                .arg(format!("DESTDIR={}", tr.bsys.display()))
-                .arg("install-headers"),
-        )?;
+        let headers = Cmd::new("make")
+            .dir(&it.musl_src)
+            .arg(format!("ARCH={}", self.arch.musl_arch))
+            .arg("prefix=/usr")
+            .arg(format!("DESTDIR={}", it.bsys.display()))
+            .arg("install-headers");
+        run.log.run(&sandboxed(run, &[], headers)?)?;
         // binutils may still be building: gcc's top level only records the target
         // tools' names (`<triple>-as`, …), found on PATH later; its Makefile and
         // config.status are the same with or without them on PATH (checked).
         run.log.status("configure gcc");
-        let configure = Cmd::new(tr.gcc_src.join("configure").display().to_string())
-            .dir(&tr.obj)
+        let configure = Cmd::new(it.gcc_src.join("configure").display().to_string())
+            .dir(&it.obj)
             .arg(format!("--target={t}"))
             .arg("--prefix=")
             .arg("--libdir=/lib")
             .arg("--with-sysroot=/sysroot")
-            .arg(format!("--with-build-sysroot={}", tr.bsys.display()))
+            .arg(format!("--with-build-sysroot={}", it.bsys.display()))
             .arg(format!(
                 "--with-pkgversion={}",
                 pkgversion(&cx.components.get("gcc")?.version)
@@ -238,11 +243,18 @@ impl Gcc {
             .arg(format!("LDFLAGS={}", c.host_ldflags))
             .arg(format!("CFLAGS_FOR_TARGET={}", c.target_cflags))
             .arg(format!("CXXFLAGS_FOR_TARGET={}", c.target_cflags));
-        run.log.run(&self.env(configure, None))
+        run.log
+            .run(&sandboxed(run, &[], self.env(configure, None))?)
     }
 
     /// musl's configure, with the new compiler and its static libgcc.
-    fn musl_configure(&self, run: &mut StepRun, tr: &GccTree, path: &str) -> Result<()> {
+    fn musl_configure(
+        &self,
+        run: &mut StepRun,
+        tr: &GccTree,
+        path: &str,
+        b: &BinutilsOut,
+    ) -> Result<()> {
         let t = &self.arch.triple;
         run.log.status("configure musl");
         let xgcc = format!(
@@ -268,23 +280,34 @@ impl Gcc {
             )
             .arg(format!("--host={t}"))
             .args(self.musl_configure_args());
-        run.log.run(&self.env(configure, Some(path)))
+        run.log
+            .run(&b.sandboxed(run, self.env(configure, Some(path)))?)
     }
 
     /// musl built and installed into the build sysroot (with `libssp_nonshared.a` on
     /// arches that want it).
-    fn musl(&self, run: &mut StepRun, tr: &GccTree, path: &str) -> Result<()> {
+    fn musl(
+        &self,
+        run: &mut StepRun,
+        tr: &GccTree,
+        it: &GccTree,
+        path: &str,
+        b: &BinutilsOut,
+    ) -> Result<()> {
         run.log.status("make musl");
-        let make = Cmd::new("make").dir(&tr.mobj).jobserver();
-        run.log.run(&self.env(make, Some(path)))?;
+        let make = Cmd::new("make").dir(&it.mobj).jobserver();
+        run.log
+            .run(&b.sandboxed(run, self.env(make, Some(path)))?)?;
         let install = Cmd::new("make")
-            .dir(&tr.mobj)
-            .arg(format!("DESTDIR={}", tr.bsys.display()))
+            .dir(&it.mobj)
+            .arg(format!("DESTDIR={}", it.bsys.display()))
             .arg("install");
-        run.log.run(&self.env(install, Some(path)))?;
+        run.log
+            .run(&b.sandboxed(run, self.env(install, Some(path)))?)?;
         if self.arch.musl.libssp_nonshared {
             let cflags = &self.config.target_cflags;
-            build_ssp_nonshared(run, &tr.obj, &self.arch.triple, cflags, &tr.mobj, path)?;
+            std::fs::write(tr.mobj.join("ssp_nonshared.c"), SSP_NONSHARED_C)?;
+            build_ssp_nonshared(run, &it.obj, &self.arch.triple, cflags, &it.mobj, path, b)?;
             std::fs::copy(
                 tr.mobj.join("libssp_nonshared.a"),
                 tr.bsys.join("usr/lib/libssp_nonshared.a"),
@@ -294,19 +317,27 @@ impl Gcc {
     }
 
     /// gcc (stripped) and musl into the output.
-    fn install(&self, run: &mut StepRun, tr: &GccTree, path: &str) -> Result<()> {
+    fn install(
+        &self,
+        run: &mut StepRun,
+        tr: &GccTree,
+        it: &GccTree,
+        path: &str,
+        b: &BinutilsOut,
+    ) -> Result<()> {
         run.log.status("install");
         let gcc = Cmd::new("make")
-            .dir(&tr.obj)
+            .dir(&it.obj)
             .arg("MAKEINFO=true")
             .arg(format!("DESTDIR={}", run.out.display()))
             .arg("install-strip");
-        run.log.run(&self.env(gcc, Some(path)))?;
+        run.log.run(&b.sandboxed(run, self.env(gcc, Some(path)))?)?;
         let musl = Cmd::new("make")
-            .dir(&tr.mobj)
+            .dir(&it.mobj)
             .arg(format!("DESTDIR={}", run.out.join("sysroot").display()))
             .arg("install");
-        run.log.run(&self.env(musl, Some(path)))?;
+        run.log
+            .run(&b.sandboxed(run, self.env(musl, Some(path)))?)?;
         if self.arch.musl.libssp_nonshared {
             std::fs::copy(
                 tr.mobj.join("libssp_nonshared.a"),
@@ -318,9 +349,15 @@ impl Gcc {
     }
 }
 
+/// The source of `libssp_nonshared.a`.
+const SSP_NONSHARED_C: &str = "extern void __stack_chk_fail(void);\n\
+     __attribute__((visibility(\"hidden\"))) void __stack_chk_fail_local(void)\n\
+     {\n\t__stack_chk_fail();\n}\n";
+
 /// `libssp_nonshared.a`: the hidden `__stack_chk_fail_local` that i386 PIC code with
 /// the stack protector calls, forwarding to musl's `__stack_chk_fail` (what Alpine's
-/// musl-dev ships). Built with the new compiler into musl's build directory.
+/// musl-dev ships). Built with the new compiler in musl's build directory `dir` (paths
+/// as the sandbox shows them), where [`SSP_NONSHARED_C`] was written.
 fn build_ssp_nonshared(
     run: &mut StepRun,
     gcc_obj: &Path,
@@ -328,32 +365,34 @@ fn build_ssp_nonshared(
     cflags: &str,
     dir: &Path,
     path: &str,
+    b: &BinutilsOut,
 ) -> Result<()> {
     run.log.status("libssp_nonshared.a");
-    let src = dir.join("ssp_nonshared.c");
-    std::fs::write(
-        &src,
-        "extern void __stack_chk_fail(void);\n\
-         __attribute__((visibility(\"hidden\"))) void __stack_chk_fail_local(void)\n\
-         {\n\t__stack_chk_fail();\n}\n",
-    )?;
     let gcc_dir = gcc_obj.join("gcc");
-    run.log.run(
-        &Cmd::new(gcc_dir.join("xgcc").display().to_string())
-            .dir(dir)
-            .env("PATH", path)
-            .arg("-B")
-            .arg(&gcc_dir)
-            .args(cflags.split_whitespace())
-            .args(["-fPIC", "-fno-stack-protector", "-c", "ssp_nonshared.c"]),
-    )?;
-    run.log.run(
-        &Cmd::new(format!("{triple}-ar"))
-            .dir(dir)
-            .env("PATH", path)
-            .args(["rcD", "libssp_nonshared.a", "ssp_nonshared.o"]),
-    )?;
+    let cc = Cmd::new(gcc_dir.join("xgcc").display().to_string())
+        .dir(dir)
+        .env("PATH", path)
+        .arg("-B")
+        .arg(&gcc_dir)
+        .args(cflags.split_whitespace())
+        .args(["-fPIC", "-fno-stack-protector", "-c", "ssp_nonshared.c"]);
+    run.log.run(&b.sandboxed(run, cc)?)?;
+    let ar = Cmd::new(format!("{triple}-ar"))
+        .dir(dir)
+        .env("PATH", path)
+        .args(["rcD", "libssp_nonshared.a", "ssp_nonshared.o"]);
+    run.log.run(&b.sandboxed(run, ar)?)?;
     Ok(())
+}
+
+/// The binutils step's output, which the gcc step's commands use from `all-gcc` on.
+struct BinutilsOut<'a>(&'a Path);
+
+impl BinutilsOut<'_> {
+    /// `cmd` in the stage 1 sandbox with binutils visible.
+    fn sandboxed(&self, run: &StepRun, cmd: Cmd) -> Result<Cmd> {
+        sandboxed(run, &[self.0], cmd)
+    }
 }
 
 /// The top-level targets `all-gcc` depends on that build programs and libraries for the

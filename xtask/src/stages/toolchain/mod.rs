@@ -17,7 +17,8 @@ use crate::config::arch::Arch;
 use crate::config::host::Purpose;
 use crate::config::toolchain::ToolchainConfig;
 use crate::context::Context;
-use crate::engine::{Graph, Inputs, StepRef};
+use crate::engine::{Graph, Inputs, StepRef, StepRun};
+use crate::exec::{Cmd, Sandbox};
 
 pub mod assemble;
 pub mod binutils;
@@ -37,7 +38,35 @@ const HOST_TOOLS: &[&str] = &["gcc", "g++", "make"];
 pub(crate) const HOST_LIBS: &[&str] = &["libgmp-dev", "libmpfr-dev", "libmpc-dev", "zlib1g-dev"];
 
 /// Bumped when the Rust code of a step changes what it produces.
-pub(crate) const RECIPE: &str = "1";
+pub(crate) const RECIPE: &str = "2";
+
+/// Where the binutils and gcc steps' commands see their build tree: one path for every
+/// build, whatever the checkout or the cache directory, since gcc records its configure
+/// line and its source files' paths in the programs and libraries it installs.
+pub(crate) const BUILD_DIR: &str = "/build";
+
+/// `host`, a path in the step's work tree, as its commands see it (under [`BUILD_DIR`]).
+pub(crate) fn inside(run: &StepRun, host: &Path) -> PathBuf {
+    match host.strip_prefix(&run.work) {
+        Ok(rel) => Path::new(BUILD_DIR).join(rel),
+        Err(_) => host.to_path_buf(),
+    }
+}
+
+/// `cmd` in the stage 1 sandbox: the host read-only with a private /tmp, no network, the
+/// step's work tree writable at [`BUILD_DIR`], its output writable and the directories
+/// `also` read-only at their own paths.
+pub(crate) fn sandboxed(run: &StepRun, also: &[&Path], cmd: Cmd) -> Result<Cmd> {
+    std::fs::create_dir_all(&run.out)?;
+    let mut sb = Sandbox::host()
+        .no_net()
+        .bind_at(&run.work, BUILD_DIR)
+        .bind(&run.out);
+    for p in also {
+        sb = sb.ro_bind(p, &p.display().to_string());
+    }
+    Ok(sb.around(cmd))
+}
 
 /// The stage 1 steps of one arch.
 #[derive(Debug, Clone, Copy)]
