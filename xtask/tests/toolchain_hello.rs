@@ -273,6 +273,26 @@ fn lto_objects_are_the_same_from_two_compiles() {
             "{}: two LTO compiles of one file differ",
             a.name
         );
+        // And the object links (lto1 runs again at link time, with no input name).
+        let out = Command::new(&gcc)
+            .current_dir(tmp.path())
+            .args([
+                "-O2",
+                "-flto",
+                "-shared",
+                "-fPIC",
+                "-o",
+                "liblto.so",
+                "lto1.o",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}: LTO link: {}",
+            a.name,
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 

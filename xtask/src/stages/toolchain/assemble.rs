@@ -14,13 +14,14 @@ use crate::stages::toolchain::cross_files::{write_cmake, write_meson};
 use crate::stages::toolchain::{Binutils, Gcc, LinuxHeaders};
 
 /// The assemble step has its own, so that fixing it does not rebuild the compilers.
-const ASSEMBLE_RECIPE: &str = "4";
+const ASSEMBLE_RECIPE: &str = "5";
 
-/// What alpinist adds to gcc's `cc1_options` spec: every compile that is not given a
-/// `-frandom-seed` gets one made of its input file's name. GCC otherwise draws a random
-/// number per compile, and LTO objects carry it (section and symbol names), so two builds
-/// of the same source differ; with the build tree at one fixed path the name is the same
-/// in every build and different for every file.
+/// What alpinist adds to gcc's `cpp_unique_options` spec: every compile of a C or C++
+/// source that is not given a `-frandom-seed` gets one made of its input file's name.
+/// GCC otherwise draws a random number per compile, and LTO objects carry it (section
+/// and symbol names), so two builds of the same source differ; with the build tree at one
+/// fixed path the name is the same in every build and different for every file. Not
+/// `cc1_options`: lto1 uses that too, at link time, where there is no input name.
 const SEED_SPEC: &str = " %{!frandom-seed=*:-frandom-seed=%i}";
 
 /// Runtime libraries copied into the sysroot's /usr/lib so target programs find them.
@@ -188,14 +189,17 @@ fn write_seed_specs(prefix: &Path, triple: &str) -> Result<()> {
     Ok(())
 }
 
-/// `specs` (gcc -dumpspecs) with [`SEED_SPEC`] at the end of `cc1_options`.
+/// The spec [`SEED_SPEC`] goes at the end of.
+const SEED_SPEC_NAME: &str = "cpp_unique_options";
+
+/// `specs` (gcc -dumpspecs) with [`SEED_SPEC`] at the end of [`SEED_SPEC_NAME`].
 fn add_seed_spec(specs: &str) -> Result<String> {
     let mut out = String::with_capacity(specs.len() + SEED_SPEC.len());
     let mut lines = specs.split_inclusive('\n');
     let mut found = false;
     while let Some(line) = lines.next() {
         out.push_str(line);
-        if line.trim_end() == "*cc1_options:" {
+        if line.trim_end() == format!("*{SEED_SPEC_NAME}:") {
             let body = lines.next().unwrap_or_default();
             out.push_str(body.trim_end_matches('\n'));
             out.push_str(SEED_SPEC);
@@ -204,7 +208,7 @@ fn add_seed_spec(specs: &str) -> Result<String> {
         }
     }
     if !found {
-        bail!("gcc -dumpspecs printed no cc1_options spec");
+        bail!("gcc -dumpspecs printed no {SEED_SPEC_NAME} spec");
     }
     Ok(out)
 }
@@ -251,12 +255,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_seed_goes_at_the_end_of_cc1_options() {
-        let specs = "*asm:\n%{a}\n\n*cc1_options:\n%{O*} %{f*}\n\n*cpp:\n%{b}\n";
+    fn the_seed_goes_at_the_end_of_cpp_unique_options() {
+        let specs = "*cc1_options:\n%{O*}\n\n*cpp_unique_options:\n%{C} %i\n\n*cpp:\n%{b}\n";
         let got = add_seed_spec(specs).unwrap();
         assert_eq!(
             got,
-            "*asm:\n%{a}\n\n*cc1_options:\n%{O*} %{f*} %{!frandom-seed=*:-frandom-seed=%i}\n\n*cpp:\n%{b}\n"
+            "*cc1_options:\n%{O*}\n\n*cpp_unique_options:\n%{C} %i %{!frandom-seed=*:-frandom-seed=%i}\n\n*cpp:\n%{b}\n"
         );
         assert!(add_seed_spec("*asm:\n%{a}\n").is_err());
     }
