@@ -334,3 +334,47 @@ fn no_build_or_cache_path_is_in_a_toolchain() {
         );
     }
 }
+
+#[test]
+fn format_warnings_are_on_by_default_as_in_alpines_gcc() {
+    // Alpine's gcc turns on -Wformat -Wformat-security by default, and recipes rely on it
+    // (musl's keeps -Werror=format-security after dropping -Wformat from $CFLAGS).
+    for (a, tc) in toolchains() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("ok.c"), "int f(void) { return 0; }\n").unwrap();
+        std::fs::write(
+            tmp.path().join("bad.c"),
+            "#include <stdio.h>\nvoid f(const char *s) { printf(s); }\n",
+        )
+        .unwrap();
+        let gcc = tc.join("bin").join(format!("{}-gcc", a.triple));
+        let cc = |file: &str, flags: &[&str]| {
+            Command::new(&gcc)
+                .current_dir(tmp.path())
+                .args(flags)
+                .args(["-c", file, "-o", "out.o"])
+                .output()
+                .unwrap()
+        };
+        let ok = cc("ok.c", &["-Werror=format-security"]);
+        assert!(
+            ok.status.success(),
+            "{}: {}",
+            a.name,
+            String::from_utf8_lossy(&ok.stderr)
+        );
+        let bad = cc("bad.c", &["-Werror=format-security"]);
+        assert!(
+            !bad.status.success(),
+            "{}: printf(s) passed -Werror=format-security",
+            a.name
+        );
+        let off = cc("bad.c", &["-Wno-format", "-Werror"]);
+        assert!(
+            off.status.success(),
+            "{}: -Wno-format: {}",
+            a.name,
+            String::from_utf8_lossy(&off.stderr)
+        );
+    }
+}

@@ -14,7 +14,7 @@ use crate::stages::toolchain::cross_files::{write_cmake, write_meson};
 use crate::stages::toolchain::{Binutils, Gcc, LinuxHeaders};
 
 /// The assemble step has its own, so that fixing it does not rebuild the compilers.
-const ASSEMBLE_RECIPE: &str = "5";
+const ASSEMBLE_RECIPE: &str = "7";
 
 /// What alpinist adds to gcc's `cpp_unique_options` spec: every compile of a C or C++
 /// source that is not given a `-frandom-seed` gets one made of its input file's name.
@@ -22,7 +22,15 @@ const ASSEMBLE_RECIPE: &str = "5";
 /// and symbol names), so two builds of the same source differ; with the build tree at one
 /// fixed path the name is the same in every build and different for every file. Not
 /// `cc1_options`: lto1 uses that too, at link time, where there is no input name.
-const SEED_SPEC: &str = " %{!frandom-seed=*:-frandom-seed=%i}";
+///
+/// And `-Wformat -Wformat-security`, which Alpine's gcc turns on by default (aports
+/// main/gcc, patch 0006): recipes rely on it — musl's drops every flag from `-O` to the
+/// last space of `$CFLAGS`, keeping `-Werror=format-security` without `-Wformat`, which
+/// another gcc rejects. They come before the compile's own options (those are in
+/// `cc1_options`, after), so a recipe's `-Wno-format` still wins; with it, no
+/// `-Wformat-security` either (as with Alpine's, where `-Wno-format` turns it off).
+const SEED_SPEC: &str =
+    " -Wformat %{!Wno-format:%{!Wformat=0:-Wformat-security}} %{!frandom-seed=*:-frandom-seed=%i}";
 
 /// Runtime libraries copied into the sysroot's /usr/lib so target programs find them.
 const RUNTIME_LIBS: &[&str] = &["libgcc_s.so", "libstdc++.so", "libatomic.so", "libgomp.so"];
@@ -260,7 +268,7 @@ mod tests {
         let got = add_seed_spec(specs).unwrap();
         assert_eq!(
             got,
-            "*cc1_options:\n%{O*}\n\n*cpp_unique_options:\n%{C} %i %{!frandom-seed=*:-frandom-seed=%i}\n\n*cpp:\n%{b}\n"
+            "*cc1_options:\n%{O*}\n\n*cpp_unique_options:\n%{C} %i -Wformat %{!Wno-format:%{!Wformat=0:-Wformat-security}} %{!frandom-seed=*:-frandom-seed=%i}\n\n*cpp:\n%{b}\n"
         );
         assert!(add_seed_spec("*asm:\n%{a}\n").is_err());
     }
