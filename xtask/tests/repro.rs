@@ -36,9 +36,14 @@ fn ready() -> bool {
 }
 
 fn verify_repro(dirs: &[std::path::PathBuf]) -> Output {
+    verify_repro_with(&[], dirs)
+}
+
+fn verify_repro_with(global: &[&str], dirs: &[std::path::PathBuf]) -> Output {
     let repo = common::repo();
     Command::new(env!("CARGO_BIN_EXE_xtask"))
         .current_dir(&repo)
+        .args(global)
         .arg("--mirror")
         .arg(format!(
             "file://{}/tests/fixtures/distfiles",
@@ -108,6 +113,35 @@ fn a_package_that_records_its_build_time_is_caught() {
     );
     assert!(
         stdout.contains("1 packages, 0 identical, 1 differ"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn with_keep_going_a_failed_build_is_named_and_the_rest_compared() {
+    if !ready() {
+        return;
+    }
+    let repo = common::repo();
+    let out = verify_repro_with(
+        &["--keep-going"],
+        &[
+            repo.join("tests/fixtures/aports/main/patched-hello"),
+            repo.join("tests/fixtures/bad-aports/main/bad-checksum"),
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("patched-hello-1.0-r0.apk: identical"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("FAILED: first build: step pkg-aarch64-bad-checksum failed"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("FAILED: second build: step pkg-aarch64-bad-checksum failed"),
         "{stdout}"
     );
 }

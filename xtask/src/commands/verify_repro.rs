@@ -20,7 +20,7 @@ pub struct VerifyReproArgs {
 pub fn run(cx: &Context, a: &VerifyReproArgs) -> Result<()> {
     let b = &a.build;
     let settings = b.settings(cx)?;
-    let diffs = crate::stages::packages::repro::verify(
+    let verified = crate::stages::packages::repro::verify(
         cx,
         &b.arch.arch,
         &b.aports,
@@ -33,8 +33,9 @@ pub fn run(cx: &Context, a: &VerifyReproArgs) -> Result<()> {
             crate::stages::packages::repro::SecondBuild::new(&a.variations).describe()
         );
     }
+    let diffs = &verified.differences;
     let mut bad = 0;
-    for d in &diffs {
+    for d in diffs {
         if d.what.is_empty() {
             println!("{}: identical", d.package);
         } else {
@@ -51,8 +52,17 @@ pub fn run(cx: &Context, a: &VerifyReproArgs) -> Result<()> {
         diffs.len() - bad,
         bad
     );
+    for f in &verified.failures {
+        println!("FAILED: {f}");
+    }
     if bad > 0 {
         bail!("{bad} packages are not reproducible");
+    }
+    if !verified.failures.is_empty() {
+        bail!(
+            "{} builds failed (see above); their packages were not compared",
+            verified.failures.len()
+        );
     }
     Ok(())
 }

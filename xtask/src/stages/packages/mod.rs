@@ -86,13 +86,25 @@ pub fn build_aport_outputs(
     dirs: &[PathBuf],
     settings: &BuildSettings,
 ) -> Result<Vec<PathBuf>> {
+    let (outputs, failure) = build_aport_outputs_partly(cx, arch_name, dirs, settings)?;
+    if let Some(msg) = failure {
+        anyhow::bail!("{msg}");
+    }
+    Ok(outputs)
+}
+
+/// As [`build_aport_outputs`], but a failed step (with --keep-going, the others go on)
+/// is returned beside the outputs of those that were built.
+pub fn build_aport_outputs_partly(
+    cx: &Context,
+    arch_name: &str,
+    dirs: &[PathBuf],
+    settings: &BuildSettings,
+) -> Result<(Vec<PathBuf>, Option<String>)> {
     let arch = cx.arches.get(arch_name)?.clone();
     let key = SigningKey::ensure(cx)?;
     let built = run_aports(cx, &arch, dirs, settings, &key)?;
-    if let Some(msg) = built.failure {
-        anyhow::bail!("{msg}");
-    }
-    Ok(built.aports)
+    Ok((built.aports, built.failure))
 }
 
 /// What a build made: the store outputs of the steps that succeeded (or were cached).

@@ -248,6 +248,14 @@ impl SecondBuild {
     }
 }
 
+/// What verify-repro found: each package compared, and the builds that failed (with
+/// --keep-going; without it a failure ends the run).
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub differences: Vec<Difference>,
+    pub failures: Vec<String>,
+}
+
 /// Builds `aports` twice (the second time with a different key input, so different work
 /// directories and a later time, and with `variations`) and compares every package.
 pub fn verify(
@@ -256,7 +264,7 @@ pub fn verify(
     aports: &[PathBuf],
     settings: &BuildSettings,
     variations: &[Variation],
-) -> Result<Vec<Difference>> {
+) -> Result<Verified> {
     let second_build = SecondBuild::new(variations);
     if second_build
         .settings_env
@@ -265,7 +273,8 @@ pub fn verify(
     {
         crate::exec::disorder::preflight()?;
     }
-    let first = build_set(cx, arch, aports, settings, "first")?;
+    let mut failures = Vec::new();
+    let first = build_set(cx, arch, aports, settings, "first", &mut failures)?;
     let mut varied = settings.clone();
     varied.env.extend(second_build.settings_env.iter().cloned());
     // One per run: the test suite runs verify-repro twice at once.
@@ -285,8 +294,13 @@ pub fn verify(
         None
     };
     let cx2 = cx2.as_ref().unwrap_or(cx);
-    let second = second_build.with(|| build_set(cx2, arch, &aports2, &varied, "second"));
+    let second =
+        second_build.with(|| build_set(cx2, arch, &aports2, &varied, "second", &mut failures));
     let out = second.and_then(|second| compare_sets(&first, &second));
+    let out = out.map(|differences| Verified {
+        differences,
+        failures,
+    });
     if scratch.exists() {
         crate::fsutil::remove_dir_all_writable(&scratch)?;
     }
@@ -323,11 +337,20 @@ fn build_set(
     aports: &[PathBuf],
     settings: &BuildSettings,
     run: &str,
+    failures: &mut Vec<String>,
 ) -> Result<BTreeMap<String, PathBuf>> {
     let mut s = settings.clone();
     // Part of the key only: a separate output and build directory for each run.
     s.env.push(("ALPINIST_REPRO_RUN".into(), run.into()));
-    let outs = super::build_aport_outputs(cx, arch, aports, &s)?;
+    let (outs, failure) = super::build_aport_outputs_partly(cx, arch, aports, &s)?;
+    if let Some(msg) = failure {
+        // With --keep-going the packages that were built are still compared; the run
+        // fails at the end (see `verify`'s caller).
+        if !cx.engine.keep_going {
+            anyhow::bail!("{msg}");
+        }
+        failures.push(format!("{run} build: {msg}"));
+    }
     let mut m = BTreeMap::new();
     for dir in outs {
         for e in std::fs::read_dir(&dir)?.flatten() {
