@@ -375,7 +375,11 @@ default_unpack() {
 		case "$f" in
 		*.tar | *.tar.gz | *.tgz | *.tar.bz2 | *.tar.lz | *.tar.lzma | *.tar.xz | *.tar.zst)
 			msg "Unpacking $f..."
-			tar -C "$srcdir" -xf "$srcdir/$f" || die "failed to unpack $f"
+			# As abuild run by its ordinary user: owners not restored, the umask
+			# applied to the archive's modes (GNU tar's default only when not root;
+			# as root a tarball's 0775 directories would reach packages as 0775).
+			tar -C "$srcdir" --no-same-owner --no-same-permissions -xf "$srcdir/$f" \
+				|| die "failed to unpack $f"
 			;;
 		*.zip)
 			msg "Unpacking $f..."
