@@ -14,22 +14,6 @@ pub struct Disorder {
     view: PathBuf,
 }
 
-/// Checks that disorderfs can mount here: the program, and FUSE.
-pub fn preflight() -> Result<()> {
-    if Cmd::new("disorderfs").arg("--version").output().is_err() {
-        bail!("the file-order variation needs disorderfs: `sudo apt-get install disorderfs` (or `sudo cargo xtask setup`)");
-    }
-    if std::fs::metadata("/dev/fuse").is_err() {
-        bail!("the file-order variation needs FUSE, and this machine has no /dev/fuse (in a container, give it the device)");
-    }
-    Ok(())
-}
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
 fn unmount(view: &Path) -> bool {
     ["fusermount3", "fusermount"].iter().any(|prog| {
         Cmd::new(*prog)
@@ -42,8 +26,9 @@ fn unmount(view: &Path) -> bool {
 
 impl Disorder {
     /// Mounts `dir` at `view` (created; a mount left there by a killed run is taken down
-    /// first).
-    pub fn mount(dir: &Path, view: &Path) -> Result<Disorder> {
+    /// first). `multi_user`: other users may use it too (the sandbox's user namespace);
+    /// disorderfs allows that only to root.
+    pub fn mount(dir: &Path, view: &Path, multi_user: bool) -> Result<Disorder> {
         if view.exists() {
             unmount(view);
             std::fs::remove_dir(view).with_context(|| {
@@ -54,8 +39,7 @@ impl Disorder {
             })?;
         }
         std::fs::create_dir_all(view)?;
-        // Other users (the sandbox's user namespace) may use it when alpinist is root.
-        let multi = if is_root() { "yes" } else { "no" };
+        let multi = if multi_user { "yes" } else { "no" };
         let out = Cmd::new("disorderfs")
             .args(["-q", "--shuffle-dirents=yes", "--reverse-dirents=no"])
             .arg(format!("--multi-user={multi}"))

@@ -293,6 +293,11 @@ fn apt(args: &[&str]) -> Result<()> {
     Ok(())
 }
 
+/// Whether alpinist runs as root.
+pub(crate) fn is_root() -> bool {
+    effective_uid() == 0
+}
+
 fn effective_uid() -> u32 {
     // The effective uid, read without libc: /proc/self/status "Uid: real effective …".
     std::fs::read_to_string("/proc/self/status")

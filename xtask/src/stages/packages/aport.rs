@@ -257,6 +257,33 @@ fn patched_copy(cx: &Context, orig: &Path, repo: &str) -> Result<PathBuf> {
     Ok(copy)
 }
 
+/// What `git ARGS` in `dir` printed, or an error naming the directory, the command and
+/// git's message. Only queries: git must never refresh (write) the checkout's index.
+fn git_output(dir: &Path, args: &[&str]) -> Result<Vec<u8>> {
+    let o = Cmd::new("git")
+        .args(args)
+        .env("GIT_OPTIONAL_LOCKS", "0")
+        .dir(dir)
+        .output()
+        .context("running git")?;
+    if !o.status.success() {
+        bail!(
+            "{}: git {}: {}",
+            dir.display(),
+            args.join(" "),
+            String::from_utf8_lossy(&o.stderr).trim()
+        );
+    }
+    Ok(o.stdout)
+}
+
+/// [`git_output`] as trimmed text.
+fn git_text(dir: &Path, args: &[&str]) -> Result<String> {
+    Ok(String::from_utf8_lossy(&git_output(dir, args)?)
+        .trim()
+        .to_string())
+}
+
 /// The aport directory as it was at commit `rev` of its checkout, in
 /// `build/aports-at/<rev>/<repo>/<name>/`, with that commit's time and id (abuild's
 /// `set_source_date` for a clean tree at that commit).
@@ -266,22 +293,7 @@ fn at_revision(
     repo: &str,
     rev: &str,
 ) -> Result<(PathBuf, (u64, String))> {
-    let git = |args: &[&str]| -> Result<String> {
-        let o = Cmd::new("git")
-            .args(args)
-            .dir(orig)
-            .output()
-            .context("running git")?;
-        if !o.status.success() {
-            bail!(
-                "{}: git {}: {}",
-                orig.display(),
-                args.join(" "),
-                String::from_utf8_lossy(&o.stderr).trim()
-            );
-        }
-        Ok(String::from_utf8_lossy(&o.stdout).trim().to_string())
-    };
+    let git = |args: &[&str]| git_text(orig, args);
     let name = orig
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -344,18 +356,7 @@ fn git_time(dir: &Path, apkbuild: &Path) -> Result<(u64, String)> {
             return Ok((n, String::new()));
         }
     }
-    let git = |args: &[&str]| -> Option<String> {
-        // A query: never let git refresh (write) the checkout's index.
-        let o = Cmd::new("git")
-            .args(args)
-            .env("GIT_OPTIONAL_LOCKS", "0")
-            .dir(dir)
-            .output()
-            .ok()?;
-        o.status
-            .success()
-            .then(|| String::from_utf8_lossy(&o.stdout).trim().to_string())
-    };
+    let git = |args: &[&str]| git_text(dir, args).ok();
     if let Some(t) = git(&["log", "-1", "--format=%ct", "--", "."]).filter(|t| !t.is_empty()) {
         let dirty = git(&["status", "--porcelain", "--", "."]).is_some_and(|s| !s.is_empty());
         let commit = git(&["log", "-1", "--format=%H", "--", "."]).unwrap_or_default();
@@ -377,43 +378,25 @@ fn mtime_of(p: &Path) -> Result<u64> {
 
 /// The top directory of the git work tree that holds `dir`.
 pub(crate) fn git_toplevel(dir: &Path) -> Result<PathBuf> {
-    let o = Cmd::new("git")
-        .args(["rev-parse", "--show-toplevel"])
-        .dir(dir)
-        .output()
-        .context("running git")?;
-    if !o.status.success() {
-        bail!(
-            "{}: not in a git checkout: {}",
-            dir.display(),
-            String::from_utf8_lossy(&o.stderr).trim()
-        );
-    }
-    Ok(PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
+    let top = git_text(dir, &["rev-parse", "--show-toplevel"])
+        .with_context(|| format!("{}: not in a git checkout", dir.display()))?;
+    Ok(PathBuf::from(top))
 }
 
 /// A copy of the git work tree `top` at `dest`: its `.git`, and its tracked and untracked
 /// (not ignored) files as they are now, hard-linked where the file system allows. The
 /// copy answers git as the original does (same commits, same clean or dirty state).
 pub(crate) fn copy_work_tree(top: &Path, dest: &Path) -> Result<()> {
-    let o = Cmd::new("git")
-        .args([
+    let listed = git_output(
+        top,
+        &[
             "ls-files",
             "-z",
             "--cached",
             "--others",
             "--exclude-standard",
-        ])
-        .dir(top)
-        .output()
-        .context("running git ls-files")?;
-    if !o.status.success() {
-        bail!(
-            "{}: git ls-files: {}",
-            top.display(),
-            String::from_utf8_lossy(&o.stderr).trim()
-        );
-    }
+        ],
+    )?;
     // `.git` is a directory, or a file naming one (a linked work tree).
     let git = top.join(".git");
     std::fs::create_dir_all(dest)?;
@@ -422,7 +405,7 @@ pub(crate) fn copy_work_tree(top: &Path, dest: &Path) -> Result<()> {
     } else {
         crate::fsutil::link_or_copy(&git, &dest.join(".git"))?;
     }
-    for rel in o.stdout.split(|&b| b == 0).filter(|r| !r.is_empty()) {
+    for rel in listed.split(|&b| b == 0).filter(|r| !r.is_empty()) {
         let rel = Path::new(std::ffi::OsStr::from_bytes(rel));
         let from = top.join(rel);
         let Ok(meta) = std::fs::symlink_metadata(&from) else {

@@ -190,7 +190,8 @@ impl AportBuild {
         let shuffled = match setting(env, FILE_ORDER_VAR) {
             Some(_) => {
                 let view = PathBuf::from(format!("{}.shuffled", t.work.display()));
-                Some(Disorder::mount(&t.work, &view)?)
+                // Other users (the sandbox's user namespace) may use it when root.
+                Some(Disorder::mount(&t.work, &view, crate::host::is_root())?)
             }
             None => None,
         };

@@ -271,40 +271,55 @@ pub fn verify(
         .iter()
         .any(|(k, _)| k == super::sandbox::FILE_ORDER_VAR)
     {
-        crate::exec::disorder::preflight()?;
+        file_order_preflight()?;
     }
     let mut failures = Vec::new();
     let first = build_set(cx, arch, aports, settings, "first", &mut failures)?;
     let mut varied = settings.clone();
     varied.env.extend(second_build.settings_env.iter().cloned());
-    // One per run: the test suite runs verify-repro twice at once.
+    // One per run (the test suite runs verify-repro twice at once), emptied first (a
+    // killed run with the same process id) and removed at the end, whatever happened.
     let scratch = cx
         .layout
         .build
         .join("repro")
         .join(format!("run-{}", std::process::id()));
-    let aports2 = if second_build.checkout {
-        copy_checkouts(aports, &scratch.join("checkout"))?
-    } else {
-        aports.to_vec()
-    };
-    let cx2 = if second_build.cache_dir {
-        Some(other_cache(cx, &scratch.join("cache"))?)
-    } else {
-        None
-    };
-    let cx2 = cx2.as_ref().unwrap_or(cx);
-    let second =
-        second_build.with(|| build_set(cx2, arch, &aports2, &varied, "second", &mut failures));
-    let out = second.and_then(|second| compare_sets(&first, &second));
-    let out = out.map(|differences| Verified {
-        differences,
-        failures,
-    });
     if scratch.exists() {
         crate::fsutil::remove_dir_all_writable(&scratch)?;
     }
-    out
+    let second = (|| {
+        let aports2 = if second_build.checkout {
+            copy_checkouts(aports, &scratch.join("checkout"))?
+        } else {
+            aports.to_vec()
+        };
+        let cx2 = if second_build.cache_dir {
+            Some(other_cache(cx, &scratch.join("cache"))?)
+        } else {
+            None
+        };
+        let cx2 = cx2.as_ref().unwrap_or(cx);
+        second_build.with(|| build_set(cx2, arch, &aports2, &varied, "second", &mut failures))
+    })();
+    let out = second.and_then(|second| compare_sets(&first, &second));
+    if scratch.exists() {
+        crate::fsutil::remove_dir_all_writable(&scratch)?;
+    }
+    Ok(Verified {
+        differences: out?,
+        failures,
+    })
+}
+
+/// Checks that the file-order variation can run here: disorderfs, and FUSE.
+fn file_order_preflight() -> Result<()> {
+    if !crate::host::on_path("disorderfs") {
+        anyhow::bail!("the file-order variation needs disorderfs: `sudo apt-get install disorderfs` (or `sudo cargo xtask setup`)");
+    }
+    if std::fs::metadata("/dev/fuse").is_err() {
+        anyhow::bail!("the file-order variation needs FUSE, and this machine has no /dev/fuse (in a container, give it the device)");
+    }
+    Ok(())
 }
 
 /// Every package of the first build against the second's.
@@ -367,9 +382,6 @@ fn build_set(
 /// `aports` (its tracked and untracked files and its `.git`, hard-linked where the file
 /// system allows; an aport outside git alone), and the aports' paths in the copies.
 fn copy_checkouts(aports: &[PathBuf], dest: &Path) -> Result<Vec<PathBuf>> {
-    if dest.exists() {
-        crate::fsutil::remove_dir_all_writable(dest)?;
-    }
     let mut tops: BTreeMap<PathBuf, PathBuf> = BTreeMap::new();
     let mut out = Vec::new();
     for a in aports {
@@ -398,12 +410,9 @@ fn copy_checkouts(aports: &[PathBuf], dest: &Path) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// A context like `cx` whose cache directory is `dir` (emptied first), with `cx`'s
+/// A context like `cx` whose cache directory is `dir` (new), with `cx`'s
 /// signing key, shared sources and every finished step that is not a package linked in.
 fn other_cache(cx: &Context, dir: &Path) -> Result<Context> {
-    if dir.exists() {
-        crate::fsutil::remove_dir_all_writable(dir)?;
-    }
     let from = &cx.layout.cache;
     for sub in ["keys", "distfiles"] {
         if from.join(sub).is_dir() {

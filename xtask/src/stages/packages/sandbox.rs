@@ -25,8 +25,8 @@ pub(crate) fn setting<'a>(env: &'a [(String, String)], k: &str) -> Option<&'a st
 }
 
 /// Where every recipe finds its build tree, whatever the checkout, the cache directory
-/// or the step key: no host path can reach a package.
-pub const BUILD_DIR: &str = "/build";
+/// or the step key: no host path can reach a package (the same path as stage 1's).
+pub use crate::stages::toolchain::BUILD_DIR;
 /// Where every recipe finds the stage 1 toolchain (its sysroot is the build's).
 pub const TOOLCHAIN_DIR: &str = "/toolchain";
 

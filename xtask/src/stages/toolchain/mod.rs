@@ -40,10 +40,11 @@ pub(crate) const HOST_LIBS: &[&str] = &["libgmp-dev", "libmpfr-dev", "libmpc-dev
 /// Bumped when the Rust code of a step changes what it produces.
 pub(crate) const RECIPE: &str = "2";
 
-/// Where the binutils and gcc steps' commands see their build tree: one path for every
-/// build, whatever the checkout or the cache directory, since gcc records its configure
-/// line and its source files' paths in the programs and libraries it installs.
-pub(crate) const BUILD_DIR: &str = "/build";
+/// Where the binutils and gcc steps' commands (and every recipe, in stage 2) see their
+/// build tree: one path for every build, whatever the checkout or the cache directory,
+/// since gcc records its configure line and its source files' paths in the programs and
+/// libraries it installs.
+pub const BUILD_DIR: &str = "/build";
 
 /// `host`, a path in the step's work tree, as its commands see it (under [`BUILD_DIR`]).
 pub(crate) fn inside(run: &StepRun, host: &Path) -> PathBuf {
