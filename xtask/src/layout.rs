@@ -13,7 +13,7 @@ use anyhow::{Context as _, Result};
 pub struct Layout {
     /// The checkout: where `toolchains/`, `stages/` and `patches/` are read from.
     pub repo: PathBuf,
-    /// `build/` in the checkout.
+    /// `build/` in the checkout, or `--build-dir`.
     pub build: PathBuf,
     /// The shared cache directory (`--cache-dir`).
     pub cache: PathBuf,
@@ -22,8 +22,15 @@ pub struct Layout {
 }
 
 impl Layout {
-    pub fn new(repo: PathBuf, cache: Option<PathBuf>, distfiles: Option<PathBuf>) -> Layout {
-        let build = repo.join("build");
+    /// `build` defaults to `build/` in the checkout, `cache` to the user's cache
+    /// directory, `distfiles` to `distfiles/` in the build directory.
+    pub fn new(
+        repo: PathBuf,
+        build: Option<PathBuf>,
+        cache: Option<PathBuf>,
+        distfiles: Option<PathBuf>,
+    ) -> Layout {
+        let build = build.unwrap_or_else(|| repo.join("build"));
         let cache = cache.unwrap_or_else(default_cache_dir);
         let distfiles = distfiles.unwrap_or_else(|| build.join("distfiles"));
         Layout {

@@ -10,11 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn xtask() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_xtask"));
-    c.current_dir(common::repo());
-    c
-}
+use common::xtask;
 
 /// Both tests write build/aarch64/report.json: one at a time.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -33,7 +29,7 @@ fn ready() -> bool {
 }
 
 fn report(arch: &str) -> serde_json::Value {
-    let p = common::repo().join("build").join(arch).join("report.json");
+    let p = common::out().join(arch).join("report.json");
     serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap()
 }
 
@@ -147,8 +143,8 @@ fn spdx_validator() -> Option<PathBuf> {
 
 /// A fixture package's published SBOM.
 fn fixture_sbom(file: &str) -> serde_json::Value {
-    let p = common::repo()
-        .join("build/repo-fixtures/main/aarch64/sbom")
+    let p = common::out()
+        .join("repo-fixtures/main/aarch64/sbom")
         .join(file);
     serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap()
 }
@@ -159,8 +155,8 @@ fn sboms_validate_and_mark_the_substitute(r: &serde_json::Value) {
     let rootfs_sbom = PathBuf::from(r["sbom"].as_str().expect("report names the SBOM"));
     let mut docs = vec![rootfs_sbom];
     for repo in ["bootstrap", "main"] {
-        let dir = common::repo()
-            .join("build/repo-fixtures")
+        let dir = common::out()
+            .join("repo-fixtures")
             .join(repo)
             .join("aarch64/sbom");
         for e in std::fs::read_dir(&dir).unwrap().flatten() {
@@ -332,7 +328,7 @@ fn a_killed_bootstrap_resumes_at_the_package_it_was_building() {
             .spawn()
             .unwrap()
     };
-    let logs = common::repo().join("build/logs");
+    let logs = common::out().join("logs");
     let started = Instant::now();
     // Logs of earlier runs of this test are still there: only this run's count.
     let since = std::time::SystemTime::now() - Duration::from_secs(1);
@@ -527,7 +523,7 @@ fn report_diff_names_the_packages_a_changed_source_and_patch_explain() {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        std::fs::read(common::repo().join("build/aarch64/report.json")).unwrap()
+        std::fs::read(common::out().join("aarch64/report.json")).unwrap()
     };
     let distfiles = tmp.path().join("distfiles");
     std::fs::create_dir_all(&distfiles).unwrap();

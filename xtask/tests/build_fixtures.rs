@@ -15,11 +15,7 @@ use std::process::Command;
 use alpinist_apk::package::Package;
 use xtask::config::arch::{Arch, ArchTable};
 
-fn xtask() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_xtask"));
-    c.current_dir(common::repo());
-    c
-}
+use common::xtask;
 
 fn arches() -> Vec<Arch> {
     let table = ArchTable::load(&common::repo().join("toolchains/arch")).unwrap();
@@ -114,10 +110,7 @@ fn expected() -> Vec<(String, String, String)> {
 }
 
 fn repo_dir(arch: &Arch, repo: &str) -> PathBuf {
-    common::repo()
-        .join("build/repo")
-        .join(repo)
-        .join(&arch.name)
+    common::out().join("repo").join(repo).join(&arch.name)
 }
 
 fn pkginfo(arch: &Arch, name: &str) -> alpinist_apk::pkginfo::PkgInfo {
@@ -375,7 +368,7 @@ fn bad(name: &str) -> PathBuf {
 }
 
 fn build_fails(arch: &str, aport: &Path) -> String {
-    let before = std::fs::read_dir(common::repo().join("build/repo/main"))
+    let before = std::fs::read_dir(common::out().join("repo/main"))
         .map(|rd| rd.count())
         .unwrap_or(0);
     let out = xtask()
@@ -386,7 +379,7 @@ fn build_fails(arch: &str, aport: &Path) -> String {
     assert!(!out.status.success(), "{} must fail", aport.display());
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     let name = aport.file_name().unwrap().to_string_lossy().into_owned();
-    let repo = common::repo().join("build/repo/main");
+    let repo = common::out().join("repo/main");
     let leaked = std::fs::read_dir(&repo)
         .map(|rd| {
             rd.flatten()
@@ -468,7 +461,7 @@ fn fixture_rootfs_runs_scripts_and_triggers_in_the_root() {
         "fixture-base,hello-scripts,busybox",
     ]));
     let _ = out;
-    let root = common::repo().join("build/aarch64/rootfs");
+    let root = common::out().join("aarch64/rootfs");
     let marker = |f: &str| std::fs::read_to_string(root.join("var/lib/hello-scripts").join(f));
     assert!(
         marker("pre-install").is_ok(),
@@ -482,8 +475,8 @@ fn fixture_rootfs_runs_scripts_and_triggers_in_the_root() {
         marker("triggered").is_ok(),
         "the trigger ran inside the root"
     );
-    assert!(common::repo()
-        .join("build/aarch64/alpine-minirootfs-3.23.0-alpinist-aarch64.tar.gz")
+    assert!(common::out()
+        .join("aarch64/alpine-minirootfs-3.23.0-alpinist-aarch64.tar.gz")
         .is_file());
 }
 

@@ -129,7 +129,7 @@ fn plan_after_changing_one_gcc_flag() {
 
 #[test]
 fn plan_with_an_unknown_arch_fails_listing_the_known_ones() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+    let out = common::xtask()
         .args(["plan", "toolchain", "--arch", "nope"])
         .output()
         .unwrap();

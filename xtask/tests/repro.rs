@@ -9,7 +9,7 @@
 
 mod common;
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 /// The fixture set's aports that build something (the meta packages aside).
 const FIXTURES: &[&str] = &[
@@ -41,8 +41,7 @@ fn verify_repro(dirs: &[std::path::PathBuf]) -> Output {
 
 fn verify_repro_with(global: &[&str], dirs: &[std::path::PathBuf]) -> Output {
     let repo = common::repo();
-    Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .current_dir(&repo)
+    common::xtask()
         .args(global)
         .arg("--mirror")
         .arg(format!(

@@ -33,10 +33,14 @@ pub mod verify_rootfs;
 /// Options every command takes.
 #[derive(Args, Clone)]
 pub struct Global {
+    /// Where outputs, logs and scratch trees go: packages, root filesystems, reports
+    /// [default: build/ in the checkout]
+    #[arg(long, global = true, value_name = "DIR", env = "ALPINIST_BUILD_DIR")]
+    pub build_dir: Option<PathBuf>,
     /// Shared cache for finished steps and verified sources [default: $XDG_CACHE_HOME/alpinist]
     #[arg(long, global = true, value_name = "DIR", env = "ALPINIST_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
-    /// Directory searched first for source files [default: build/distfiles]
+    /// Directory searched first for source files [default: distfiles/ in the build directory]
     #[arg(long, global = true, value_name = "DIR")]
     pub distfiles: Option<PathBuf>,
     /// Extra download mirror (a URL prefix; the file name is appended); repeatable
@@ -61,6 +65,7 @@ impl Global {
     pub fn context(&self) -> Result<Context> {
         let layout = Layout::new(
             Layout::repo_root(),
+            self.build_dir.clone(),
             self.cache_dir.clone(),
             self.distfiles.clone(),
         );

@@ -19,7 +19,7 @@ pub struct SetupArgs {
 }
 
 pub fn run(a: SetupArgs) -> Result<()> {
-    let layout = Layout::new(Layout::repo_root(), None, None);
+    let layout = Layout::new(Layout::repo_root(), None, None, None);
     crate::host::setup(&layout, a.dry_run)?;
     if a.dry_run || a.arches.is_empty() {
         return Ok(());

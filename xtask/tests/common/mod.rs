@@ -19,6 +19,21 @@ pub fn repo() -> PathBuf {
         .to_path_buf()
 }
 
+/// The build directory of the tests' alpinist runs (`ALPINIST_BUILD_DIR`): their
+/// packages, root filesystems, reports and logs stay out of the checkout's `build/`,
+/// which holds the user's own (a fixture busybox published into `build/repo` would sit
+/// next to the real one). The store is the shared cache, so built steps are reused.
+pub fn out() -> PathBuf {
+    repo().join("build/tests/out")
+}
+
+/// The alpinist binary, run in the checkout with the tests' build directory.
+pub fn xtask() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"));
+    c.current_dir(repo()).env("ALPINIST_BUILD_DIR", out());
+    c
+}
+
 /// A layout whose build/cache/distfiles are in `tmp`, reading data from `repo`.
 pub fn layout(tmp: &Path, repo: &Path) -> Layout {
     Layout {

@@ -20,6 +20,7 @@ pub fn toolchain_cold(cx: &Context, arch: &str) -> Result<()> {
     let tmp_cache = cx.layout.build.join("bench").join(format!("cache-{stamp}"));
     let layout = Layout::new(
         cx.layout.repo.clone(),
+        Some(cx.layout.build.clone()),
         Some(tmp_cache.clone()),
         Some(cx.layout.distfiles.clone()),
     );
