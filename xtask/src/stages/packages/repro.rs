@@ -101,12 +101,124 @@ fn first_difference(a: &[u8], b: &[u8], path: &str) -> Option<String> {
         .unwrap_or(x.len().min(y.len()));
     let hex = |v: &[u8]| hex::encode(&v[at.min(v.len())..(at + 16).min(v.len())]);
     Some(format!(
-        " at byte {at} of {}/{}: {} vs {}",
+        " at byte {at} of {}/{}: {} vs {}{}",
         x.len(),
         y.len(),
         hex(&x),
-        hex(&y)
+        hex(&y),
+        elf_sections(&x, &y)
+            .map(|s| format!("; ELF sections: {s}"))
+            .unwrap_or_default()
     ))
+}
+
+/// For two ELF files, the sections that differ, by name: first those whose size changed
+/// (`.text 209672 vs 209704 bytes`) or that only one file has, then those with other
+/// content of the same size (`.rodata content`), each in the first file's order. The first differing
+/// byte of a shared library is usually in its program headers, which says little; the
+/// sections say where to look (libopcodes' one more GOT entry and relocation were the
+/// first sign of a different libiberty linked in). `None` unless both parse as ELF.
+fn elf_sections(x: &[u8], y: &[u8]) -> Option<String> {
+    use goblin::elf::section_header::SHT_NOBITS;
+    use goblin::elf::Elf;
+    fn list<'a>(e: &Elf, bytes: &'a [u8]) -> Vec<(String, u64, Option<&'a [u8]>)> {
+        e.section_headers
+            .iter()
+            .filter(|h| h.sh_type != goblin::elf::section_header::SHT_NULL)
+            .map(|h| {
+                let name = e.shdr_strtab.get_at(h.sh_name).unwrap_or("?").to_string();
+                let content = (h.sh_type != SHT_NOBITS)
+                    .then(|| {
+                        let start = usize::try_from(h.sh_offset).ok()?;
+                        bytes.get(start..start.checked_add(usize::try_from(h.sh_size).ok()?)?)
+                    })
+                    .flatten();
+                (name, h.sh_size, content)
+            })
+            .collect()
+    }
+    let (ea, eb) = (Elf::parse(x).ok()?, Elf::parse(y).ok()?);
+    let (la, mut lb) = (list(&ea, x), list(&eb, y));
+    // Sizes first: a section that grew says more than the addresses that moved with it.
+    let (mut out, mut same_size) = (Vec::new(), Vec::new());
+    for (name, size, content) in la {
+        match lb.iter().position(|(n, _, _)| *n == name) {
+            None => out.push(format!("{name} only in the first")),
+            Some(i) => {
+                let (_, size2, content2) = lb.remove(i);
+                if size != size2 {
+                    out.push(format!("{name} {size} vs {size2} bytes"));
+                } else if content != content2 {
+                    same_size.push(format!("{name} content"));
+                }
+            }
+        }
+    }
+    out.extend(
+        lb.into_iter()
+            .map(|(n, _, _)| format!("{n} only in the second")),
+    );
+    out.extend(same_size);
+    if out.is_empty() {
+        return Some("all the same (headers or padding differ)".into());
+    }
+    let more = out.len().saturating_sub(8);
+    out.truncate(8);
+    if more > 0 {
+        out.push(format!("and {more} more"));
+    }
+    Some(out.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// This test's own executable with one byte of its .rodata changed: that section and
+    /// no other is named; the same file twice names none.
+    #[test]
+    fn elf_files_name_the_sections_that_differ() {
+        let exe = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        let e = goblin::elf::Elf::parse(&exe).unwrap();
+        let rodata = e
+            .section_headers
+            .iter()
+            .find(|h| e.shdr_strtab.get_at(h.sh_name) == Some(".rodata"))
+            .expect("a .rodata section");
+        let mut changed = exe.clone();
+        let at = usize::try_from(rodata.sh_offset + rodata.sh_size / 2).unwrap();
+        changed[at] ^= 0xff;
+        assert_eq!(
+            elf_sections(&exe, &changed).as_deref(),
+            Some(".rodata content")
+        );
+        assert_eq!(
+            elf_sections(&exe, &exe).as_deref(),
+            Some("all the same (headers or padding differ)")
+        );
+        assert_eq!(elf_sections(b"not elf", b"not elf either"), None);
+    }
+
+    #[test]
+    fn the_first_difference_names_the_byte_and_both_builds_bytes() {
+        let tgz = |content: &[u8]| {
+            let mut b = tar::Builder::new(flate2::write::GzEncoder::new(
+                Vec::new(),
+                flate2::Compression::fast(),
+            ));
+            let mut h = tar::Header::new_gnu();
+            h.set_size(content.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            b.append_data(&mut h, "usr/share/x", content).unwrap();
+            b.into_inner().unwrap().finish().unwrap()
+        };
+        let got = first_difference(&tgz(b"hello world"), &tgz(b"hello there"), "usr/share/x");
+        assert_eq!(
+            got.as_deref(),
+            Some(" at byte 6 of 11/11: 776f726c64 vs 7468657265")
+        );
+    }
 }
 
 /// The setting that makes a build use one make job and no jobserver.
