@@ -142,3 +142,75 @@ fn a_wrong_arch_file_is_refused_with_its_name() {
     assert!(e.contains("s390x.toml"), "{e}");
     assert!(e.contains("big-endian"), "{e}");
 }
+
+/// Porting is data: a checkout whose `toolchains/arch/` lacks riscv64 (or loongarch64)
+/// does not know the arch, and the arch file alone — no code, no other data — makes
+/// alpinist plan its toolchain and a package for it. With the tidy test that no arch
+/// name appears in code, this is what "a new arch is one file" means.
+#[test]
+fn a_new_arch_is_one_file() {
+    let repo = common::repo();
+    for name in ["riscv64", "loongarch64"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let t = tmp.path();
+        std::fs::create_dir_all(t.join("toolchains/arch")).unwrap();
+        for e in std::fs::read_dir(repo.join("toolchains"))
+            .unwrap()
+            .flatten()
+        {
+            if e.path().is_file() {
+                std::fs::copy(e.path(), t.join("toolchains").join(e.file_name())).unwrap();
+            }
+        }
+        for e in std::fs::read_dir(repo.join("toolchains/arch"))
+            .unwrap()
+            .flatten()
+        {
+            if e.file_name() != format!("{name}.toml").as_str() {
+                std::fs::copy(e.path(), t.join("toolchains/arch").join(e.file_name())).unwrap();
+            }
+        }
+        for d in ["stages", "patches"] {
+            std::os::unix::fs::symlink(repo.join(d), t.join(d)).unwrap();
+        }
+        let plan = |what: &[&str]| {
+            common::xtask()
+                .env("ALPINIST_REPO", t)
+                .env("ALPINIST_BUILD_DIR", t.join("build"))
+                .arg("--cache-dir")
+                .arg(t.join("cache"))
+                .args(["--offline", "plan"])
+                .args(what)
+                .args(["--arch", name])
+                .output()
+                .unwrap()
+        };
+        let busybox = repo.join("tests/fixtures/aports/main/busybox");
+        let busybox = busybox.to_str().unwrap();
+        let out = plan(&["toolchain"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success(),
+            "{name} known without its file: {err}"
+        );
+        assert!(err.contains(&format!("unknown arch \"{name}\"")), "{err}");
+
+        std::fs::copy(
+            repo.join("toolchains/arch").join(format!("{name}.toml")),
+            t.join("toolchains/arch").join(format!("{name}.toml")),
+        )
+        .unwrap();
+        for what in [&["toolchain"][..], &["build", busybox][..]] {
+            let out = plan(what);
+            let text = String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "plan {what:?} for {name}: {text}");
+            for step in [format!("gcc-{name}"), format!("toolchain-{name}")] {
+                assert!(text.contains(&step), "{step} not planned: {text}");
+            }
+            if what[0] == "build" {
+                assert!(text.contains(&format!("pkg-{name}-busybox")), "{text}");
+            }
+        }
+    }
+}
