@@ -106,6 +106,8 @@ fn a_package_that_records_its_build_time_is_caught() {
         stdout.contains("data: /usr/share/unrepro-date/built-at content differs at byte"),
         "{stdout}"
     );
+    // A text file: the line too, with both builds' dates.
+    assert!(stdout.contains("; line 1: `20"), "{stdout}");
     assert!(
         !stdout.contains("/usr/share/unrepro-date/constant"),
         "{stdout}"

@@ -108,8 +108,39 @@ fn first_difference(a: &[u8], b: &[u8], path: &str) -> Option<String> {
         hex(&y),
         elf_sections(&x, &y)
             .map(|s| format!("; ELF sections: {s}"))
+            .or_else(|| first_line(&x, &y))
             .unwrap_or_default()
     ))
+}
+
+/// For two text files (UTF-8, no NUL), the first line that differs, shortened:
+/// `; line 1: `2026-12-04T06:48:12Z` vs `2026-12-04T06:51:40Z``.
+fn first_line(x: &[u8], y: &[u8]) -> Option<String> {
+    fn text(v: &[u8]) -> Option<&str> {
+        std::str::from_utf8(v).ok().filter(|t| !t.contains('\0'))
+    }
+    let (a, b) = (text(x)?, text(y)?);
+    let short = |l: &str| {
+        if l.chars().count() > 100 {
+            format!("{}…", l.chars().take(100).collect::<String>())
+        } else {
+            l.to_string()
+        }
+    };
+    let (mut la, mut lb) = (a.lines(), b.lines());
+    for n in 1.. {
+        match (la.next(), lb.next()) {
+            (Some(p), Some(q)) if p == q => continue,
+            (None, None) => return None,
+            (p, q) => {
+                let show = |l: Option<&str>| {
+                    l.map_or("(end of file)".into(), |l| format!("`{}`", short(l)))
+                };
+                return Some(format!("; line {n}: {} vs {}", show(p), show(q)));
+            }
+        }
+    }
+    None
 }
 
 /// For two ELF files, the sections that differ, by name: first those whose size changed
@@ -216,8 +247,15 @@ mod tests {
         let got = first_difference(&tgz(b"hello world"), &tgz(b"hello there"), "usr/share/x");
         assert_eq!(
             got.as_deref(),
-            Some(" at byte 6 of 11/11: 776f726c64 vs 7468657265")
+            Some(" at byte 6 of 11/11: 776f726c64 vs 7468657265; line 1: `hello world` vs `hello there`")
         );
+        let got = first_difference(&tgz(b"a\nb\n"), &tgz(b"a\nb\nc\n"), "usr/share/x");
+        assert_eq!(
+            got.as_deref(),
+            Some(" at byte 4 of 4/6:  vs 630a; line 3: (end of file) vs `c`")
+        );
+        let got = first_difference(&tgz(b"a\0b"), &tgz(b"a\0c"), "usr/share/x");
+        assert_eq!(got.as_deref(), Some(" at byte 2 of 3/3: 62 vs 63"));
     }
 }
 
