@@ -15,7 +15,7 @@ use crate::fsutil::{copy_tree, sha256_hex};
 use crate::keys::SigningKeyRef;
 use crate::stages::packages::accounts;
 use crate::stages::packages::aport::{alpinist_checkout, aport_patches};
-use crate::stages::packages::env::{arch_env, recipe_env};
+use crate::stages::packages::env::{arch_env, build_machine, recipe_env};
 use crate::stages::packages::fetch::{fetch_sources, SOURCES_JSON};
 use crate::stages::packages::order::{dep_name, split_deps};
 use crate::stages::packages::runtime::RuntimePackages;
@@ -226,6 +226,12 @@ impl Step<Context> for AportBuild {
             sha256_hex(alpinist_apkbuild::ABUILD_SH.as_bytes()),
         );
         i.flag("arch", &self.arch.name);
+        // The usual CBUILD follows from the arch table (a flag below); the host
+        // compiler's, for the build machine's own arch, does not.
+        let (_, cbuild) = build_machine(&cx.arches, &self.arch);
+        if cx.arches.build_machine().map(|b| &b.triple) != Some(&cbuild) {
+            i.flag("CBUILD", &cbuild);
+        }
         for (k, v) in arch_env(&cx.arches, &self.arch) {
             i.flag(k, v);
         }

@@ -15,14 +15,7 @@ pub fn recipe_env(
     jobs: usize,
 ) -> Vec<(String, String)> {
     let t = &arch.triple;
-    // CBUILD: the arch file that claims this machine; CBUILD_ARCH its Alpine name.
-    let (build_arch, cbuild) = match arches.build_machine() {
-        Some(b) => (b.name.clone(), b.triple.clone()),
-        None => (
-            std::env::consts::ARCH.to_string(),
-            format!("{}-unknown-linux-musl", std::env::consts::ARCH),
-        ),
-    };
+    let (build_arch, cbuild) = build_machine(arches, arch);
     let sr = sysroot.display().to_string();
     let cflags = "-Os -fstack-clash-protection -Wformat -Werror=format-security";
     let cxxflags = format!("{cflags} -D_GLIBCXX_ASSERTIONS=1");
@@ -98,6 +91,45 @@ pub fn recipe_env(
     env
 }
 
+/// `CBUILD_ARCH` and `CBUILD` for a build for `arch`: the arch file that claims this
+/// machine (`rust.host_arch`) and its triple, except when that triple is `arch`'s own.
+/// Building for the build machine's own arch (x86_64 on an x86_64 host) is still a cross
+/// build: the host is glibc, the target musl, and the target's programs cannot run here
+/// (no /lib/ld-musl-*.so.1). abuild would call it native (CBUILD = CHOST) and run
+/// check() and configure's test programs; CBUILD is then the host compiler's own
+/// triple, and abuild's `cross_compiling` says yes.
+pub fn build_machine(arches: &ArchTable, arch: &Arch) -> (String, String) {
+    let (build_arch, cbuild) = match arches.build_machine() {
+        Some(b) => (b.name.clone(), b.triple.clone()),
+        None => (
+            std::env::consts::ARCH.to_string(),
+            format!("{}-unknown-linux-musl", std::env::consts::ARCH),
+        ),
+    };
+    if cbuild == arch.triple {
+        return (build_arch, host_compiler_triple());
+    }
+    (build_arch, cbuild)
+}
+
+/// The host C compiler's triple (`gcc -dumpmachine`, e.g. `x86_64-linux-gnu`), or
+/// `<arch>-pc-linux-gnu` when gcc cannot say.
+fn host_compiler_triple() -> String {
+    static TRIPLE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TRIPLE
+        .get_or_init(|| {
+            std::process::Command::new("gcc")
+                .arg("-dumpmachine")
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+                .filter(|t| !t.is_empty() && !t.contains("alpine"))
+                .unwrap_or_else(|| format!("{}-pc-linux-gnu", std::env::consts::ARCH))
+        })
+        .clone()
+}
+
 /// rustup's data directory, when rustup manages this host's Rust.
 fn rustup_home() -> Option<PathBuf> {
     let home = std::env::var_os("RUSTUP_HOME")
@@ -119,4 +151,47 @@ pub fn arch_env(arches: &ArchTable, arch: &Arch) -> Vec<(String, String)> {
         ("ALPINIST_MESON_CPU".into(), arch.meson.cpu.clone()),
         ("ALPINIST_ENDIAN".into(), arch.elf.endian.clone()),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table() -> ArchTable {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../toolchains/arch");
+        ArchTable::load(&dir).expect("toolchains/arch loads")
+    }
+
+    fn var<'a>(env: &'a [(String, String)], k: &str) -> &'a str {
+        env.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_else(|| panic!("{k} not set"))
+    }
+
+    #[test]
+    fn every_arch_is_a_cross_build_even_the_build_machine_s_own() {
+        let t = table();
+        let Some(native) = t.build_machine() else {
+            eprintln!("no arch file claims this machine: nothing to check");
+            return;
+        };
+        for a in t.arches.values() {
+            let env = recipe_env(
+                &t,
+                a,
+                Path::new("/toolchain"),
+                Path::new("/build/sysroot"),
+                &BuildSettings::default(),
+                2,
+            );
+            let (cbuild, chost) = (var(&env, "CBUILD"), var(&env, "CHOST"));
+            assert_ne!(cbuild, chost, "{}: abuild would call this native", a.name);
+            assert_eq!(var(&env, "CBUILD_ARCH"), native.name);
+            if a.name != native.name {
+                // Other arches keep the build machine's Alpine triple.
+                assert_eq!(cbuild, native.triple, "{}", a.name);
+            }
+        }
+    }
 }
