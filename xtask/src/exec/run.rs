@@ -84,13 +84,19 @@ impl Cmd {
             .status)
     }
 
-    /// Runs it with standard output written to `path` (standard error shown); fails
-    /// unless it succeeds.
+    /// Runs it with standard output written to `path`; fails unless it succeeds, with
+    /// its standard error in the message (kept out of the progress display otherwise:
+    /// `git archive` warns about unrelated damage in a checkout's index and succeeds).
     pub fn run_to_file(&self, path: &Path) -> Result<()> {
-        let expr = self.background(None).stdout_path(path);
+        let expr = self.background(None).stdout_path(path).stderr_capture();
         let out = wait_registered(expr).with_context(|| self.could_not_start())?;
         if !out.status.success() {
-            bail!("`{}` failed ({})", self.display(), out.status);
+            let err = String::from_utf8_lossy(&out.stderr);
+            let err = err.trim();
+            if err.is_empty() {
+                bail!("`{}` failed ({})", self.display(), out.status);
+            }
+            bail!("`{}` failed ({}): {err}", self.display(), out.status);
         }
         Ok(())
     }
@@ -126,4 +132,28 @@ pub fn jobserver_makeflags(client: &jobserver::Client) -> Option<String> {
         .find(|(k, _)| *k == "MAKEFLAGS")
         .and_then(|(_, v)| v)
         .map(|v| v.to_string_lossy().into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_to_file_keeps_stderr_for_the_error_only() {
+        let dir = std::env::temp_dir().join(format!("alpinist-run-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("out");
+        Cmd::new("sh")
+            .args(["-c", "echo out; echo noise >&2"])
+            .run_to_file(&f)
+            .unwrap();
+        assert_eq!(std::fs::read_to_string(&f).unwrap(), "out\n");
+        let e = Cmd::new("sh")
+            .args(["-c", "echo why >&2; exit 3"])
+            .run_to_file(&f)
+            .unwrap_err();
+        let msg = format!("{e:#}");
+        assert!(msg.contains("why"), "{msg}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
