@@ -118,7 +118,7 @@ fn host_compiler_triple() -> String {
     static TRIPLE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     TRIPLE
         .get_or_init(|| {
-            std::process::Command::new("gcc")
+            crate::exec::Cmd::new("gcc")
                 .arg("-dumpmachine")
                 .output()
                 .ok()
