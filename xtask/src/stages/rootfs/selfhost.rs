@@ -90,7 +90,14 @@ pub fn check(cx: &Context, arch: &Arch, o: &Options) -> Result<Vec<CheckStep>> {
             None,
         ),
         (
-            format!("abuild -F -r ({name}, built natively under qemu-user)"),
+            format!(
+                "abuild -F -r ({name}, built natively{})",
+                if arch.is_native() {
+                    ""
+                } else {
+                    " under qemu-user"
+                }
+            ),
             format!("cd /root/aports/main/{name} && abuild -F -r"),
             None,
         ),
