@@ -140,9 +140,8 @@ mod tests {
 
     #[test]
     fn run_to_file_keeps_stderr_for_the_error_only() {
-        let dir = std::env::temp_dir().join(format!("alpinist-run-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let f = dir.join("out");
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("out");
         Cmd::new("sh")
             .args(["-c", "echo out; echo noise >&2"])
             .run_to_file(&f)
@@ -154,6 +153,5 @@ mod tests {
             .unwrap_err();
         let msg = format!("{e:#}");
         assert!(msg.contains("why"), "{msg}");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
