@@ -143,6 +143,44 @@ fn a_wrong_arch_file_is_refused_with_its_name() {
     assert!(e.contains("big-endian"), "{e}");
 }
 
+/// Which arches need qemu-user depends on the build machine: its own arch never, and
+/// x86 not on x86_64 either (the kernel runs i386 programs; Debian registers no
+/// qemu-i386 there, so asking for one failed x86's root filesystem on x86_64 hosts).
+#[test]
+fn what_runs_without_qemu_on_each_build_machine() {
+    let t = ArchTable::load(&common::repo().join("toolchains/arch")).unwrap();
+    let direct = |host: &str| -> Vec<&str> {
+        t.arches
+            .values()
+            .filter(|a| a.runs_directly_on(host))
+            .map(|a| a.name.as_str())
+            .collect()
+    };
+    assert_eq!(direct("x86_64"), ["x86", "x86_64"]);
+    assert_eq!(direct("x86"), ["x86"]);
+    assert_eq!(direct("aarch64"), ["aarch64"]);
+    assert_eq!(direct("riscv64"), ["riscv64"]);
+}
+
+#[test]
+fn runs_on_must_name_a_build_machine_an_arch_file_knows() {
+    let tmp = tempfile::tempdir().unwrap();
+    for name in ["x86", "x86_64"] {
+        let src =
+            std::fs::read_to_string(common::repo().join(format!("toolchains/arch/{name}.toml")))
+                .unwrap();
+        std::fs::write(
+            tmp.path().join(format!("{name}.toml")),
+            src.replace("runs_on = [\"x86_64\"]", "runs_on = [\"amd64\"]"),
+        )
+        .unwrap();
+    }
+    let e = format!("{:#}", ArchTable::load(tmp.path()).unwrap_err());
+    assert!(e.contains("x86.toml"), "{e}");
+    assert!(e.contains("\"amd64\""), "{e}");
+    assert!(e.contains("known: x86, x86_64"), "{e}");
+}
+
 /// Porting is data: a checkout whose `toolchains/arch/` lacks riscv64 (or loongarch64)
 /// does not know the arch, and the arch file alone — no code, no other data — makes
 /// alpinist plan its toolchain and a package for it. With the tidy test that no arch

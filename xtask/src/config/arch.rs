@@ -83,6 +83,12 @@ pub struct RustNames {
     /// that is the build machine (`CBUILD`); at most one file may claim a value.
     #[serde(default)]
     pub host_arch: Option<String>,
+    /// Other build machines (their `std::env::consts::ARCH`) whose kernel runs this
+    /// arch's programs directly, as x86_64 Linux runs i386 programs: there no qemu-user
+    /// is needed, and distributions do not register one (Debian's qemu-user-binfmt has
+    /// no qemu-i386 entry on amd64).
+    #[serde(default)]
+    pub runs_on: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -138,6 +144,18 @@ impl Arch {
     /// True when programs for this arch run directly on the machine alpinist runs on.
     pub fn is_native(&self) -> bool {
         self.rust.host_arch.as_deref() == Some(std::env::consts::ARCH)
+    }
+
+    /// True when the machine alpinist runs on executes this arch's programs without
+    /// qemu-user: its own arch, or one its kernel runs as well (`rust.runs_on`).
+    /// Unlike [`Arch::is_native`] this says nothing about `CBUILD`.
+    pub fn runs_directly(&self) -> bool {
+        self.runs_directly_on(std::env::consts::ARCH)
+    }
+
+    /// [`Arch::runs_directly`] on a build machine whose `std::env::consts::ARCH` is `host`.
+    pub fn runs_directly_on(&self, host: &str) -> bool {
+        self.rust.host_arch.as_deref() == Some(host) || self.rust.runs_on.iter().any(|h| h == host)
     }
 
     fn check(&self, file: &Path) -> Result<()> {
@@ -251,6 +269,18 @@ impl ArchTable {
                         "{}: rust.host_arch = {h:?} is also claimed by {other}.toml; \
                          give it to one arch only",
                         dir.join(format!("{}.toml", a.name)).display()
+                    );
+                }
+            }
+        }
+        for a in arches.values() {
+            for h in &a.rust.runs_on {
+                if !claimed.contains_key(h.as_str()) {
+                    bail!(
+                        "{}: rust.runs_on names {h:?}, which no arch file has as its \
+                         rust.host_arch (known: {})",
+                        dir.join(format!("{}.toml", a.name)).display(),
+                        claimed.keys().cloned().collect::<Vec<_>>().join(", ")
                     );
                 }
             }

@@ -52,7 +52,7 @@ pub fn at_least(have: &str, want: &str) -> bool {
 /// Makes sure qemu-user runs `arch`'s programs: present, and at least the arch file's
 /// `qemu_min_version`. Installs a newer one (root, Debian: from backports) or says how.
 pub fn ensure(arch: &Arch) -> Result<()> {
-    if arch.is_native() {
+    if arch.runs_directly() {
         return Ok(());
     }
     let Some(min) = arch.qemu_min_version.as_deref() else {

@@ -10,7 +10,7 @@ use crate::exec::Cmd;
 
 /// Makes sure the kernel runs `arch`'s programs through qemu-user (binfmt_misc).
 pub fn ensure_binfmt(arch: &Arch) -> Result<()> {
-    if arch.is_native() {
+    if arch.runs_directly() {
         return Ok(());
     }
     crate::host::qemu::ensure(arch)?;

@@ -92,7 +92,7 @@ pub fn check(cx: &Context, arch: &Arch, o: &Options) -> Result<Vec<CheckStep>> {
         (
             format!(
                 "abuild -F -r ({name}, built natively{})",
-                if arch.is_native() {
+                if arch.runs_directly() {
                     ""
                 } else {
                     " under qemu-user"
