@@ -127,6 +127,29 @@ fn plan_after_changing_one_gcc_flag() {
     snap!("toolchain_aarch64_gcc_flag_changed", text);
 }
 
+/// What describes build machines (`rust.runs_on`) is not an input of the toolchain:
+/// without it x86's toolchain key stays (so no package rebuilds), while a fact the
+/// toolchain is made of (CMake's processor name) changes it.
+#[test]
+fn a_build_machine_fact_is_not_a_build_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cx = common::context(tmp.path());
+    let x86 = cx.arches.get("x86").unwrap().clone();
+    assert_eq!(x86.rust.runs_on, ["x86_64"]);
+    let key = |a: &xtask::config::arch::Arch| {
+        let (g, _) = xtask::stages::toolchain::graph(&cx, a).unwrap();
+        let planned = engine::plan(&cx, &g).unwrap();
+        let p = planned.iter().find(|p| p.name == "toolchain-x86").unwrap();
+        p.key.clone()
+    };
+    let mut without = x86.clone();
+    without.rust.runs_on.clear();
+    assert_eq!(key(&x86), key(&without), "rust.runs_on changed the key");
+    let mut other_cpu = x86.clone();
+    other_cpu.cmake.system_processor = "i586".into();
+    assert_ne!(key(&x86), key(&other_cpu), "cmake.system_processor did not");
+}
+
 #[test]
 fn plan_with_an_unknown_arch_fails_listing_the_known_ones() {
     let out = common::xtask()

@@ -87,7 +87,7 @@ pub struct RustNames {
     /// arch's programs directly, as x86_64 Linux runs i386 programs: there no qemu-user
     /// is needed, and distributions do not register one (Debian's qemu-user-binfmt has
     /// no qemu-i386 entry on amd64).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub runs_on: Vec<String>,
 }
 
@@ -151,6 +151,15 @@ impl Arch {
     /// Unlike [`Arch::is_native`] this says nothing about `CBUILD`.
     pub fn runs_directly(&self) -> bool {
         self.runs_directly_on(std::env::consts::ARCH)
+    }
+
+    /// The arch as an input of what is built from it: without `rust.runs_on`, which
+    /// describes build machines, not the toolchain or the packages (a change to it
+    /// rebuilds nothing).
+    pub fn as_build_input(&self) -> Arch {
+        let mut a = self.clone();
+        a.rust.runs_on.clear();
+        a
     }
 
     /// [`Arch::runs_directly`] on a build machine whose `std::env::consts::ARCH` is `host`.

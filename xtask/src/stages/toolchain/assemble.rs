@@ -53,8 +53,9 @@ impl Step<Context> for Assemble {
         let mut i = Inputs::new();
         i.flag("recipe", ASSEMBLE_RECIPE);
         // The whole arch file, field by field: the cross files and alpinist-toolchain.toml
-        // are made of it.
-        let value = toml::Value::try_from(&self.arch).context("serialising the arch")?;
+        // are made of it (all but what describes build machines: Arch::as_build_input).
+        let value =
+            toml::Value::try_from(self.arch.as_build_input()).context("serialising the arch")?;
         for (field, v) in flatten("arch", &value) {
             i.flag(field, v);
         }
@@ -148,7 +149,7 @@ impl Step<Context> for Assemble {
         write_meson(&out, a)?;
         std::fs::write(
             out.join("alpinist-toolchain.toml"),
-            toml::to_string(a).context("serialising the arch")?,
+            toml::to_string(&a.as_build_input()).context("serialising the arch")?,
         )?;
         Ok(())
     }
