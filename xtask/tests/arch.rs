@@ -160,6 +160,16 @@ fn what_runs_without_qemu_on_each_build_machine() {
     assert_eq!(direct("x86"), ["x86"]);
     assert_eq!(direct("aarch64"), ["aarch64"]);
     assert_eq!(direct("riscv64"), ["riscv64"]);
+    let linux32 = |host: &str| -> Vec<&str> {
+        t.arches
+            .values()
+            .filter(|a| a.wants_linux32_on(host))
+            .map(|a| a.name.as_str())
+            .collect()
+    };
+    assert_eq!(linux32("x86_64"), ["x86"]);
+    assert!(linux32("x86").is_empty());
+    assert!(linux32("aarch64").is_empty());
 }
 
 #[test]

@@ -153,6 +153,20 @@ impl Arch {
         self.runs_directly_on(std::env::consts::ARCH)
     }
 
+    /// True when this 32-bit arch's programs run directly on a 64-bit build machine
+    /// (x86 on x86_64): commands inside its roots then run under the 32-bit personality,
+    /// so `uname -m` answers as the arch's own machines do (i686), not x86_64.
+    pub fn wants_linux32(&self) -> bool {
+        self.wants_linux32_on(std::env::consts::ARCH)
+    }
+
+    /// [`Arch::wants_linux32`] on a build machine whose `std::env::consts::ARCH` is `host`.
+    pub fn wants_linux32_on(&self, host: &str) -> bool {
+        self.rust.host_arch.as_deref() != Some(host)
+            && self.runs_directly_on(host)
+            && self.elf.class == 32
+    }
+
     /// The arch as an input of what is built from it: without `rust.runs_on`, which
     /// describes build machines, not the toolchain or the packages (a change to it
     /// rebuilds nothing).

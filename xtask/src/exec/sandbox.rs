@@ -15,6 +15,9 @@ pub struct Sandbox {
     args: Vec<String>,
     /// `/` is bubblewrap's own and is made read-only after every mount is in place.
     read_only_root: bool,
+    /// Run under the 32-bit personality (`setarch linux32`): `uname -m` says i686 (or
+    /// armv8l), as on the 32-bit arch's own machines.
+    linux32: bool,
 }
 
 fn s(p: &Path) -> String {
@@ -46,6 +49,7 @@ impl Sandbox {
         Sandbox {
             args,
             read_only_root: true,
+            linux32: false,
         }
     }
 
@@ -55,6 +59,7 @@ impl Sandbox {
         let mut sb = Sandbox {
             args: vec!["--bind".into(), s(root), "/".into()],
             read_only_root: false,
+            linux32: false,
         };
         if no_net {
             sb = sb.no_net();
@@ -110,6 +115,15 @@ impl Sandbox {
         self.push(&["--clearenv"])
     }
     /// No network.
+    /// Everything inside runs under the 32-bit personality (`setarch linux32`), for a
+    /// 32-bit arch whose programs a 64-bit kernel runs directly ([`Arch::wants_linux32`]).
+    ///
+    /// [`Arch::wants_linux32`]: crate::config::arch::Arch::wants_linux32
+    pub fn linux32(mut self, on: bool) -> Sandbox {
+        self.linux32 = on;
+        self
+    }
+
     pub fn no_net(self) -> Sandbox {
         self.push(&["--unshare-net"])
     }
@@ -143,8 +157,12 @@ impl Sandbox {
         if self.read_only_root {
             self = self.push(&["--remount-ro", "/"]);
         }
-        Cmd::new("bwrap")
-            .args(self.args)
+        let cmd = if self.linux32 {
+            Cmd::new("setarch").args(["linux32", "bwrap"])
+        } else {
+            Cmd::new("bwrap")
+        };
+        cmd.args(self.args)
             .arg("--")
             .args(argv.iter().map(|a| a.as_ref()))
     }
@@ -185,6 +203,25 @@ fn host_top_level(root: &Path) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What x86 roots run under on an x86_64 machine: `uname -m` as on x86's own.
+    #[test]
+    fn linux32_is_the_32_bit_personality() {
+        if std::env::consts::ARCH != "x86_64" {
+            return;
+        }
+        let machine = |on: bool| {
+            let out = Sandbox::host()
+                .linux32(on)
+                .command(&["uname", "-m"])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{out:?}");
+            String::from_utf8(out.stdout).unwrap().trim().to_string()
+        };
+        assert_eq!(machine(true), "i686");
+        assert_eq!(machine(false), "x86_64");
+    }
 
     #[test]
     fn the_hosts_top_level_is_bound_and_linked_again() {

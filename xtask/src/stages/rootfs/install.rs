@@ -67,6 +67,7 @@ pub fn rootfs(cx: &Context, arch: &Arch, packages: &[String], profile: Profile) 
         for kind in [ScriptKind::PreInstall, ScriptKind::PostInstall] {
             if let Some(s) = p.scripts.iter().find(|s| s.kind == kind) {
                 run_script(
+                    arch,
                     &root,
                     &p.info.name,
                     kind,
@@ -89,6 +90,7 @@ pub fn rootfs(cx: &Context, arch: &Arch, packages: &[String], profile: Profile) 
         }
         if !dirs.is_empty() {
             run_script(
+                arch,
                 &root,
                 &p.info.name,
                 ScriptKind::Trigger,

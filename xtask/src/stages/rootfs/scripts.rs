@@ -6,12 +6,21 @@ use std::path::{Path, PathBuf};
 use alpinist_apk::db::ScriptKind;
 use anyhow::{bail, Context as _, Result};
 
+use crate::config::arch::Arch;
 use crate::exec::{Cmd, Sandbox};
 
-/// A command inside `root` as its `/` (with no network when `no_net`), the local
-/// repositories `binds` visible read-only where `/etc/apk/repositories` names them.
-pub fn in_root(root: &Path, binds: &[(PathBuf, String)], no_net: bool, argv: &[&str]) -> Cmd {
+/// A command inside `root` (a root of `arch`) as its `/` (with no network when
+/// `no_net`), the local repositories `binds` visible read-only where
+/// `/etc/apk/repositories` names them.
+pub fn in_root(
+    arch: &Arch,
+    root: &Path,
+    binds: &[(PathBuf, String)],
+    no_net: bool,
+    argv: &[&str],
+) -> Cmd {
     let mut sb = Sandbox::root(root, no_net)
+        .linux32(arch.wants_linux32())
         .chdir("/")
         .clear_env()
         .setenv("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
@@ -23,6 +32,7 @@ pub fn in_root(root: &Path, binds: &[(PathBuf, String)], no_net: bool, argv: &[&
 }
 
 pub(crate) fn run_script(
+    arch: &Arch,
     root: &Path,
     pkg: &str,
     kind: ScriptKind,
@@ -41,7 +51,7 @@ pub(crate) fn run_script(
         vec!["/bin/sh", "/.alpinist-script"]
     };
     argv.extend(args.iter().map(|s| s.as_str()));
-    let out = in_root(root, &[], false, &argv)
+    let out = in_root(arch, root, &[], false, &argv)
         .output()
         .context("running bwrap")?;
     let _ = std::fs::remove_file(&path);

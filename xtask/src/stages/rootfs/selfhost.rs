@@ -131,7 +131,7 @@ pub fn check(cx: &Context, arch: &Arch, o: &Options) -> Result<Vec<CheckStep>> {
             "export USER=root LOGNAME=root SRCDEST=/var/cache/distfiles REPODEST=/root/packages JOBS={jobs} MAKEFLAGS=-j{jobs} SUDO= SUDO_APK=apk; {script}"
         );
         let t = Instant::now();
-        let out = in_root(&root, &binds, true, &["/bin/sh", "-c", &sh])
+        let out = in_root(arch, &root, &binds, true, &["/bin/sh", "-c", &sh])
             .output()
             .with_context(|| format!("running {what} in {}", root.display()))?;
         let seconds = t.elapsed().as_secs_f64();

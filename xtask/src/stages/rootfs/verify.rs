@@ -82,7 +82,7 @@ pub fn verify(cx: &Context, arch: &Arch, tarball: Option<PathBuf>) -> Result<()>
     let mut failed = 0;
     for (what, argv) in &checks {
         let a: Vec<&str> = argv.iter().map(|s| s.as_str()).collect();
-        let out = in_root(&root, &binds, false, &a).output()?;
+        let out = in_root(arch, &root, &binds, false, &a).output()?;
         let ok = out.status.success();
         println!(
             "{} {what}: {}",
