@@ -143,7 +143,12 @@ impl Arch {
 
     /// True when programs for this arch run directly on the machine alpinist runs on.
     pub fn is_native(&self) -> bool {
-        self.rust.host_arch.as_deref() == Some(std::env::consts::ARCH)
+        self.is_native_on(std::env::consts::ARCH)
+    }
+
+    /// [`Arch::is_native`] on a build machine whose `std::env::consts::ARCH` is `host`.
+    fn is_native_on(&self, host: &str) -> bool {
+        self.rust.host_arch.as_deref() == Some(host)
     }
 
     /// True when the machine alpinist runs on executes this arch's programs without
@@ -162,9 +167,7 @@ impl Arch {
 
     /// [`Arch::wants_linux32`] on a build machine whose `std::env::consts::ARCH` is `host`.
     pub fn wants_linux32_on(&self, host: &str) -> bool {
-        self.rust.host_arch.as_deref() != Some(host)
-            && self.runs_directly_on(host)
-            && self.elf.class == 32
+        !self.is_native_on(host) && self.runs_directly_on(host) && self.elf.class == 32
     }
 
     /// The arch as an input of what is built from it: without `rust.runs_on`, which
@@ -178,7 +181,7 @@ impl Arch {
 
     /// [`Arch::runs_directly`] on a build machine whose `std::env::consts::ARCH` is `host`.
     pub fn runs_directly_on(&self, host: &str) -> bool {
-        self.rust.host_arch.as_deref() == Some(host) || self.rust.runs_on.iter().any(|h| h == host)
+        self.is_native_on(host) || self.rust.runs_on.iter().any(|h| h == host)
     }
 
     fn check(&self, file: &Path) -> Result<()> {

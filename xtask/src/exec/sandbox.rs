@@ -114,7 +114,6 @@ impl Sandbox {
     pub fn clear_env(self) -> Sandbox {
         self.push(&["--clearenv"])
     }
-    /// No network.
     /// Everything inside runs under the 32-bit personality (`setarch linux32`), for a
     /// 32-bit arch whose programs a 64-bit kernel runs directly ([`Arch::wants_linux32`]).
     ///
@@ -124,6 +123,7 @@ impl Sandbox {
         self
     }
 
+    /// No network.
     pub fn no_net(self) -> Sandbox {
         self.push(&["--unshare-net"])
     }
