@@ -20,6 +20,7 @@ fn spec(file: &str, body: &[u8], urls: Vec<String>) -> SourceSpec {
         sha256: None,
         debian: None,
         git: None,
+        git_file: None,
         substitute: None,
     }
 }
@@ -227,6 +228,7 @@ fn substitute_is_used_and_reported() {
         urls: vec![],
         debian: None,
         git: None,
+        git_file: None,
         local: None,
     });
     let r = resolver(&l, true).resolve(&s).unwrap();
@@ -255,6 +257,7 @@ fn the_recipes_own_file_wins_over_a_substitute_at_hand() {
         urls: vec![],
         debian: None,
         git: None,
+        git_file: None,
         local: None,
     });
     let r = resolver(&l, false).resolve(&s).unwrap();
@@ -307,7 +310,7 @@ fn listing(path: &std::path::Path) -> Vec<(String, String, u64)> {
 
 fn aport_substitute(dir: &std::path::Path, patches: Option<&str>) -> AportSubstitute {
     let text = format!(
-        "[[substitute]]\nfor = \"demo-1.0.tar.gz\"\nfor_sha512 = \"00\"\nfile = \"demo_1.0.orig.tar.xz\"\nsha512 = \"11\"\ntop = \"demo-1.0\"\nwhy = \"test\"\n{}",
+        "[[substitute]]\nfor = \"demo-1.0.tar.gz\"\nfor_sha512 = \"00\"\nfile = \"demo_1.0.orig.tar.xz\"\nsha512 = \"11\"\ntop = \"demo-1.0\"\nwhy = \"test\"\nurls = [\"https://alpinist.invalid/demo_1.0.orig.tar.xz\"]\n{}",
         patches
             .map(|p| format!("patches = \"{p}\"\n"))
             .unwrap_or_default()
@@ -395,7 +398,7 @@ fn a_substitute_whose_patch_does_not_apply_says_which() {
 fn a_substitute_must_not_share_the_recipes_file_name() {
     let tmp = tempfile::tempdir().unwrap();
     let f = tmp.path().join("sources.toml");
-    std::fs::write(&f, "[[substitute]]\nfor = \"a-1.tar.gz\"\nfor_sha512 = \"00\"\nfile = \"a-1.tar.gz\"\nsha512 = \"11\"\nwhy = \"x\"\n").unwrap();
+    std::fs::write(&f, "[[substitute]]\nfor = \"a-1.tar.gz\"\nfor_sha512 = \"00\"\nfile = \"a-1.tar.gz\"\nsha512 = \"11\"\nwhy = \"x\"\nlocal = \"fix.patch\"\n").unwrap();
     let err = AportSources::load(&[f]).unwrap_err();
     assert!(
         format!("{err:#}").contains("must have a file name of its own"),
@@ -409,7 +412,7 @@ fn a_single_file_substitute_is_compressed_as_the_recipes_name_says() {
     let f = tmp.path().join("sources.toml");
     std::fs::write(
         &f,
-        "[[substitute]]\nfor = \"patch-1.2.patch.xz\"\nfor_sha512 = \"00\"\nfile = \"fix.patch\"\nsha512 = \"11\"\nwhy = \"x\"\n",
+        "[[substitute]]\nfor = \"patch-1.2.patch.xz\"\nfor_sha512 = \"00\"\nfile = \"fix.patch\"\nsha512 = \"11\"\nwhy = \"x\"\nlocal = \"fix.patch\"\n",
     )
     .unwrap();
     let sub = AportSources::load(&[f])
@@ -426,4 +429,104 @@ fn a_single_file_substitute_is_compressed_as_the_recipes_name_says() {
         .read_to_string(&mut text)
         .unwrap();
     assert_eq!(text, "--- a/x\n+++ b/x\n");
+}
+
+/// Downloads `ALPINIST_TEST_URL` into `ALPINIST_TEST_DEST` and prints the outcome: run
+/// by `https_trusts_the_system_store_and_ssl_cert_file_and_honours_proxies` in a
+/// process of its own, since the trust store and the proxy settings are read from the
+/// environment of the process.
+#[test]
+#[ignore = "run by https_trusts_the_system_store_and_ssl_cert_file_and_honours_proxies in a process of its own"]
+fn download_in_a_process_of_its_own() {
+    let url = std::env::var("ALPINIST_TEST_URL").unwrap();
+    let dest = std::env::var("ALPINIST_TEST_DEST").unwrap();
+    match xtask::sources::download(&url, std::path::Path::new(&dest)) {
+        Ok(()) => println!("\noutcome: DOWNLOADED"),
+        Err(e) => println!("\noutcome: REFUSED: {e:#}"),
+    }
+}
+
+#[test]
+fn https_trusts_the_system_store_and_ssl_cert_file_and_honours_proxies() {
+    let files = tempfile::tempdir().unwrap();
+    let b = body();
+    std::fs::write(files.path().join("pkg-1.0.tar.gz"), &b).unwrap();
+    let server = common::https::serve(files.path());
+    let scratch = tempfile::tempdir().unwrap();
+    let dest = scratch.path().join("pkg-1.0.tar.gz");
+    let url = format!("{}/dist/pkg-1.0.tar.gz", server.url);
+    let run = |env: &[(&str, &str)]| -> String {
+        let _ = std::fs::remove_file(&dest);
+        let mut c = std::process::Command::new(std::env::current_exe().unwrap());
+        c.args([
+            "--exact",
+            "download_in_a_process_of_its_own",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("ALPINIST_TEST_URL", &url)
+        .env("ALPINIST_TEST_DEST", &dest);
+        for k in [
+            "SSL_CERT_FILE",
+            "SSL_CERT_DIR",
+            "https_proxy",
+            "HTTPS_PROXY",
+            "http_proxy",
+            "HTTP_PROXY",
+            "all_proxy",
+            "ALL_PROXY",
+            "no_proxy",
+            "NO_PROXY",
+        ] {
+            c.env_remove(k);
+        }
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let out = common::run(&mut c);
+        out.lines()
+            .find_map(|l| l.strip_prefix("outcome: "))
+            .unwrap_or_else(|| panic!("no outcome in:\n{out}"))
+            .to_string()
+    };
+    let ca = server.ca_pem.display().to_string();
+
+    // The test CA, named only through SSL_CERT_FILE: downloaded and the same bytes.
+    assert_eq!(run(&[("SSL_CERT_FILE", &ca)]), "DOWNLOADED");
+    assert_eq!(std::fs::read(&dest).unwrap(), b);
+
+    // The machine's own trust store does not know the CA: refused, on one line that
+    // names the host and the certificate problem, and nothing is left behind.
+    let refused = run(&[]);
+    assert!(refused.starts_with("REFUSED"), "{refused}");
+    assert!(
+        refused.contains("127.0.0.1") && refused.contains("UnknownIssuer"),
+        "{refused}"
+    );
+    assert!(
+        refused.contains("SSL_CERT_FILE"),
+        "says what to do: {refused}"
+    );
+    assert!(!dest.exists());
+    let served = server.requests.lock().unwrap().clone();
+    assert_eq!(
+        served,
+        ["200 /dist/pkg-1.0.tar.gz"],
+        "the refused client never asked"
+    );
+
+    // A proxy for https (nothing listens there) is used...
+    let via_proxy = run(&[
+        ("SSL_CERT_FILE", &ca),
+        ("https_proxy", "http://127.0.0.1:9"),
+    ]);
+    assert!(via_proxy.starts_with("REFUSED"), "{via_proxy}");
+    // ...unless no_proxy names the host.
+    let direct = run(&[
+        ("SSL_CERT_FILE", &ca),
+        ("HTTPS_PROXY", "http://127.0.0.1:9"),
+        ("NO_PROXY", "localhost,127.0.0.1"),
+    ]);
+    assert_eq!(direct, "DOWNLOADED");
 }

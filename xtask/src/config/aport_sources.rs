@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use crate::config::source::{DebianOrigin, GitArchive};
+use crate::config::source::{DebianOrigin, GitArchive, GitFile};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -32,6 +32,8 @@ pub struct IdenticalEntry {
     pub debian: Option<DebianOrigin>,
     #[serde(default)]
     pub git: Option<GitArchive>,
+    #[serde(default)]
+    pub git_file: Option<GitFile>,
 }
 
 /// One documented substitute for one recipe source file.
@@ -56,6 +58,9 @@ pub struct AportSubstitute {
     pub debian: Option<DebianOrigin>,
     #[serde(default)]
     pub git: Option<GitArchive>,
+    /// A file of a git repository at a commit (`git cat-file blob <commit>:<path>`).
+    #[serde(default)]
+    pub git_file: Option<GitFile>,
     /// A file of alpinist's checkout (path relative to it) that is the substitute.
     #[serde(default)]
     pub local: Option<String>,
@@ -80,8 +85,4 @@ pub struct AportSubstitute {
     /// documentation the substitute does not have).
     #[serde(default)]
     pub recipe_run: Vec<String>,
-    /// How the substitute file is made when no single origin above makes it (for
-    /// messages and documentation).
-    #[serde(default)]
-    pub made_by: Option<String>,
 }

@@ -26,6 +26,9 @@ pub struct SourceSpec {
     /// archives are `git archive | gzip -n`).
     #[serde(default)]
     pub git: Option<GitArchive>,
+    /// A file of a git repository at a commit that is this very file.
+    #[serde(default)]
+    pub git_file: Option<GitFile>,
     /// A documented substitute with its own checksum.
     #[serde(default)]
     pub substitute: Option<Substitute>,
@@ -49,34 +52,113 @@ pub struct Substitute {
     /// made by alpinist when it can reach the repository).
     #[serde(default)]
     pub git: Option<GitArchive>,
+    /// A file of a git repository at a commit (`git cat-file blob <commit>:<path>`).
+    #[serde(default)]
+    pub git_file: Option<GitFile>,
     /// A file of alpinist's checkout (a path relative to it) that is the substitute.
     #[serde(default)]
     pub local: Option<String>,
 }
 
 /// `git archive --format=tar --prefix=<prefix> <tag> | gzip -n` of a repository: the
-/// archives GitHub and GitLab serve for a tag are byte-identical to it.
+/// archives GitHub and GitLab serve for a tag are byte-identical to it. With `with`, the
+/// archives of further trees (another repository's commit, say a submodule) follow in
+/// the same tar stream before it is compressed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GitArchive {
+    /// The repository: a URL, or a path relative to alpinist's checkout (a fixture's
+    /// bundle). `git config url.<mirror>.insteadOf <url>` reaches it through a mirror.
     pub url: String,
-    pub tag: String,
+    /// The tag archived, or (`commit`) a full commit id.
+    #[serde(default)]
+    pub tag: Option<String>,
+    #[serde(default)]
+    pub commit: Option<String>,
     /// The archive's top directory, with its trailing slash (`openrc-0.63.2/`).
     pub prefix: String,
     /// `xz`: compressed with `xz -T0` (as `make dist` of some projects does, e.g.
     /// libucontext and ifupdown-ng); default `gzip -n`, as GitHub and GitLab do.
     #[serde(default)]
     pub compress: Option<String>,
+    /// Further trees in the same archive, in this order (isl's imath submodule under
+    /// `isl-0.26/imath/`): each archive's members follow the previous one's, as
+    /// `tar --concatenate` puts them, and the end-of-archive blocks are the last one's.
+    #[serde(default)]
+    pub with: Vec<GitTree>,
+}
+
+/// One tree of a repository archived under a prefix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GitTree {
+    pub url: String,
+    #[serde(default)]
+    pub tag: Option<String>,
+    #[serde(default)]
+    pub commit: Option<String>,
+    pub prefix: String,
+}
+
+impl GitTree {
+    /// What `git fetch` asks for: the tag's ref or the commit id. Exactly one must be set.
+    pub fn rev(&self) -> Result<String> {
+        match (&self.tag, &self.commit) {
+            (Some(t), None) => Ok(format!("refs/tags/{t}")),
+            (None, Some(c)) if c.len() == 40 && c.chars().all(|x| x.is_ascii_hexdigit()) => {
+                Ok(c.to_ascii_lowercase())
+            }
+            (None, Some(c)) => bail!(
+                "git origin {}: commit {c:?} must be a full 40-digit commit id (a short one cannot be fetched)",
+                self.url
+            ),
+            _ => bail!(
+                "git origin {}: give exactly one of tag and commit",
+                self.url
+            ),
+        }
+    }
+    /// The tag or commit, for messages.
+    pub fn name(&self) -> &str {
+        self.tag
+            .as_deref()
+            .or(self.commit.as_deref())
+            .unwrap_or("?")
+    }
 }
 
 impl GitArchive {
+    /// The trees archived, in order: the repository's own, then `with`.
+    pub fn trees(&self) -> Vec<GitTree> {
+        let mut v = vec![GitTree {
+            url: self.url.clone(),
+            tag: self.tag.clone(),
+            commit: self.commit.clone(),
+            prefix: self.prefix.clone(),
+        }];
+        v.extend(self.with.iter().cloned());
+        v
+    }
+
     /// The commands that make the file, for messages and documentation.
     pub fn commands(&self, file: &str) -> String {
+        let mut parts = Vec::new();
+        for (i, t) in self.trees().iter().enumerate() {
+            parts.push(format!(
+                "git init --bare {i}.git && git -C {i}.git fetch --depth 1 {} {} && git -C {i}.git archive --format=tar --prefix={} FETCH_HEAD > {i}.tar",
+                t.url,
+                t.rev().unwrap_or_else(|e| e.to_string()),
+                t.prefix
+            ));
+        }
+        let cat = if self.with.is_empty() {
+            "cat 0.tar".to_string()
+        } else {
+            "tar --concatenate of the .tar files in order".to_string()
+        };
         format!(
-            "git clone --bare {} src.git && git -C src.git archive --format=tar --prefix={} {} | {} > {file}",
-            self.url,
-            self.prefix,
-            self.tag,
+            "{} && {cat} | {} > {file}",
+            parts.join(" && "),
             self.compressor().join(" ")
         )
     }
@@ -87,6 +169,52 @@ impl GitArchive {
             Some("xz") => vec!["xz", "-T0"],
             _ => vec!["gzip", "-n"],
         }
+    }
+
+    /// A spelling mistake in `compress` is an error, not gzip.
+    pub fn check(&self) -> Result<()> {
+        if let Some(c) = self
+            .compress
+            .as_deref()
+            .filter(|c| *c != "xz" && *c != "gzip")
+        {
+            bail!("git origin {}: compress {c:?} is not xz or gzip", self.url);
+        }
+        for t in self.trees() {
+            t.rev()?;
+        }
+        Ok(())
+    }
+}
+
+/// One file of a repository at a commit, byte for byte (`git cat-file blob
+/// <commit>:<path>`): a tarball a packaging repository keeps, say.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GitFile {
+    /// A URL, or a path relative to alpinist's checkout.
+    pub url: String,
+    /// A full commit id.
+    pub commit: String,
+    /// The file's path in that commit.
+    pub path: String,
+}
+
+impl GitFile {
+    /// The repository and commit, as a tree without a prefix (for fetching).
+    pub fn tree(&self) -> GitTree {
+        GitTree {
+            url: self.url.clone(),
+            tag: None,
+            commit: Some(self.commit.clone()),
+            prefix: String::new(),
+        }
+    }
+    pub fn commands(&self, file: &str) -> String {
+        format!(
+            "git init --bare src.git && git -C src.git fetch --depth 1 {} {} && git -C src.git cat-file blob {}:{} > {file}",
+            self.url, self.commit, self.commit, self.path
+        )
     }
 }
 

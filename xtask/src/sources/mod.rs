@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
 
-use crate::config::source::{Checksum, DebianOrigin, GitArchive, SourceSpec};
+use crate::config::source::{Checksum, DebianOrigin, GitArchive, GitFile, SourceSpec};
 use crate::fsutil::link_or_copy;
 use crate::layout::Layout;
 
@@ -32,6 +32,7 @@ fn candidates(spec: &SourceSpec) -> Result<Vec<Candidate<'_>>> {
         urls: &spec.urls,
         debian: spec.debian.as_ref(),
         git: spec.git.as_ref(),
+        git_file: spec.git_file.as_ref(),
         local: None,
         substitute: false,
     }];
@@ -42,6 +43,7 @@ fn candidates(spec: &SourceSpec) -> Result<Vec<Candidate<'_>>> {
             urls: &s.urls,
             debian: s.debian.as_ref(),
             git: s.git.as_ref(),
+            git_file: s.git_file.as_ref(),
             local: s.local.as_deref(),
             substitute: true,
         });
@@ -57,6 +59,7 @@ struct Candidate<'a> {
     urls: &'a [String],
     debian: Option<&'a DebianOrigin>,
     git: Option<&'a GitArchive>,
+    git_file: Option<&'a GitFile>,
     substitute: bool,
 }
 
@@ -94,7 +97,7 @@ impl Resolver<'_> {
                 }
             }
             bail!(
-                "source {} is not in {} and --offline forbids fetching it{}\n  put the file there (checked by {}), or run `cargo xtask fetch` while online",
+                "source {} is not in {} and --offline forbids fetching it{}\n  put the file there (checked by {}), or, while online, run `cargo xtask fetch --arch ARCH [--aports PATH] [--set SET]` with the same --distfiles: it obtains every source the set's bootstrap needs",
                 spec.file,
                 self.layout.distfiles.display(),
                 fmt_tried(&tried),
@@ -106,23 +109,12 @@ impl Resolver<'_> {
                 return Ok(r);
             }
         }
-        let made_by = spec
-            .substitute
-            .as_ref()
-            .and_then(|s| s.git.as_ref().map(|g| (s, g)))
-            .map(|(s, g)| {
-                format!(
-                    "\n  or make the documented substitute {} (checked by its own checksum) with\n    {}",
-                    s.file,
-                    g.commands(&s.file)
-                )
-            })
-            .unwrap_or_default();
         bail!(
-            "could not obtain a verified copy of source {}{}\n  put a copy with the right checksum into {}{made_by}",
+            "could not obtain a verified copy of source {}{}\n  put a copy with the right checksum into {}{}",
             spec.file,
             fmt_tried(&tried),
-            self.layout.distfiles.display()
+            self.layout.distfiles.display(),
+            how_to_make(spec)
         )
     }
 
@@ -206,9 +198,17 @@ impl Resolver<'_> {
             }
         }
         if let Some(git) = c.git {
-            let origin = format!("git archive of tag {} of {}", git.tag, git.url);
+            let origin = git_origin(git);
             (self.say)(&format!("making {} ({origin})", c.file));
             let got = self.fetch_git(git, c.file);
+            if let Some(r) = self.checked(c, origin, got, tried) {
+                return Ok(Some(r));
+            }
+        }
+        if let Some(g) = c.git_file {
+            let origin = format!("{} at commit {} of {}", g.path, g.commit, g.url);
+            (self.say)(&format!("taking {} ({origin})", c.file));
+            let got = self.fetch_git_file(g, c.file);
             if let Some(r) = self.checked(c, origin, got, tried) {
                 return Ok(Some(r));
             }
@@ -281,6 +281,53 @@ impl Resolver<'_> {
         }
         let _ = link_or_copy(path, &dest);
     }
+}
+
+/// A git archive origin, for the manifest and messages.
+fn git_origin(git: &GitArchive) -> String {
+    let trees: Vec<String> = git
+        .trees()
+        .iter()
+        .map(|t| {
+            let what = if t.tag.is_some() { "tag" } else { "commit" };
+            format!("{what} {} of {}", t.name(), t.url)
+        })
+        .collect();
+    format!("git archive of {}", trees.join(" + "))
+}
+
+/// How to make a missing file by hand, when its origins are git repositories alpinist
+/// could not reach: the same commands it runs.
+fn how_to_make(spec: &SourceSpec) -> String {
+    let mut s = String::new();
+    let mut add = |file: &str, what: &str, cmds: String| {
+        s.push_str(&format!(
+            "\n  or make {what}{file} (checked by its own checksum) where the repository can be reached, with\n    {cmds}"
+        ));
+    };
+    if let Some(g) = &spec.git {
+        add(&spec.file, "", g.commands(&spec.file));
+    }
+    if let Some(g) = &spec.git_file {
+        add(&spec.file, "", g.commands(&spec.file));
+    }
+    if let Some(sub) = &spec.substitute {
+        if let Some(g) = &sub.git {
+            add(
+                &sub.file,
+                "the documented substitute ",
+                g.commands(&sub.file),
+            );
+        }
+        if let Some(g) = &sub.git_file {
+            add(
+                &sub.file,
+                "the documented substitute ",
+                g.commands(&sub.file),
+            );
+        }
+    }
+    s
 }
 
 fn fmt_tried(tried: &[String]) -> String {

@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 pub use crate::config::aport_sources::AportSubstitute;
 use crate::config::aport_sources::SourcesFile;
-use crate::config::source::{DebianOrigin, GitArchive, SourceSpec, Substitute};
+use crate::config::source::{DebianOrigin, GitArchive, GitFile, SourceSpec, Substitute};
 use crate::exec::Cmd;
 use crate::sources::patches;
 
@@ -30,6 +30,8 @@ pub struct Identical {
     /// The upstream tag whose `git archive | gzip -n` is the file (as GitHub's and
     /// GitLab's tag archives are).
     pub git: Option<GitArchive>,
+    /// A file of a repository at a commit that is the file.
+    pub git_file: Option<GitFile>,
 }
 
 /// `toolchains/sources.toml` (and any extra files a set names).
@@ -48,18 +50,23 @@ impl AportSources {
         for path in paths {
             let f: SourcesFile = crate::config::load(path)?;
             for e in f.source {
-                if e.debian.is_none() && e.git.is_none() {
+                if e.debian.is_none() && e.git.is_none() && e.git_file.is_none() {
                     bail!(
-                        "{}: source {} names no origin (debian or git)",
+                        "{}: source {} names no origin (debian, git or git_file)",
                         path.display(),
                         e.file
                     );
+                }
+                if let Some(g) = &e.git {
+                    g.check()
+                        .with_context(|| format!("{}: source {}", path.display(), e.file))?;
                 }
                 all.identical.insert(
                     e.file,
                     Identical {
                         debian: e.debian,
                         git: e.git,
+                        git_file: e.git_file,
                     },
                 );
             }
@@ -74,6 +81,9 @@ impl AportSources {
                         s.for_file
                     );
                 }
+                s.check_origin().with_context(|| {
+                    format!("{}: the substitute for {}", path.display(), s.for_file)
+                })?;
                 all.substitutes
                     .entry(s.for_file.clone())
                     .or_default()
@@ -104,6 +114,7 @@ impl AportSources {
             sha256: None,
             debian: same.and_then(|o| o.debian.clone()),
             git: same.and_then(|o| o.git.clone()),
+            git_file: same.and_then(|o| o.git_file.clone()),
             substitute: self
                 .substitute(file, sha512)
                 .filter(|_| with_substitute)
@@ -131,8 +142,30 @@ impl AportSubstitute {
             urls: self.urls.clone(),
             debian: self.debian.clone(),
             git: self.git.clone(),
+            git_file: self.git_file.clone(),
             local: self.local.clone(),
         }
+    }
+
+    /// Every substitute has an origin alpinist obtains it from by itself (its URLs,
+    /// Debian's archive, a git repository, a file of the checkout): none is a file that
+    /// only a machine where someone made it by hand has.
+    pub fn check_origin(&self) -> Result<()> {
+        if self.urls.is_empty()
+            && self.debian.is_none()
+            && self.git.is_none()
+            && self.git_file.is_none()
+            && self.local.is_none()
+        {
+            bail!(
+                "{} names no origin alpinist can obtain it from: give it urls, debian, git (an archive of one or more trees), git_file (a file at a commit) or local",
+                self.file
+            );
+        }
+        if let Some(g) = &self.git {
+            g.check()?;
+        }
+        Ok(())
     }
 
     /// What identifies the adapted file: the substitute's checksum and everything
