@@ -49,8 +49,10 @@ enum Command {
     /// Install the host packages alpinist needs and enable Debian deb-src lines
     /// (as root; otherwise print the commands to run)
     Setup(SetupArgs),
-    /// Download and verify every source a later command needs, so the rest works offline
-    Fetch(ArchArgs),
+    /// Obtain and verify every source a bootstrap of a set needs (toolchain, aports,
+    /// substitutes, the self-hosting check's aport), one line each; fails naming what is
+    /// missing. `bootstrap --offline` afterwards needs nothing else
+    Fetch(commands::fetch::FetchArgs),
     /// Stages 1-3, the main job: the toolchain, the aports of a set (stages/bootstrap.toml)
     /// in dependency order, the root filesystem and its check; a table and
     /// build/<arch>/report.json at the end
@@ -140,7 +142,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Apk { cmd } => commands::apk::run(cmd),
         Command::Keygen(a) => commands::apk::keygen(a),
         Command::Arches => commands::arches::run(&g.context()?),
-        Command::Fetch(a) => commands::fetch::run(&g.context()?, &a),
+        Command::Fetch(a) => commands::fetch::run(&mut g.context()?, a),
         Command::Bootstrap(b) => commands::bootstrap::run(&mut g.context()?, b),
         Command::Toolchain(a) => commands::toolchain::run(&g.context()?, &a),
         Command::Plan { what } => commands::plan::run(&g.context()?, &what),

@@ -29,6 +29,7 @@ use crate::stages::rootfs::selfhost::{self, CheckStep};
 pub mod checkout;
 pub mod report;
 pub mod select;
+pub mod sources;
 pub mod stage3;
 
 pub use checkout::{checkout, locate};
@@ -133,7 +134,7 @@ pub struct Run<'a> {
 }
 
 /// Takes on the set's mirrors and repositories; returns its recipe environment.
-fn use_set(cx: &mut Context, set: &Set, name: &str) -> Result<Vec<(String, String)>> {
+pub(crate) fn use_set(cx: &mut Context, set: &Set, name: &str) -> Result<Vec<(String, String)>> {
     for m in &set.mirrors {
         let m = expand(cx, m);
         cx.mirrors.push(m);

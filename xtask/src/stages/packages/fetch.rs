@@ -43,20 +43,19 @@ pub(crate) fn fetch_sources(
             None => {
                 let p = t.startdir.join(&s.name);
                 check_local(r, &s.name, &s.sha512, &p)?;
-                std::os::unix::fs::symlink(&p, &dest)?;
+                // As abuild links it (`$startdir/$s`), at the path the recipe sees in the
+                // sandbox: the host's path of the work tree is not there when the build
+                // directory is under /tmp, which the sandbox mounts afresh.
+                std::os::unix::fs::symlink(Tree::inside().startdir.join(&s.name), &dest)?;
             }
             Some(url) => {
-                let (path, used, env) = fetch_remote(cx, run, r, settings, s, url)?;
-                if used.substitute.is_some() {
-                    if let Some(sub) = settings.sources.substitute(&s.name, &s.sha512) {
-                        recipe_run.extend(sub.recipe_run.iter().cloned());
-                    }
-                }
-                out.used.push(used);
-                out.env.extend(env);
+                let got = fetch_remote(cx, run, r, settings, s, url)?;
+                recipe_run.extend(got.recipe_run);
+                out.used.push(got.used);
+                out.env.extend(got.env);
                 // A copy (hard link when possible), not a symlink: the sandbox sees
                 // only the work tree, and the distfiles may live under /tmp.
-                link_or_copy(&path, &dest)?;
+                link_or_copy(&got.path, &dest)?;
             }
         }
     }
@@ -86,13 +85,75 @@ fn check_local(r: &Recipe, name: &str, sha512: &str, p: &Path) -> Result<()> {
     Ok(())
 }
 
-/// A remote source fetched: the file, where it came from, and what a substitute asks
-/// the build's environment to get.
-type Fetched = (std::path::PathBuf, SourceUse, Vec<(String, String)>);
+/// A recipe's remote source resolved and verified: the file the recipe unpacks (a
+/// documented substitute adapted to the recipe's name), where it came from, and what
+/// the substitute asks of the build.
+pub(crate) struct RemoteSource {
+    pub path: std::path::PathBuf,
+    pub used: SourceUse,
+    /// Variables the substitute asks the recipe's build to get.
+    pub env: Vec<(String, String)>,
+    /// What the substitute changes in the build's copy of the aport.
+    pub recipe_run: Vec<String>,
+}
 
-/// A remote source, resolved and verified; a documented substitute adapted to the
-/// recipe's file name. Returns the file, the record of where it came from, and what the
-/// substitute asks the build's environment to get.
+/// A remote source of the recipe at `recipe` (for messages), resolved and verified; a
+/// documented substitute adapted to the recipe's file name. `say` gets progress lines.
+pub(crate) fn resolve_remote(
+    cx: &Context,
+    settings: &BuildSettings,
+    recipe: &Path,
+    s: &alpinist_apkbuild::recipe::SourceEntry,
+    url: &str,
+    say: &(dyn Fn(&str) + Sync),
+) -> Result<RemoteSource> {
+    let sources = &settings.sources;
+    let sub = sources.substitute(&s.name, &s.sha512);
+    let spec = sources.spec(&s.name, url, &s.sha512, true);
+    let resolved = cx.resolver(say).resolve(&spec).with_context(|| {
+        let searched = sources
+            .searched(&s.name)
+            .map(|w| format!(" (also searched: {w})"))
+            .unwrap_or_default();
+        format!("{}: source {}{searched}", recipe.display(), s.name)
+    })?;
+    let mut out = RemoteSource {
+        path: resolved.path.clone(),
+        used: SourceUse {
+            file: s.name.clone(),
+            sha512: s.sha512.clone(),
+            origin: resolved.origin.clone(),
+            substitute: None,
+        },
+        env: Vec::new(),
+        recipe_run: Vec::new(),
+    };
+    let (true, Some(sub)) = (resolved.substitute, sub) else {
+        return Ok(out);
+    };
+    out.path = crate::sources::substitute::adapt(
+        sub,
+        &resolved.path,
+        &cx.layout.distfiles,
+        &alpinist_checkout(),
+    )?;
+    let adapted = Checksum::Sha512(String::new());
+    out.used.substitute = Some(SubstituteUse {
+        file: sub.file.clone(),
+        sha512: sub.sha512.clone(),
+        adapted_sha512: adapted.compute(&out.path)?,
+        why: sub.why.clone(),
+    });
+    out.env = sub
+        .env
+        .iter()
+        .map(|kv| parse_env(kv, &sub.for_file))
+        .collect::<Result<Vec<_>>>()?;
+    out.recipe_run = sub.recipe_run.clone();
+    Ok(out)
+}
+
+/// [`resolve_remote`] for a build: progress and the substitute's use in the step's log.
 fn fetch_remote(
     cx: &Context,
     run: &mut StepRun,
@@ -100,54 +161,20 @@ fn fetch_remote(
     settings: &BuildSettings,
     s: &alpinist_apkbuild::recipe::SourceEntry,
     url: &str,
-) -> Result<Fetched> {
-    let sources = &settings.sources;
-    let sub = sources.substitute(&s.name, &s.sha512);
-    let spec = sources.spec(&s.name, url, &s.sha512, true);
+) -> Result<RemoteSource> {
     let say = |m: &str| {
         let _ = run.log.line(m);
     };
-    let resolved = cx.resolver(&say).resolve(&spec).with_context(|| {
-        let searched = sources
-            .searched(&s.name)
-            .map(|w| format!(" (also searched: {w})"))
-            .unwrap_or_default();
-        format!("{}: source {}{searched}", r.path.display(), s.name)
-    })?;
-    let mut used = SourceUse {
-        file: s.name.clone(),
-        sha512: s.sha512.clone(),
-        origin: resolved.origin.clone(),
-        substitute: None,
-    };
-    let (true, Some(sub)) = (resolved.substitute, sub) else {
-        return Ok((resolved.path, used, Vec::new()));
-    };
-    let path = crate::sources::substitute::adapt(
-        sub,
-        &resolved.path,
-        &cx.layout.distfiles,
-        &alpinist_checkout(),
-    )?;
-    let adapted = Checksum::Sha512(String::new());
-    used.substitute = Some(SubstituteUse {
-        file: sub.file.clone(),
-        sha512: sub.sha512.clone(),
-        adapted_sha512: adapted.compute(&path)?,
-        why: sub.why.clone(),
-    });
-    let env = sub
-        .env
-        .iter()
-        .map(|kv| parse_env(kv, &sub.for_file))
-        .collect::<Result<Vec<_>>>()?;
-    let note = format!(
-        "{}: used the documented substitute {} from {} ({})",
-        s.name, sub.file, resolved.origin, sub.why
-    );
-    run.log.line(&note)?;
-    run.notes.push(note);
-    Ok((path, used, env))
+    let got = resolve_remote(cx, settings, &r.path, s, url, &say)?;
+    if let Some(sub) = &got.used.substitute {
+        let note = format!(
+            "{}: used the documented substitute {} from {} ({})",
+            s.name, sub.file, got.used.origin, sub.why
+        );
+        run.log.line(&note)?;
+        run.notes.push(note);
+    }
+    Ok(got)
 }
 
 /// Which file each remote source of a build came from: written into the step's output
