@@ -382,10 +382,15 @@ fn a_killed_bootstrap_resumes_at_the_package_it_was_building() {
     assert_eq!(result_of(&r, "resume-base"), "cached", "{r}");
     assert_eq!(result_of(&r, "resume-demo"), "built", "{r}");
     // Its package is in the store exactly once, and nothing half-built is left over.
-    let store = std::env::var_os("ALPINIST_CACHE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/alpinist"))
-        .join("store");
+    // Where alpinist keeps it: ALPINIST_CACHE_DIR, else $XDG_CACHE_HOME/alpinist, else
+    // ~/.cache/alpinist (a CI run given a fresh XDG_CACHE_HOME has it there).
+    let store = xtask::layout::Layout::new(
+        common::repo(),
+        None,
+        std::env::var_os("ALPINIST_CACHE_DIR").map(PathBuf::from),
+        None,
+    )
+    .store();
     let key = r["packages"]
         .as_array()
         .unwrap()

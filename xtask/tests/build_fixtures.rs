@@ -68,11 +68,15 @@ fn rust_std_installed(arch: &Arch) -> bool {
 }
 
 fn keys_dir() -> PathBuf {
-    let cache = std::env::var_os("ALPINIST_CACHE_DIR")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|x| PathBuf::from(x).join("alpinist")))
-        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/alpinist"));
-    cache.join("keys")
+    // Where alpinist keeps its cache (ALPINIST_CACHE_DIR, $XDG_CACHE_HOME/alpinist, ~/.cache).
+    xtask::layout::Layout::new(
+        common::repo(),
+        None,
+        std::env::var_os("ALPINIST_CACHE_DIR").map(PathBuf::from),
+        None,
+    )
+    .cache
+    .join("keys")
 }
 
 fn build(arch: &Arch, extra: &[&str], aports: &[PathBuf]) {
