@@ -43,6 +43,18 @@ fn toolchain_steps() -> Vec<PathBuf> {
     steps
 }
 
+/// An empty cache (but for the suite's stage 1 steps), empty distfiles and a build
+/// directory, under `dir`.
+fn empty_cache(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let (cache, distfiles, build) = (dir.join("cache"), dir.join("distfiles"), dir.join("build"));
+    std::fs::create_dir_all(cache.join("store")).unwrap();
+    std::fs::create_dir_all(&distfiles).unwrap();
+    for step in toolchain_steps() {
+        link_tree(&step, &cache.join("store").join(step.file_name().unwrap()));
+    }
+    (cache, distfiles, build)
+}
+
 /// `from` copied to `to` with hard links (the store's files are never written to).
 fn link_tree(from: &Path, to: &Path) {
     let st = Command::new("cp")
@@ -78,16 +90,7 @@ fn a_newcomer_s_fixture_bootstrap_obtains_every_source_itself() {
         .prefix("alpinist-newcomer-")
         .tempdir_in("/tmp")
         .unwrap();
-    let (cache, distfiles, build) = (
-        tmp.path().join("cache"),
-        tmp.path().join("distfiles"),
-        tmp.path().join("build"),
-    );
-    std::fs::create_dir_all(cache.join("store")).unwrap();
-    std::fs::create_dir_all(&distfiles).unwrap();
-    for step in toolchain_steps() {
-        link_tree(&step, &cache.join("store").join(step.file_name().unwrap()));
-    }
+    let (cache, distfiles, build) = empty_cache(tmp.path());
     let server = common::https::serve(&common::repo().join("tests/fixtures/distfiles"));
     let mirror = format!("{}/fixtures", server.url);
 
@@ -189,7 +192,14 @@ fn a_newcomer_s_fixture_bootstrap_obtains_every_source_itself() {
 
     // greet-hello, made from the two repositories, runs: its version from the file the
     // substitute's `run` wrote, its greeting from the submodule's tree.
-    let root = tmp.path().join("root");
+    let hello = run_in_root(&r, &build, tmp.path(), "greet-hello");
+    assert_eq!(hello.trim(), "greet-hello 1.0: hello from the submodule");
+}
+
+/// The root filesystem of the report, with the fixture package `name` unpacked into it,
+/// and `/usr/bin/<name>` run there under qemu; its output.
+fn run_in_root(r: &serde_json::Value, build: &Path, scratch: &Path, name: &str) -> String {
+    let root = scratch.join("root");
     std::fs::create_dir_all(&root).unwrap();
     let tarball = PathBuf::from(r["rootfs"].as_str().unwrap());
     common::run(
@@ -207,9 +217,9 @@ fn a_newcomer_s_fixture_bootstrap_obtains_every_source_itself() {
             p.file_name()
                 .unwrap()
                 .to_string_lossy()
-                .starts_with("greet-hello-1.0-r0")
+                .starts_with(&format!("{name}-1.0-r0"))
         })
-        .expect("greet-hello's package");
+        .unwrap_or_else(|| panic!("{name}'s package"));
     common::run(
         Command::new("tar")
             .arg("-xzf")
@@ -217,11 +227,10 @@ fn a_newcomer_s_fixture_bootstrap_obtains_every_source_itself() {
             .arg("-C")
             .arg(&root),
     );
-    let hello = common::run(
+    common::run(
         Command::new("qemu-aarch64-static")
             .arg("-L")
             .arg(&root)
-            .arg(root.join("usr/bin/greet-hello")),
-    );
-    assert_eq!(hello.trim(), "greet-hello 1.0: hello from the submodule");
+            .arg(root.join("usr/bin").join(name)),
+    )
 }
