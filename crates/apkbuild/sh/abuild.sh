@@ -8,6 +8,8 @@
 #   abuild.sh rootpkg APKBUILD       package() and the split functions (under fakeroot)
 #   abuild.sh split APKBUILD NAME FUNC   one split function (called by rootpkg)
 #   abuild.sh env APKBUILD           source the recipe and start an interactive shell
+#   abuild.sh defaults APKBUILD CONF abuild's own aport: the build settings it installs for
+#                                    $CARCH (see below), printed as NAME=VALUE (NUL-separated)
 
 set -e
 umask 022
@@ -577,6 +579,26 @@ split)
 	"$3"
 	[ -d "$subpkgdir" ] || die "Missing $subpkgdir: split function $3() moved nothing"
 	( _alp_dump ) >"$pkgbasedir/.meta.$subpkgname"
+	;;
+defaults)
+	# Alpine's builders take their flags from the default.conf the abuild package installs:
+	# its source tree's file (CONF, put where `make install` puts it), then whatever the
+	# aport's package() appends for $CARCH (RELR on some arches, -fno-plt on x86_64).
+	# package() runs here with make and install as no-ops: the build system's work is
+	# not needed, the recipe's own additions are.
+	_alp_source_recipe "$1"
+	mkdir -p "$pkgdir/usr/share/abuild"
+	cp "$2" "$pkgdir/usr/share/abuild/default.conf"
+	make() { :; }
+	install() { :; }
+	is_function package || die "the abuild aport has no package()"
+	mkdir -p "$builddir"
+	cd "$builddir"
+	package >&2
+	# What the file exports, in a shell that has nothing else.
+	env -i CARCH="$CARCH" bash -c '. "$1" >/dev/null 2>&1; while IFS= read -r -d "" kv; do
+		case "${kv%%=*}" in PWD|SHLVL|_|CARCH|OLDPWD) ;; *) printf "%s\0" "$kv" ;; esac
+	done < <(env -0)' defaults "$pkgdir/usr/share/abuild/default.conf"
 	;;
 env)
 	_alp_source_recipe "$1"

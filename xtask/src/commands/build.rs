@@ -36,7 +36,14 @@ impl BuildArgs {
             .iter()
             .map(|kv| packages::parse_env(kv, "--env"))
             .collect::<Result<Vec<_>>>()?;
-        BuildSettings::new(cx, self.bootstrap.clone(), env, &self.sources)
+        let mut s = BuildSettings::new(cx, self.bootstrap.clone(), env, &self.sources)?;
+        // Alpine's build settings from the abuild aport of the aports' checkout, if any.
+        let abuild = self
+            .aports
+            .iter()
+            .find_map(|d| packages::defaults::abuild_aport_near(d));
+        s.use_abuild_aport(cx, cx.arches.get(&self.arch.arch)?, abuild.as_deref())?;
+        Ok(s)
     }
 }
 

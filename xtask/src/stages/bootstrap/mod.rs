@@ -103,7 +103,9 @@ pub fn run(cx: &mut Context, o: &Options) -> Result<()> {
     // of its own, not of the run (with --keep-going).
     let t = Instant::now();
     let extra_sources: Vec<PathBuf> = set.sources.iter().map(|f| cx.layout.repo.join(f)).collect();
-    let settings = BuildSettings::new(cx, set.bootstrap.clone(), env, &extra_sources)?;
+    let mut settings = BuildSettings::new(cx, set.bootstrap.clone(), env, &extra_sources)?;
+    let abuild = locate(&checkout, &stages.aports.repos, "abuild");
+    settings.use_abuild_aport(cx, &arch, abuild.as_deref())?;
     let mut sel = Selection::evaluate(cx, &arch, &stages.aports, &checkout, &names, &settings)?;
     sel.exclude_unbuildable(cx)?;
     let toolchain_keys = build_packages(cx, &arch, &mut sel, &settings)?;

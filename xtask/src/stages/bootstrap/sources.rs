@@ -89,7 +89,10 @@ pub fn fetch(cx: &mut Context, o: &FetchOptions) -> Result<Vec<SourceLine>> {
         o.packages.clone()
     };
     let extra: Vec<PathBuf> = set.sources.iter().map(|f| cx.layout.repo.join(f)).collect();
-    let settings = BuildSettings::new(cx, set.bootstrap.clone(), env, &extra)?;
+    let mut settings = BuildSettings::new(cx, set.bootstrap.clone(), env, &extra)?;
+    // Alpine's build settings come from the abuild aport's source tarball: fetched too.
+    let abuild = crate::stages::bootstrap::locate(&checkout, &stages.aports.repos, "abuild");
+    settings.use_abuild_aport(cx, &arch, abuild.as_deref())?;
     let sel = Selection::evaluate(cx, &arch, &stages.aports, &checkout, &names, &settings)?;
     let mut failed_aports = Vec::new();
     for e in &sel.entries {

@@ -46,7 +46,7 @@ impl Aport {
     }
 }
 /// Writes abuild.sh where the sandbox can read it; returns its path.
-fn abuild_sh(cx: &Context) -> Result<PathBuf> {
+pub(crate) fn abuild_sh(cx: &Context) -> Result<PathBuf> {
     let dir = cx.layout.build.join("lib");
     std::fs::create_dir_all(&dir)?;
     let p = dir.join(format!(

@@ -248,6 +248,9 @@ impl Step<Context> for AportBuild {
         for (k, v) in &self.settings.env {
             i.flag(format!("env {k}"), v);
         }
+        for (k, v) in &self.settings.defaults.vars {
+            i.flag(format!("abuild {k}"), v);
+        }
         for (f, h) in &self.aport.files {
             i.add(InputKind::Config, format!("aport/{f}"), h.clone());
         }

@@ -17,9 +17,9 @@ pub fn recipe_env(
     let t = &arch.triple;
     let (build_arch, cbuild) = build_machine(arches, arch);
     let sr = sysroot.display().to_string();
-    let cflags = "-Os -fstack-clash-protection -Wformat -Werror=format-security";
-    let cxxflags = format!("{cflags} -D_GLIBCXX_ASSERTIONS=1");
-    let ldflags = "-Wl,--as-needed,-O1,--sort-common";
+    // Alpine's build settings (abuild's default.conf for the arch).
+    let d = &settings.defaults;
+    let (cflags, cxxflags, ldflags) = (d.get("CFLAGS"), d.get("CXXFLAGS"), d.get("LDFLAGS"));
     let path = format!(
         "{}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         toolchain.join("bin").display()
@@ -49,8 +49,8 @@ pub fn recipe_env(
         ("HOSTLDFLAGS".into(), String::new()),
         ("BUILDCC".into(), "gcc".into()),
         ("BUILDCXX".into(), "g++".into()),
-        ("BUILDCFLAGS".into(), cflags.into()),
-        ("BUILDLDFLAGS".into(), ldflags.into()),
+        ("BUILDCFLAGS".into(), d.build_machine("CFLAGS").into()),
+        ("BUILDLDFLAGS".into(), d.build_machine("LDFLAGS").into()),
         ("CPPFLAGS".into(), format!("--sysroot={sr}")),
         ("CFLAGS".into(), format!("--sysroot={sr} {cflags}")),
         ("CXXFLAGS".into(), format!("--sysroot={sr} {cxxflags}")),
@@ -65,9 +65,22 @@ pub fn recipe_env(
             format!("{sr}/usr/lib/pkgconfig:{sr}/usr/share/pkgconfig"),
         ),
         ("PKG_CONFIG_SYSROOT_DIR".into(), sr.clone()),
+        // abuild's cross setup: libtool must not add the build machine's or the
+        // sysroot's library directories as rpaths.
+        (
+            "lt_cv_sys_lib_dlsearch_path_spec".into(),
+            format!("{sr}/lib {sr}/usr/lib /usr/lib /lib /usr/local/lib"),
+        ),
         ("JOBS".into(), jobs.to_string()),
         ("MAKEFLAGS".into(), format!("-j{jobs}")),
     ];
+    // The rest of what default.conf exports (GOFLAGS, RUSTFLAGS, CMAKE_GENERATOR,
+    // CARGO_PROFILE_RELEASE_*, …), as Alpine's builders have it.
+    for (k, v) in &d.vars {
+        if !["CFLAGS", "CXXFLAGS", "LDFLAGS", "CPPFLAGS"].contains(&k.as_str()) {
+            env.push((k.clone(), v.clone()));
+        }
+    }
     // Per-arch names from toolchains/arch/*.toml, for abuild.sh's helpers
     // (arch_to_hostspec, triplet_to_arch, the Meson cross file).
     env.extend(arch_env(arches, arch));

@@ -29,6 +29,7 @@ use crate::keys::SigningKey;
 pub mod accounts;
 pub mod aport;
 pub mod build;
+pub mod defaults;
 pub mod env;
 pub mod fetch;
 pub mod graph;
@@ -50,7 +51,7 @@ pub use runtime::{output_epoch, BOOTSTRAP_EPOCH};
 pub use settings::{parse_env, BuildSettings};
 
 /// Bumped when the Rust side of a package build changes what it produces.
-pub(crate) const RECIPE: &str = "5";
+pub(crate) const RECIPE: &str = "6";
 
 /// Builds aports for an arch (stage 1 first, cached), publishes the packages into
 /// `build/repo/<repo>/<arch>/` with a signed index. Returns the repository directories.

@@ -1,14 +1,17 @@
 //! The settings of one build: `BOOTSTRAP`, recipe environment, where sources can be had
-//! (`toolchains/sources.toml`), per-aport variables (`stages/aports.toml`).
+//! (`toolchains/sources.toml`), per-aport variables (`stages/aports.toml`), Alpine's
+//! build settings (abuild's default.conf).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Result};
 
 use crate::config::aports::AportsFile;
+use crate::config::arch::Arch;
 use crate::context::Context;
 use crate::sources::substitute::AportSources;
+use crate::stages::packages::defaults::AbuildDefaults;
 
 /// Settings for one `build` invocation.
 #[derive(Debug, Clone, Default)]
@@ -24,6 +27,9 @@ pub struct BuildSettings {
     pub aport_env: BTreeMap<String, Vec<(String, String)>>,
     /// Per-aport older commits to build instead (`stages/aports.toml` `revision`).
     pub aport_revision: BTreeMap<String, String>,
+    /// Alpine's build settings (CFLAGS, LDFLAGS, …) for the arch: from the checkout's
+    /// abuild aport ([`BuildSettings::use_abuild_aport`]), else alpinist's data.
+    pub defaults: AbuildDefaults,
 }
 
 /// `KEY=VALUE` → (KEY, VALUE), naming `what` in the error.
@@ -68,7 +74,23 @@ impl BuildSettings {
             sources,
             aport_env,
             aport_revision,
+            defaults: AbuildDefaults::fallback(cx)?,
         })
+    }
+
+    /// Alpine's build settings for `arch` from the abuild aport at `dir`, when there is
+    /// one (the checkout's `main/abuild`); says where they came from.
+    pub fn use_abuild_aport(
+        &mut self,
+        cx: &Context,
+        arch: &Arch,
+        dir: Option<&Path>,
+    ) -> Result<()> {
+        if let Some(dir) = dir {
+            self.defaults = AbuildDefaults::from_aport(cx, arch, dir, self)?;
+        }
+        eprintln!("build settings: {}", self.defaults.origin);
+        Ok(())
     }
 
     /// The settings one aport builds with: its own variables after everyone's.

@@ -1,7 +1,8 @@
 //! After the recipe: every package of the build (the main one and its subpackages) goes
 //! through these steps, in order, as cbuild's numbered hooks do:
 //!
-//! 1. [`modes`]: the modes fakeroot recorded; the empty directories abuild removes;
+//! 1. [`modes`]: the modes fakeroot recorded; `*.la` deleted (unless `libtool`) and the
+//!    empty directories abuild removes;
 //! 2. [`strip`]: ELF programs and libraries stripped with the target's strip;
 //! 3. [`check`]: ELF machine, no ELF in noarch, abuild's postcheck;
 //! 4. [`trace`]: what each package provides and needs (`so:`, `pc:`, `cmd:`, symlinks);
@@ -91,6 +92,7 @@ impl AportBuild {
             let arch = package_arch(r, &name);
             let dir = pkgbase.join(&name);
             modes::apply(&owners, pkgbase, &name)?;
+            modes::remove_libtool_archives(r, &name, &dir)?;
             modes::remove_empty_dirs(r, &name, &dir);
             let elves = strip::strip(&pk, run, &name, &arch, &dir)?;
             errors.extend(check::check(&pk, run, &name, &arch, &dir, &elves));

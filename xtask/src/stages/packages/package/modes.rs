@@ -1,5 +1,6 @@
-//! Step 1: the modes fakeroot recorded for the package's files, and the empty
-//! directories abuild removes from the main package.
+//! Step 1: the modes fakeroot recorded for the package's files, the libtool archives
+//! abuild's postcheck deletes, and the empty directories abuild removes from the main
+//! package.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
@@ -30,6 +31,20 @@ pub(crate) fn apply(owners: &Owners, pkgbase: &Path, name: &str) -> Result<()> {
             if !md.file_type().is_symlink() && md.permissions().mode() & 0o7777 != *mode {
                 std::fs::set_permissions(&p, std::fs::Permissions::from_mode(*mode))?;
             }
+        }
+    }
+    Ok(())
+}
+
+/// abuild's postcheck deletes every regular `*.la` file (libtool archives) unless the
+/// recipe's `options` has `libtool` for this package.
+pub(crate) fn remove_libtool_archives(r: &Recipe, name: &str, dir: &Path) -> Result<()> {
+    if r.option(name, "libtool") {
+        return Ok(());
+    }
+    for (rel, full) in alpinist_apkbuild::trace::files(dir) {
+        if rel.ends_with(".la") {
+            std::fs::remove_file(&full).with_context(|| format!("removing {}", full.display()))?;
         }
     }
     Ok(())

@@ -12,7 +12,7 @@ pub(crate) fn pkginfo(
     pk: &Packaging,
     p: &Package,
     auto_provides: BTreeSet<String>,
-    auto_depends: BTreeSet<String>,
+    auto_depends: Vec<String>,
 ) -> PkgInfo {
     let r = pk.recipe();
     let v = &p.vars;
@@ -41,7 +41,7 @@ pub(crate) fn pkginfo(
         triggers: r.triggers_of(&p.name),
         install_if: v.words("install_if"),
         auto_provides: auto_provides.into_iter().collect(),
-        auto_depends: auto_depends.into_iter().collect(),
+        auto_depends,
         ..PkgInfo::default()
     }
 }

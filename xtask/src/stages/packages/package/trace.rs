@@ -83,18 +83,19 @@ impl Traced {
         })
     }
 
-    /// What package `p` provides and needs by its files (none with `!tracedeps`).
+    /// What package `p` provides and needs by its files (none with `!tracedeps`): its
+    /// provides, and its needs in the order abuild writes them.
     pub(crate) fn auto(
         &self,
         run: &StepRun,
         r: &Recipe,
         p: &Package,
         pkgs: &[Package],
-    ) -> Result<(BTreeSet<String>, BTreeSet<String>)> {
+    ) -> Result<(BTreeSet<String>, Vec<String>)> {
         let mut provides = BTreeSet::new();
         let mut depends = BTreeSet::new();
         if r.option(&p.name, "!tracedeps") {
-            return Ok((provides, depends));
+            return Ok((provides, Vec::new()));
         }
         let full_ver = r.full_version();
         for (so, ver) in &p.so_provides {
@@ -120,19 +121,27 @@ impl Traced {
             .iter()
             .map(|q| (q.name.clone(), q.dir.clone()))
             .collect();
-        for other in symlink_needs(&p.dir, &p.name, &all) {
-            depends.insert(format!("{other}={full_ver}"));
-        }
-        Ok((provides, depends))
+        // abuild appends the symlink needs (sorted) before the other automatic ones
+        // (sorted): two groups in `.PKGINFO`.
+        let mut links: BTreeSet<String> = symlink_needs(&p.dir, &p.name, &all)
+            .into_iter()
+            .map(|other| format!("{other}={full_ver}"))
+            .collect();
+        links.retain(|l| !depends.contains(l));
+        let mut ordered: Vec<String> = links.into_iter().collect();
+        ordered.extend(depends);
+        Ok((provides, ordered))
     }
 
-    /// The libraries its programs need: a package of this build, or `so:` from the
-    /// sysroot; anything else is an error.
+    /// The libraries its programs need, as `so:` names: from a package of this build or
+    /// the sysroot; anything else is an error.
     fn so_needs(&self, r: &Recipe, p: &Package, depends: &mut BTreeSet<String>) -> Result<()> {
         for need in trace::so_needs(&p.elves, &p.so_provides, &r.words("somask")) {
             if let Some(owner) = self.this_so.get(&need) {
+                // As abuild's trace_apk_deps: a library of this build's other packages is
+                // needed by its `so:` name (unversioned), not by the package's name.
                 if owner != &p.name {
-                    depends.insert(owner.clone());
+                    depends.insert(format!("so:{}{need}", r.get("sonameprefix")));
                 }
             } else if self.sys_provides.contains(&format!("so:{need}")) {
                 depends.insert(format!("so:{need}"));
