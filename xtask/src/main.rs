@@ -68,6 +68,11 @@ enum Command {
     /// Build aports twice (different build directories, different times) and compare the
     /// packages member by member, signature aside
     VerifyRepro(VerifyReproArgs),
+    /// Build aports both ways (cross by alpinist, natively by Alpine's abuild in the build
+    /// root under qemu-user) and compare every package member by member: files, modes,
+    /// .PKGINFO, ELF properties. Differences not explained in stages/verify-native.toml
+    /// fail; report in build/<arch>/verify-native.json
+    VerifyNative(xtask::commands::verify_native::VerifyNativeArgs),
     /// Stage 3: install packages from the local repositories into a fresh root, run their
     /// scripts and triggers under qemu-user, and write the minirootfs tarball
     Rootfs(RootfsArgs),
@@ -151,6 +156,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Build(b) => commands::build::run(&g.context()?, &b),
         Command::Shell(b) => commands::shell::run(&g.context()?, &b),
         Command::VerifyRepro(b) => commands::verify_repro::run(&g.context()?, &b),
+        Command::VerifyNative(a) => commands::verify_native::run(&mut g.context()?, a),
         Command::Rootfs(r) => commands::rootfs::run(&mut g.context()?, r),
         Command::VerifyRootfs(v) => commands::verify_rootfs::run(&mut g.context()?, v),
         Command::Selfhost(s) => commands::selfhost::run(&mut g.context()?, s),

@@ -27,6 +27,7 @@ pub mod shell;
 pub mod status;
 pub mod test;
 pub mod toolchain;
+pub mod verify_native;
 pub mod verify_repro;
 pub mod verify_rootfs;
 

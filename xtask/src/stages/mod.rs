@@ -8,6 +8,7 @@
 pub mod bootstrap;
 pub mod image;
 pub mod install;
+pub mod native;
 pub mod packages;
 pub mod rootfs;
 pub mod toolchain;
