@@ -62,7 +62,10 @@ pub fn postcheck(
         f.errors
             .push(format!("{name}: /usr/lib/charset.alias is not allowed"));
     }
-    for d in ["bin", "sbin", "lib"] {
+    for d in ["bin", "sbin", "lib"]
+        .into_iter()
+        .filter(|_| !option("!usrmerge"))
+    {
         if std::fs::symlink_metadata(dir.join(d))
             .map(|m| m.is_dir())
             .unwrap_or(false)
@@ -120,7 +123,91 @@ pub fn postcheck(
             "{name}: OpenRC files in a package that is not -openrc"
         ));
     }
+    naming_warnings(dir, name, &mut f.warnings);
+    mode_warnings(dir, name, elves, &mut f.warnings);
     f
+}
+
+/// abuild's warnings for files in a package whose name does not say it has them.
+fn naming_warnings(dir: &Path, name: &str, warnings: &mut Vec<String>) {
+    let not = |suffix: &str| !name.ends_with(suffix);
+    let checks: [(&str, bool); 8] = [
+        ("usr/lib/systemd", not("-systemd") && name != "systemd"),
+        ("usr/lib/udev", not("-udev") && name != "udev"),
+        ("usr/share/devhelp", not("-devhelp")),
+        ("usr/share/locale", not("-lang")),
+        ("usr/share/bash-completion", not("-bash-completion")),
+        ("usr/share/zsh/site-functions", not("-zsh-completion")),
+        (
+            "usr/share/fish/vendor_completions.d",
+            not("-fish-completion"),
+        ),
+        ("usr/share/fish/completions", true),
+    ];
+    for (d, wrong) in checks {
+        if wrong && dir.join(d).exists() {
+            warnings.push(format!("{name}: /{d} in this package"));
+        }
+    }
+    let pycache = crate::trace::files(dir)
+        .iter()
+        .any(|(rel, _)| rel.starts_with("usr/lib/python") && rel.contains("/__pycache__/"));
+    if pycache && not("-pyc") {
+        warnings.push(format!("{name}: __pycache__ in a package that is not -pyc"));
+    }
+}
+
+/// abuild's warnings about modes: an executable conf.d file, a world-writable directory,
+/// a set-uid/set-gid program that is not PIE.
+fn mode_warnings(dir: &Path, name: &str, elves: &[ElfFile], warnings: &mut Vec<String>) {
+    for sub in ["etc/conf.d", "etc/conf.d/user"] {
+        let Ok(rd) = std::fs::read_dir(dir.join(sub)) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let md = e.metadata();
+            if md.is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0) {
+                warnings.push(format!(
+                    "{name}: /{sub}/{} should not be executable",
+                    e.file_name().to_string_lossy()
+                ));
+            }
+        }
+    }
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let Ok(md) = std::fs::symlink_metadata(e.path()) else {
+                continue;
+            };
+            if md.is_dir() {
+                if md.permissions().mode() & 0o777 == 0o777 {
+                    warnings.push(format!(
+                        "{name}: world-writable directory /{}",
+                        e.path().strip_prefix(dir).unwrap_or(&e.path()).display()
+                    ));
+                }
+                stack.push(e.path());
+            }
+        }
+    }
+    for e in elves
+        .iter()
+        .filter(|e| e.etype == goblin::elf::header::ET_EXEC)
+    {
+        let mode = std::fs::metadata(dir.join(&e.path))
+            .map(|m| m.permissions().mode())
+            .unwrap_or(0);
+        if mode & 0o6000 != 0 {
+            warnings.push(format!(
+                "{name}: /{} is set-uid/set-gid and not PIE",
+                e.path
+            ));
+        }
+    }
 }
 
 fn is_uncompressed_man(rel: &str) -> bool {

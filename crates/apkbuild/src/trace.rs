@@ -20,6 +20,8 @@ pub struct ElfFile {
     pub rpaths: Vec<String>,
     pub textrel: bool,
     pub interpreter: Option<String>,
+    /// `EI_OSABI` (255, `STANDALONE`, is firmware: abuild does not strip it).
+    pub osabi: u8,
 }
 
 impl ElfFile {
@@ -93,6 +95,7 @@ pub fn scan_elf(pkgdir: &Path) -> Vec<ElfFile> {
                 .collect(),
             textrel,
             interpreter: elf.interpreter.map(|s| s.to_string()),
+            osabi: elf.header.e_ident[goblin::elf::header::EI_OSABI],
         });
     }
     out
@@ -285,6 +288,92 @@ pub fn pc_to_apk_ver(v: &str) -> String {
         "0".into()
     } else {
         s
+    }
+}
+
+/// The rpaths of a package's ELF files as directories inside the package: `$ORIGIN`
+/// replaced by the file's own directory (abuild's `.rpaths`), sorted, without the
+/// leading `/`.
+pub fn rpath_dirs(elves: &[ElfFile]) -> Vec<String> {
+    let mut v = BTreeSet::new();
+    for e in elves {
+        let origin = format!("/{}", e.path.rsplit_once('/').map_or("", |(d, _)| d));
+        for r in &e.rpaths {
+            let r = r.replace("${ORIGIN}", &origin).replace("$ORIGIN", &origin);
+            v.insert(normalize(&r));
+        }
+    }
+    v.into_iter().collect()
+}
+
+/// `/a/./b/../c` → `a/c`.
+fn normalize(p: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    parts.join("/")
+}
+
+/// `py<ver>:` provides (abuild's `.provides-py`): each `usr/lib/python<ver>/site-packages/X`
+/// that is a directory with `__init__.py`, or a file `X.py`; as (ver, X).
+pub fn py_provides(pkgdir: &Path) -> Vec<(String, String)> {
+    let mut v = BTreeSet::new();
+    let Ok(rd) = std::fs::read_dir(pkgdir.join("usr/lib")) else {
+        return Vec::new();
+    };
+    for e in rd.flatten() {
+        let dir = e.file_name().to_string_lossy().into_owned();
+        let Some(ver) = dir.strip_prefix("python") else {
+            continue;
+        };
+        let Ok(site) = std::fs::read_dir(e.path().join("site-packages")) else {
+            continue;
+        };
+        for m in site.flatten() {
+            let n = m.file_name().to_string_lossy().into_owned();
+            let p = m.path();
+            if p.is_dir() && p.join("__init__.py").is_file() {
+                v.insert((ver.to_string(), n));
+            } else if p.is_file() {
+                if let Some(stem) = n.strip_suffix(".py") {
+                    v.insert((ver.to_string(), stem.to_string()));
+                }
+            }
+        }
+    }
+    v.into_iter().collect()
+}
+
+/// abuild's `.needs-python3`: `python3~<ver>` when the package has exactly one
+/// `usr/lib/python3*/site-packages` and is not python itself; more than one is an error.
+pub fn python3_need(pkgdir: &Path, name: &str) -> Result<Option<String>, String> {
+    let Ok(rd) = std::fs::read_dir(pkgdir.join("usr/lib")) else {
+        return Ok(None);
+    };
+    let mut vers: Vec<String> = rd
+        .flatten()
+        .filter_map(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            let ver = n.strip_prefix("python")?.to_string();
+            (ver.starts_with('3') && e.path().join("site-packages").is_dir()).then_some(ver)
+        })
+        .collect();
+    vers.sort();
+    match vers.as_slice() {
+        [] => Ok(None),
+        [ver] if name == "python3" || name == format!("python{ver}") => Ok(None),
+        [ver] => Ok(Some(format!("python3~{ver}"))),
+        _ => Err(format!(
+            "{name}: more than one usr/lib/python3*/site-packages ({})",
+            vers.join(", ")
+        )),
     }
 }
 

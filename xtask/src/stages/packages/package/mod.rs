@@ -96,15 +96,24 @@ impl AportBuild {
             modes::remove_empty_dirs(r, &name, &dir);
             let elves = strip::strip(&pk, run, &name, &arch, &dir)?;
             errors.extend(check::check(&pk, run, &name, &arch, &dir, &elves));
-            let so_provides = trace::so_provides(r, &name, &arch, &elves);
             pkgs.push(Package {
                 name,
                 arch,
                 dir,
                 vars,
                 elves,
-                so_provides,
+                so_provides: Vec::new(),
             });
+        }
+        // abuild looks for libraries in the rpath directories of every package of the
+        // build (a program's rpath may name its -libs subpackage's directory).
+        let rpaths: Vec<String> = pkgs
+            .iter()
+            .filter(|p| p.arch != "noarch")
+            .flat_map(|p| alpinist_apkbuild::trace::rpath_dirs(&p.elves))
+            .collect();
+        for p in &mut pkgs {
+            p.so_provides = trace::so_provides(r, &p.name, &p.arch, &p.elves, &rpaths);
         }
         if !errors.is_empty() {
             bail!(

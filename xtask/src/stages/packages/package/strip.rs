@@ -1,5 +1,5 @@
 //! Step 2: ELF programs and libraries stripped with the target's `strip` (not in
-//! `noarch` packages, not with `options="!strip"`, not debug files).
+//! `noarch` packages, not with `options="!strip"`, not debug files, not firmware).
 
 use std::path::Path;
 
@@ -28,6 +28,8 @@ pub(crate) fn strip(
     for e in elves
         .iter()
         .filter(|e| e.is_exec_or_dyn() && !e.path.starts_with("usr/lib/debug/"))
+        // Firmware (ELF OSABI STANDALONE) is left as it is, as abuild does.
+        .filter(|e| e.osabi != 255)
     {
         let f = dir.join(&e.path);
         let tmp = dir.join(format!("{}.alpinist-strip", e.path));

@@ -14,24 +14,28 @@ use crate::stages::packages::order::dep_name;
 use crate::stages::packages::package::Package;
 
 /// The sonames package `name` provides (none for `noarch` or `!tracedeps`).
+/// Its libraries are looked for in `lib`, `usr/lib`, the recipe's `ldpath` and every
+/// rpath of the build's packages (`rpaths`, abuild's `.rpaths` of every package).
 pub(crate) fn so_provides(
     r: &Recipe,
     name: &str,
     arch: &str,
     elves: &[ElfFile],
+    rpaths: &[String],
 ) -> Vec<(String, String)> {
     if arch == "noarch" || r.option(name, "!tracedeps") {
         return vec![];
     }
-    let ldpath: Vec<String> = r
+    let mut dirs: Vec<String> = r
         .get("ldpath")
         .split(':')
         .filter(|s| !s.is_empty())
         .map(|s| s.to_string())
         .collect();
+    dirs.extend(rpaths.iter().cloned());
     trace::so_provides(
         elves,
-        &ldpath,
+        &dirs,
         r.option(name, "ldpath-recursive"),
         &r.words("somask"),
     )
@@ -112,6 +116,9 @@ impl Traced {
         for c in trace::cmd_provides(&p.dir) {
             provides.insert(format!("cmd:{c}={full_ver}"));
         }
+        for (ver, module) in trace::py_provides(&p.dir) {
+            provides.insert(format!("py{ver}:{module}={full_ver}"));
+        }
         if p.arch != "noarch" {
             self.so_needs(r, p, &mut depends)?;
         }
@@ -127,6 +134,9 @@ impl Traced {
             .into_iter()
             .map(|other| format!("{other}={full_ver}"))
             .collect();
+        if let Some(py) = trace::python3_need(&p.dir, &p.name).map_err(anyhow::Error::msg)? {
+            links.insert(py);
+        }
         links.retain(|l| !depends.contains(l));
         let mut ordered: Vec<String> = links.into_iter().collect();
         ordered.extend(depends);
