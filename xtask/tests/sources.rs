@@ -431,21 +431,6 @@ fn a_single_file_substitute_is_compressed_as_the_recipes_name_says() {
     assert_eq!(text, "--- a/x\n+++ b/x\n");
 }
 
-/// Downloads `ALPINIST_TEST_URL` into `ALPINIST_TEST_DEST` and prints the outcome: run
-/// by `https_trusts_the_system_store_and_ssl_cert_file_and_honours_proxies` in a
-/// process of its own, since the trust store and the proxy settings are read from the
-/// environment of the process.
-#[test]
-#[ignore = "run by https_trusts_the_system_store_and_ssl_cert_file_and_honours_proxies in a process of its own"]
-fn download_in_a_process_of_its_own() {
-    let url = std::env::var("ALPINIST_TEST_URL").unwrap();
-    let dest = std::env::var("ALPINIST_TEST_DEST").unwrap();
-    match xtask::sources::download(&url, std::path::Path::new(&dest)) {
-        Ok(()) => println!("\noutcome: DOWNLOADED"),
-        Err(e) => println!("\noutcome: REFUSED: {e:#}"),
-    }
-}
-
 #[test]
 fn https_trusts_the_system_store_and_ssl_cert_file_and_honours_proxies() {
     let files = tempfile::tempdir().unwrap();
@@ -457,16 +442,8 @@ fn https_trusts_the_system_store_and_ssl_cert_file_and_honours_proxies() {
     let url = format!("{}/dist/pkg-1.0.tar.gz", server.url);
     let run = |env: &[(&str, &str)]| -> String {
         let _ = std::fs::remove_file(&dest);
-        let mut c = std::process::Command::new(std::env::current_exe().unwrap());
-        c.args([
-            "--exact",
-            "download_in_a_process_of_its_own",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("ALPINIST_TEST_URL", &url)
-        .env("ALPINIST_TEST_DEST", &dest);
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_alpinist-download"));
+        c.arg(&url).arg(&dest);
         for k in [
             "SSL_CERT_FILE",
             "SSL_CERT_DIR",
@@ -484,11 +461,15 @@ fn https_trusts_the_system_store_and_ssl_cert_file_and_honours_proxies() {
         for (k, v) in env {
             c.env(k, v);
         }
-        let out = common::run(&mut c);
-        out.lines()
-            .find_map(|l| l.strip_prefix("outcome: "))
-            .unwrap_or_else(|| panic!("no outcome in:\n{out}"))
-            .to_string()
+        let out = c.output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert_eq!(
+            out.status.success(),
+            text == "DOWNLOADED",
+            "{text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
     };
     let ca = server.ca_pem.display().to_string();
 
