@@ -32,9 +32,16 @@ pub fn run(cx: &Context, t: TestArgs) -> Result<()> {
     crate::host::add_rust_targets(&targets);
     let tools = python_tools(cx)?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    // The tests that need the toolchain and root are #[ignore]d for a plain `cargo test`;
+    // here everything they need is set up, so they run, and fail if something is missing.
+    let mut args = cargo_args.clone();
+    if !args.iter().any(|a| a == "--") {
+        args.push("--".into());
+    }
+    args.push("--include-ignored".into());
     let st = Cmd::new(cargo)
         .args(["test", "--workspace"])
-        .args(&cargo_args)
+        .args(&args)
         .env("ALPINIST_REQUIRE_TOOLCHAIN", arches.join(","))
         .env("ALPINIST_SPDX_VALIDATOR", tools.join("pyspdxtools"))
         .env("ALPINIST_WORKFLOW_LINTER", tools.join("check-jsonschema"))

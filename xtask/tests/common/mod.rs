@@ -29,6 +29,30 @@ pub fn out() -> PathBuf {
     repo().join("build/tests/out")
 }
 
+/// The checkout's stage 1 toolchain for `arch` (`build/toolchains/<arch>`).
+///
+/// Every test that needs what `cargo xtask test` sets up first — the aarch64 toolchain,
+/// root for binfmt_misc — is `#[ignore]`d with that reason: a plain `cargo test` leaves
+/// it out and its summary line counts it as ignored; `cargo xtask test` runs it with
+/// `--include-ignored`, and a missing prerequisite fails it here, saying what to do.
+pub fn require_toolchain(arch: &str) -> PathBuf {
+    let dir = repo().join("build/toolchains").join(arch);
+    assert!(
+        dir.join("alpinist-toolchain.toml").is_file(),
+        "the {arch} stage 1 toolchain is not built ({}): `cargo xtask test` builds it first (or `cargo xtask toolchain --arch {arch}`)",
+        dir.display()
+    );
+    dir
+}
+
+/// Root, for binfmt_misc and the fixture roots (see [`require_toolchain`]).
+pub fn require_root() {
+    assert!(
+        alpinist_apk::install::running_as_root(),
+        "this test registers qemu with binfmt_misc and builds roots: run `cargo xtask test` as root"
+    );
+}
+
 /// The alpinist binary, run in the checkout with the tests' build directory.
 pub fn xtask() -> std::process::Command {
     let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"));
