@@ -1,11 +1,9 @@
 //! `cargo xtask bootstrap`: stages 1–3.
 
-use std::path::PathBuf;
-
 use anyhow::Result;
 use clap::Args;
 
-use crate::commands::ArchArgs;
+use crate::commands::{ArchArgs, SetArgs};
 use crate::context::Context;
 use crate::stages::bootstrap::{self, Options};
 
@@ -13,16 +11,8 @@ use crate::stages::bootstrap::{self, Options};
 pub struct BootstrapArgs {
     #[command(flatten)]
     pub arch: ArchArgs,
-    /// An aports checkout [default: a clone at the ref pinned in stages/bootstrap.toml,
-    /// which needs the network]
-    #[arg(long, value_name = "PATH")]
-    pub aports: Option<PathBuf>,
-    /// Which list of aports to build (a [set.NAME] of stages/bootstrap.toml: base, fixtures)
-    #[arg(long, default_value = "base")]
-    pub set: String,
-    /// Build only these aports (names in the checkout) instead of the set's list
-    #[arg(long, value_delimiter = ',', value_name = "APORT,...")]
-    pub packages: Vec<String>,
+    #[command(flatten)]
+    pub set: SetArgs,
     /// Stop after the packages (no root filesystem)
     #[arg(long)]
     pub no_rootfs: bool,
@@ -43,9 +33,9 @@ pub fn run(cx: &mut Context, b: BootstrapArgs) -> Result<()> {
         cx,
         &Options {
             arch: b.arch.arch,
-            aports: b.aports,
-            set: b.set,
-            packages: b.packages,
+            aports: b.set.aports,
+            set: b.set.set,
+            packages: b.set.packages,
             rootfs: !b.no_rootfs,
             verify: !b.no_verify,
             image: match (b.image, b.no_image) {

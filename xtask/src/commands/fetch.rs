@@ -1,12 +1,10 @@
 //! `cargo xtask fetch`: every source a bootstrap needs, verified in the distfiles, so
 //! that `bootstrap --offline` afterwards needs nothing else.
 
-use std::path::PathBuf;
-
 use anyhow::Result;
 use clap::Args;
 
-use crate::commands::ArchArgs;
+use crate::commands::{ArchArgs, SetArgs};
 use crate::config::host::Purpose;
 use crate::context::Context;
 use crate::stages::bootstrap::sources::{self, FetchOptions};
@@ -15,16 +13,8 @@ use crate::stages::bootstrap::sources::{self, FetchOptions};
 pub struct FetchArgs {
     #[command(flatten)]
     pub arch: ArchArgs,
-    /// An aports checkout [default: a clone at the ref pinned in stages/bootstrap.toml,
-    /// which needs the network]
-    #[arg(long, value_name = "PATH")]
-    pub aports: Option<PathBuf>,
-    /// The set whose sources to fetch (a [set.NAME] of stages/bootstrap.toml)
-    #[arg(long, default_value = "base")]
-    pub set: String,
-    /// Only these aports (names in the checkout) instead of the set's list
-    #[arg(long, value_delimiter = ',', value_name = "APORT,...")]
-    pub packages: Vec<String>,
+    #[command(flatten)]
+    pub set: SetArgs,
 }
 
 pub fn run(cx: &mut Context, a: FetchArgs) -> Result<()> {
@@ -35,9 +25,9 @@ pub fn run(cx: &mut Context, a: FetchArgs) -> Result<()> {
         cx,
         &FetchOptions {
             arch: a.arch.arch,
-            aports: a.aports,
-            set: a.set,
-            packages: a.packages,
+            aports: a.set.aports,
+            set: a.set.set,
+            packages: a.set.packages,
         },
     )?;
     Ok(())

@@ -83,6 +83,22 @@ impl Global {
     }
 }
 
+/// The aports checkout, the set of stages/bootstrap.toml and the aports of it a command
+/// works on (`bootstrap`, `fetch`, `verify-native`).
+#[derive(Args, Clone)]
+pub struct SetArgs {
+    /// An aports checkout [default: a clone at the ref pinned in stages/bootstrap.toml,
+    /// which needs the network]
+    #[arg(long, value_name = "PATH")]
+    pub aports: Option<PathBuf>,
+    /// Which list of aports (a [set.NAME] of stages/bootstrap.toml: base, fixtures)
+    #[arg(long, default_value = "base")]
+    pub set: String,
+    /// Only these aports (names in the checkout) instead of the set's list
+    #[arg(long, value_delimiter = ',', value_name = "APORT,...")]
+    pub packages: Vec<String>,
+}
+
 #[derive(Args, Clone)]
 pub struct ArchArgs {
     /// Alpine arch name: one of toolchains/arch/*.toml (`cargo xtask arches` lists them)

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 
-use crate::commands::ArchArgs;
+use crate::commands::{ArchArgs, SetArgs};
 use crate::context::Context;
 use crate::stages::native::{self, Options};
 
@@ -14,18 +14,13 @@ use crate::stages::native::{self, Options};
 pub struct VerifyNativeArgs {
     #[command(flatten)]
     pub arch: ArchArgs,
-    /// An aports checkout [default: a clone at the ref pinned in stages/bootstrap.toml]
-    #[arg(long, value_name = "PATH")]
-    pub aports: Option<PathBuf>,
-    /// The set whose settings the cross builds use, as its bootstrap built them
-    #[arg(long, default_value = "base")]
-    pub set: String,
+    /// The checkout and the set whose settings the cross builds use (as its bootstrap
+    /// built them); `--packages` names the aports to compare [default: the set's]
+    #[command(flatten)]
+    pub set: SetArgs,
     /// The build root to build in [default: the newest build/<arch>/alpine-buildroot-*.tar.gz]
     #[arg(long)]
     pub tarball: Option<PathBuf>,
-    /// Aport names in the checkout (main/<name> or community/<name>)
-    #[arg(required = true, value_name = "APORT")]
-    pub names: Vec<String>,
 }
 
 pub fn run(cx: &mut Context, a: VerifyNativeArgs) -> Result<()> {
@@ -34,9 +29,9 @@ pub fn run(cx: &mut Context, a: VerifyNativeArgs) -> Result<()> {
         cx,
         &Options {
             arch: a.arch.arch,
-            aports: a.aports,
-            set: a.set,
-            names: a.names,
+            aports: a.set.aports,
+            set: a.set.set,
+            names: a.set.packages,
             tarball: a.tarball,
             keep_going,
         },

@@ -19,7 +19,7 @@ use crate::stages::packages::{self, evaluate, Aport, BuildSettings};
 use crate::stages::rootfs::binfmt::ensure_binfmt;
 use crate::stages::rootfs::scripts::in_root;
 use crate::stages::rootfs::tarball::unpack;
-use crate::stages::rootfs::{local_repos, Profile, REPO_MOUNT};
+use crate::stages::rootfs::{repo_binds, Profile};
 
 pub mod compare;
 
@@ -31,6 +31,7 @@ pub struct Options {
     pub aports: Option<PathBuf>,
     /// The set whose settings the cross builds use (as its bootstrap built them).
     pub set: String,
+    /// The aports to compare [default: the set's].
     pub names: Vec<String>,
     /// The build root to build in [default: the newest of build/<arch>/].
     pub tarball: Option<PathBuf>,
@@ -114,7 +115,12 @@ pub fn run(cx: &mut Context, o: &Options) -> Result<Vec<AportResult>> {
     };
     ensure_binfmt(&arch)?;
     let mut results = Vec::new();
-    for name in &o.names {
+    let names = if o.names.is_empty() {
+        set.packages.clone()
+    } else {
+        o.names.clone()
+    };
+    for name in &names {
         let dir = locate(&checkout, &stages.aports.repos, name)
             .with_context(|| format!("no aport {name} in {}", checkout.display()))?;
         let r = one_aport(cx, &arch, &dir, &settings, &tarball, &explained);
@@ -246,16 +252,7 @@ fn stage(cx: &Context, a: &Aport, settings: &BuildSettings, root: &Path) -> Resu
 /// `abuild -F -r` of the staged aport in the root, natively (under qemu-user where the
 /// machine does not run the arch), with the cross build's SOURCE_DATE_EPOCH.
 fn native_build(cx: &Context, arch: &Arch, a: &Aport, root: &Path, log: &Path) -> Result<()> {
-    let binds: Vec<(PathBuf, String)> = local_repos(cx, arch)?
-        .into_iter()
-        .map(|r| {
-            let n = r
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            (r, format!("{REPO_MOUNT}/{n}"))
-        })
-        .collect();
+    let binds = repo_binds(cx, arch)?;
     let jobs = cx.jobs;
     let script = format!(
         "export USER=root LOGNAME=root SRCDEST=/var/cache/distfiles REPODEST=/root/packages JOBS={jobs} MAKEFLAGS=-j{jobs} SUDO= SUDO_APK=apk SOURCE_DATE_EPOCH={epoch}; abuild-keygen -a -i -n >/dev/null 2>&1 && cd /root/aports/{repo}/{name} && abuild -F -r",

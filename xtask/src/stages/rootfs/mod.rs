@@ -32,6 +32,21 @@ pub use verify::verify;
 /// `verify-rootfs` (bind-mounted there), and so what `/etc/apk/repositories` names.
 pub const REPO_MOUNT: &str = "/var/lib/alpinist/repo";
 
+/// The local repositories of `arch`, each with where a root sees it ([`REPO_MOUNT`]`/<name>`,
+/// as its `/etc/apk/repositories` names it): the bind mounts of a root's sandbox.
+pub fn repo_binds(cx: &Context, arch: &Arch) -> Result<Vec<(PathBuf, String)>> {
+    Ok(local_repos(cx, arch)?
+        .into_iter()
+        .map(|r| {
+            let name = r
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            (r, format!("{REPO_MOUNT}/{name}"))
+        })
+        .collect())
+}
+
 /// The local repositories that have packages for `arch`: `build/repo/<repo>`.
 pub fn local_repos(cx: &Context, arch: &Arch) -> Result<Vec<PathBuf>> {
     let base = cx.repodest.clone();

@@ -17,7 +17,7 @@ use crate::context::Context;
 use crate::stages::rootfs::binfmt::ensure_binfmt;
 use crate::stages::rootfs::scripts::in_root;
 use crate::stages::rootfs::tarball::unpack;
-use crate::stages::rootfs::{local_repos, Profile, REPO_MOUNT};
+use crate::stages::rootfs::{repo_binds, Profile};
 
 /// One step of the check, as printed and recorded in report.json.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -72,16 +72,7 @@ pub fn check(cx: &Context, arch: &Arch, o: &Options) -> Result<Vec<CheckStep>> {
     for (file, text) in [("hello.c", HELLO_C), ("hello.cpp", HELLO_CXX)] {
         std::fs::write(root.join("root").join(file), text)?;
     }
-    let binds: Vec<(PathBuf, String)> = local_repos(cx, arch)?
-        .into_iter()
-        .map(|r| {
-            let n = r
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            (r, format!("{REPO_MOUNT}/{n}"))
-        })
-        .collect();
+    let binds = repo_binds(cx, arch)?;
     let jobs = cx.jobs;
     let steps: Vec<(String, String, Option<&str>)> = vec![
         (

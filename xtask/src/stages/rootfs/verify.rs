@@ -10,7 +10,7 @@ use crate::context::Context;
 use crate::stages::rootfs::binfmt::ensure_binfmt;
 use crate::stages::rootfs::scripts::in_root;
 use crate::stages::rootfs::tarball::unpack;
-use crate::stages::rootfs::{local_repos, Profile, REPO_MOUNT};
+use crate::stages::rootfs::{repo_binds, Profile};
 
 /// `verify-rootfs`: unpack the tarball and run the root's own tools in it.
 pub fn verify(cx: &Context, arch: &Arch, tarball: Option<PathBuf>) -> Result<()> {
@@ -24,16 +24,7 @@ pub fn verify(cx: &Context, arch: &Arch, tarball: Option<PathBuf>) -> Result<()>
     let root = tmp.join("root");
     std::fs::create_dir_all(&root)?;
     unpack(&tarball, &root)?;
-    let binds: Vec<(PathBuf, String)> = local_repos(cx, arch)?
-        .into_iter()
-        .map(|r| {
-            let name = r
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            (r, format!("{REPO_MOUNT}/{name}"))
-        })
-        .collect();
+    let binds = repo_binds(cx, arch)?;
     let some_pkg = binds
         .iter()
         .find_map(|(r, m)| {
