@@ -804,6 +804,72 @@ fn set_checksum(block: &mut [u8; BLOCK]) {
     block[155] = b' ';
 }
 
+/// The fields of one header block, as written: a member's, or the pax `x` or GNU `L`
+/// header before it.
+#[derive(Default)]
+struct Block<'a> {
+    name: &'a [u8],
+    link: &'a [u8],
+    flag: u8,
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    size: u64,
+    mtime: u64,
+    uname: &'a str,
+    gname: &'a str,
+    /// Device numbers: GNU tar writes them in a member's block, not in a pax header's; apk
+    /// never does.
+    dev: Option<(u32, u32)>,
+}
+
+impl<'a> Block<'a> {
+    /// The block of the member `h`, under `name` and `link` as they fit in it.
+    fn of(h: &'a Header, name: &'a [u8], link: &'a [u8]) -> Block<'a> {
+        Block {
+            name,
+            link,
+            flag: h.entry_type.flag(),
+            mode: h.mode & 0o7777,
+            uid: h.uid,
+            gid: h.gid,
+            size: h.size,
+            mtime: h.mtime,
+            uname: &h.uname,
+            gname: &h.gname,
+            dev: None,
+        }
+    }
+
+    /// The 512 bytes as `style` writes them: GNU tar's POSIX `ustar\0` magic and octal
+    /// fields ending in NUL, or apk's GNU `ustar  ` magic with size and mtime as 12 octal
+    /// digits and no NUL. Errors name `path`.
+    fn encode(&self, style: TarStyle, path: &str) -> Result<[u8; BLOCK], TarError> {
+        let mut block = [0u8; BLOCK];
+        let nul = style == TarStyle::GnuPosix;
+        put_str(&mut block[0..100], self.name, path, "name")?;
+        put_str(&mut block[157..257], self.link, path, "link name")?;
+        put_octal(&mut block[124..136], self.size, nul, path)?;
+        put_octal(&mut block[136..148], self.mtime, nul, path)?;
+        block[257..265].copy_from_slice(match style {
+            TarStyle::GnuPosix => b"ustar\x0000",
+            TarStyle::ApkIndex => b"ustar  \0",
+        });
+        if let Some((major, minor)) = self.dev {
+            put_octal(&mut block[329..337], u64::from(major), true, path)?;
+            put_octal(&mut block[337..345], u64::from(minor), true, path)?;
+        }
+        put_octal(&mut block[100..108], u64::from(self.mode), true, path)?;
+        put_octal(&mut block[108..116], u64::from(self.uid), true, path)?;
+        put_octal(&mut block[116..124], u64::from(self.gid), true, path)?;
+        block[156] = self.flag;
+        put_str(&mut block[265..297], self.uname.as_bytes(), path, "uname")?;
+        put_str(&mut block[297..329], self.gname.as_bytes(), path, "gname")?;
+        set_checksum(&mut block);
+        Ok(block)
+    }
+}
+
 /// Encodes one pax record; the length prefix counts itself.
 pub fn pax_record(key: &str, value: &[u8]) -> Vec<u8> {
     let body_len = 1 + key.len() + 1 + value.len() + 1;
@@ -854,29 +920,6 @@ impl<W: Write> TarWriter<W> {
         self.put(&zeros[..pad(bytes.len() as u64) as usize])
     }
 
-    /// An `ApkIndex`-style header and `data` (padded) as given, without checks.
-    fn append_raw(&mut self, h: &Header, data: &[u8]) -> Result<(), TarError> {
-        let mut block = [0u8; BLOCK];
-        put_str(&mut block[0..100], h.path.as_bytes(), &h.path, "name")?;
-        put_octal(&mut block[124..136], h.size, false, &h.path)?;
-        put_octal(&mut block[136..148], h.mtime, false, &h.path)?;
-        block[257..265].copy_from_slice(b"ustar  \0");
-        put_octal(
-            &mut block[100..108],
-            u64::from(h.mode & 0o7777),
-            true,
-            &h.path,
-        )?;
-        put_octal(&mut block[108..116], u64::from(h.uid), true, &h.path)?;
-        put_octal(&mut block[116..124], u64::from(h.gid), true, &h.path)?;
-        block[156] = h.entry_type.flag();
-        put_str(&mut block[265..297], h.uname.as_bytes(), &h.path, "uname")?;
-        put_str(&mut block[297..329], h.gname.as_bytes(), &h.path, "gname")?;
-        set_checksum(&mut block);
-        self.put(&block)?;
-        self.put_padded(data)
-    }
-
     /// Appends a member. `data` must be `header.size` bytes (empty for non-regular files).
     pub fn append(&mut self, h: &Header, data: &[u8]) -> Result<(), TarError> {
         if data.len() as u64 != h.size {
@@ -906,7 +949,8 @@ impl<W: Write> TarWriter<W> {
         self.put(&zeros[..pad(n) as usize])
     }
 
-    /// The header block(s) of a member.
+    /// The header block(s) of a member: in [`TarStyle::GnuPosix`] a pax `x` header first,
+    /// in [`TarStyle::ApkIndex`] a GNU `L` header first when the name is long.
     fn header(&mut self, h: &Header) -> Result<(), TarError> {
         let mut name = h.path.clone().into_bytes();
         if h.entry_type == EntryType::Directory && !h.path.ends_with('/') {
@@ -918,8 +962,7 @@ impl<W: Write> TarWriter<W> {
                 what: "path too long for apk".to_string(),
             });
         }
-        let mut block = [0u8; BLOCK];
-        match self.style {
+        let block = match self.style {
             TarStyle::GnuPosix => {
                 let mut body = pax_record("ctime", b"0");
                 body.extend(pax_record("atime", b"0"));
@@ -937,29 +980,21 @@ impl<W: Write> TarWriter<W> {
                         body.extend(pax_record(k, v));
                     }
                 }
-                let mut x = [0u8; BLOCK];
-                let xname = pax_header_name(&h.path);
-                x[..xname.len()].copy_from_slice(&xname);
-                put_octal(&mut x[100..108], 0o644, true, &h.path)?;
-                put_octal(&mut x[108..116], 0, true, &h.path)?;
-                put_octal(&mut x[116..124], 0, true, &h.path)?;
-                put_octal(&mut x[124..136], body.len() as u64, true, &h.path)?;
-                put_octal(&mut x[136..148], h.mtime, true, &h.path)?;
-                x[156] = b'x';
-                x[257..263].copy_from_slice(b"ustar\0");
-                x[263..265].copy_from_slice(b"00");
-                set_checksum(&mut x);
-                self.put(&x)?;
+                let x = Block {
+                    name: &pax_header_name(&h.path),
+                    flag: b'x',
+                    mode: 0o644,
+                    size: body.len() as u64,
+                    mtime: h.mtime,
+                    ..Block::default()
+                };
+                self.put(&x.encode(self.style, &h.path)?)?;
                 self.put_padded(&body)?;
-
-                put_str(&mut block[0..100], &name, &h.path, "name")?;
-                put_str(&mut block[157..257], &link, &h.path, "link name")?;
-                put_octal(&mut block[124..136], h.size, true, &h.path)?;
-                put_octal(&mut block[136..148], h.mtime, true, &h.path)?;
-                block[257..263].copy_from_slice(b"ustar\0");
-                block[263..265].copy_from_slice(b"00");
-                put_octal(&mut block[329..337], u64::from(h.dev_major), true, &h.path)?;
-                put_octal(&mut block[337..345], u64::from(h.dev_minor), true, &h.path)?;
+                Block {
+                    dev: Some((h.dev_major, h.dev_minor)),
+                    ..Block::of(h, &name, &link)
+                }
+                .encode(self.style, &h.path)?
             }
             TarStyle::ApkIndex => {
                 if !h.pax.is_empty() {
@@ -971,40 +1006,21 @@ impl<W: Write> TarWriter<W> {
                 if name.len() > 99 {
                     // `apk_tar_write_longname_entry`: a GNU `L` header whose size leaves out
                     // the name's NUL, which is written (and padded) anyway.
-                    let mut l = h.clone();
-                    l.path = "././@LongLink".into();
-                    l.entry_type = EntryType::Other(b'L');
-                    l.link_name.clear();
-                    l.size = name.len() as u64;
+                    const LONG_LINK: &str = "././@LongLink";
+                    let l = Block {
+                        flag: b'L',
+                        size: name.len() as u64,
+                        ..Block::of(h, LONG_LINK.as_bytes(), b"")
+                    };
+                    self.put(&l.encode(self.style, LONG_LINK)?)?;
                     let mut body = name.clone();
                     body.push(0);
-                    self.append_raw(&l, &body)?;
+                    self.put_padded(&body)?;
                     name.truncate(99);
                 }
-                put_str(&mut block[0..100], &name, &h.path, "name")?;
-                put_str(
-                    &mut block[157..257],
-                    h.link_name.as_bytes(),
-                    &h.path,
-                    "link name",
-                )?;
-                put_octal(&mut block[124..136], h.size, false, &h.path)?;
-                put_octal(&mut block[136..148], h.mtime, false, &h.path)?;
-                block[257..265].copy_from_slice(b"ustar  \0");
+                Block::of(h, &name, h.link_name.as_bytes()).encode(self.style, &h.path)?
             }
-        }
-        put_octal(
-            &mut block[100..108],
-            u64::from(h.mode & 0o7777),
-            true,
-            &h.path,
-        )?;
-        put_octal(&mut block[108..116], u64::from(h.uid), true, &h.path)?;
-        put_octal(&mut block[116..124], u64::from(h.gid), true, &h.path)?;
-        block[156] = h.entry_type.flag();
-        put_str(&mut block[265..297], h.uname.as_bytes(), &h.path, "uname")?;
-        put_str(&mut block[297..329], h.gname.as_bytes(), &h.path, "gname")?;
-        set_checksum(&mut block);
+        };
         self.put(&block)
     }
 
