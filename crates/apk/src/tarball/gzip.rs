@@ -6,7 +6,7 @@ use std::ops::Range;
 
 use flate2::{Compression, Crc, Decompress, FlushDecompress, GzBuilder, Status};
 
-use super::TarError;
+use super::error::TarError;
 
 /// Compresses one gzip member as `gzip -n -9` does: mtime 0, no file name, XFL 2, OS 3 (Unix).
 ///

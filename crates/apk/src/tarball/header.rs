@@ -1,6 +1,20 @@
-//! A tar member's metadata, as read and as written.
+//! The tar format's sizes, and a member's metadata as read and as written.
 
-use super::PAX_CHECKSUM_SHA1;
+/// Tar block size.
+pub const BLOCK: usize = 512;
+/// GNU tar's default record size (blocking factor 20); abuild's data member is padded to it.
+pub const GNU_RECORD: usize = 10240;
+/// The pax record abuild-tar adds to each regular file and symlink.
+pub const PAX_CHECKSUM_SHA1: &str = "APK-TOOLS.checksum.SHA1";
+/// Prefix of pax records carrying extended attributes.
+pub const PAX_XATTR_PREFIX: &str = "SCHILY.xattr.";
+/// apk rejects paths of `PATH_MAX - 10` bytes or more.
+pub const MAX_PATH: usize = 4096 - 10;
+
+/// The zero bytes after `size` bytes of data, up to the next block.
+pub(super) fn pad(size: u64) -> u64 {
+    (BLOCK as u64 - size % BLOCK as u64) % BLOCK as u64
+}
 
 /// The type of a tar member.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -15,63 +15,23 @@
 //! emit are exactly apk's dialect, byte for byte; the `tar` crate is used in tests as an
 //! independent reader.
 //!
-//! Its parts: `gzip` (members in and out), `header` (a member's metadata), `read` (apk's
-//! rules for reading) and `write` (GNU tar's and apk's ways of writing).
+//! Its parts, each importing only those before it: `error` (what goes wrong), `header`
+//! (the format's sizes and a member's metadata), `gzip` (members in and out), `read`
+//! (apk's rules for reading) and `write` (GNU tar's and apk's ways of writing).
 
-use std::io;
-
+mod error;
 mod gzip;
 mod header;
 mod read;
 mod write;
 
+pub use error::TarError;
 pub use gzip::{gz_io, gzip, gzip_encoder, inflate_member, GzMemberReader};
-pub use header::{EntryType, Header};
+pub use header::{
+    EntryType, Header, BLOCK, GNU_RECORD, MAX_PATH, PAX_CHECKSUM_SHA1, PAX_XATTR_PREFIX,
+};
 pub use read::TarReader;
 pub use write::{pax_record, TarEnd, TarStyle, TarWriter};
-
-/// Tar block size.
-pub const BLOCK: usize = 512;
-/// GNU tar's default record size (blocking factor 20); abuild's data member is padded to it.
-pub const GNU_RECORD: usize = 10240;
-/// The pax record abuild-tar adds to each regular file and symlink.
-pub const PAX_CHECKSUM_SHA1: &str = "APK-TOOLS.checksum.SHA1";
-/// Prefix of pax records carrying extended attributes.
-pub const PAX_XATTR_PREFIX: &str = "SCHILY.xattr.";
-/// apk rejects paths of `PATH_MAX - 10` bytes or more.
-pub const MAX_PATH: usize = 4096 - 10;
-
-/// Errors from the tar and gzip layer. Callers wrap them with which member was being read.
-#[derive(Debug, thiserror::Error)]
-pub enum TarError {
-    #[error("I/O error: {0}")]
-    Io(io::Error),
-    #[error("gzip: {0}")]
-    Gzip(String),
-    #[error("tar header at offset {offset}: {what}")]
-    Header { offset: u64, what: String },
-    #[error("tar stream truncated at offset {0}")]
-    Truncated(u64),
-    #[error("non-zero data after the end-of-archive blocks at offset {0}")]
-    AfterEnd(u64),
-    #[error("entry {path:?} is {size} bytes, more than the {max} allowed here")]
-    TooLarge { path: String, size: u64, max: u64 },
-    #[error("cannot write {path:?}: {what}")]
-    Unwritable { path: String, what: String },
-}
-
-// The cause is part of each message (no `source()`), so that a chain of errors prints
-// every cause once.
-impl From<io::Error> for TarError {
-    fn from(e: io::Error) -> Self {
-        TarError::Io(e)
-    }
-}
-
-/// The zero bytes after `size` bytes of data, up to the next block.
-fn pad(size: u64) -> u64 {
-    (BLOCK as u64 - size % BLOCK as u64) % BLOCK as u64
-}
 
 #[cfg(test)]
 mod tests {

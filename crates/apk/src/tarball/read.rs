@@ -3,9 +3,9 @@
 use std::io::{self, Read, Write};
 use std::ops::Range;
 
+use super::error::TarError;
 use super::gzip::gz_io;
-use super::header::{EntryType, Header};
-use super::{pad, TarError, BLOCK, MAX_PATH};
+use super::header::{pad, EntryType, Header, BLOCK, MAX_PATH};
 
 /// Upper bound on a pax header body we are willing to hold in memory.
 const MAX_PAX: u64 = 1 << 20;

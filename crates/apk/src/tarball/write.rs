@@ -3,8 +3,8 @@
 
 use std::io::{self, Read, Write};
 
-use super::header::{EntryType, Header};
-use super::{pad, TarError, BLOCK, GNU_RECORD, MAX_PATH};
+use super::error::TarError;
+use super::header::{pad, EntryType, Header, BLOCK, GNU_RECORD, MAX_PATH};
 
 /// Which tar writer to imitate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -314,7 +314,7 @@ impl<W: Write> TarWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tarball::PAX_CHECKSUM_SHA1;
+    use crate::tarball::header::PAX_CHECKSUM_SHA1;
 
     #[test]
     fn pax_record_lengths() {
