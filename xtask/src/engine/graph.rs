@@ -1,62 +1,9 @@
-//! Steps and the steps they use, and the typed handles steps refer to each other by.
+//! Steps and the steps they use.
 
-use std::marker::PhantomData;
 use std::sync::Arc;
 
+use crate::engine::handle::StepRef;
 use crate::engine::step::Step;
-
-/// A step of a [`Graph`], as [`Graph::add`] returns it: how a later step names the
-/// steps it uses ([`Step::uses`]) and asks for their outputs ([`crate::engine::StepRun::output`]),
-/// and how a caller finds its [`crate::engine::Report`]. The type says which step it is.
-pub struct StepRef<S> {
-    pub(crate) index: usize,
-    step: PhantomData<fn() -> S>,
-}
-
-impl<S> Clone for StepRef<S> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-impl<S> Copy for StepRef<S> {}
-
-impl<S> std::fmt::Debug for StepRef<S> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "StepRef({})", self.index)
-    }
-}
-
-impl<S> StepRef<S> {
-    /// The position of the step in its graph, as in the plan and the reports.
-    pub fn index(self) -> usize {
-        self.index
-    }
-    /// A use of this step that the using step may start without: it waits for it when it
-    /// asks for its output (gcc unpacks its source while binutils is still building).
-    pub fn later(self) -> Use {
-        Use {
-            index: self.index,
-            later: true,
-        }
-    }
-}
-
-/// One step used by another: its key is part of the user's key, and the user runs after
-/// it (or, for a `later` use, once it has started).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Use {
-    pub(crate) index: usize,
-    pub(crate) later: bool,
-}
-
-impl<S> From<StepRef<S>> for Use {
-    fn from(r: StepRef<S>) -> Use {
-        Use {
-            index: r.index,
-            later: false,
-        }
-    }
-}
 
 /// Steps, in the order they were added (a step only uses steps added before it). `C` is
 /// what steps get to compute their inputs and run (alpinist's `Context`).
@@ -99,10 +46,7 @@ impl<C> Graph<C> {
             later: uses.iter().filter(|u| u.later).map(|u| u.index).collect(),
             step: Arc::new(step),
         });
-        StepRef {
-            index,
-            step: PhantomData,
-        }
+        StepRef::new(index)
     }
 
     pub fn len(&self) -> usize {

@@ -9,29 +9,40 @@
 //! for the first instead of building the same thing twice.
 //!
 //! - [`inputs`]: what a step depends on, and the key made of it;
+//! - [`handle`]: the typed handles steps refer to each other by ([`StepRef`], [`Use`]);
+//! - [`outcome`]: how a step ended, and the board running steps wait on;
 //! - [`step`]: the [`Step`] trait and what a running step gets ([`StepRun`]);
 //! - [`graph`]: steps and the steps they use;
+//! - [`manifest`]: what the store records of each output, and the newest of each step;
 //! - [`plan`]: keys and statuses without side effects, and why a step is not cached;
-//! - [`schedule`]: running the plan in parallel, dependencies first;
-//! - [`store`]: one step under its lock, into the store; manifests; build trees.
+//! - [`store`]: one step under its lock, into the store; build trees;
+//! - [`schedule`]: running the plan in parallel, dependencies first.
+//!
+//! Each of these imports only those listed before it.
 
 use std::path::PathBuf;
 
 use crate::exec::progress::Progress;
 
 pub mod graph;
+pub mod handle;
 pub mod inputs;
+pub mod manifest;
+pub mod outcome;
 pub mod plan;
 pub mod schedule;
 pub mod step;
 pub mod store;
 
-pub use graph::{Graph, StepRef, Use};
+pub use graph::Graph;
+pub use handle::{StepRef, Use};
 pub use inputs::{Input, InputKind, Inputs};
+pub use manifest::{read_manifest, set_last, Manifest, MANIFEST};
+pub use outcome::Outcome;
 pub use plan::{diff_inputs, plan, render_plan, Planned, Status};
-pub use schedule::{execute, print_summary, run_graph, Outcome, Report};
+pub use schedule::{execute, print_summary, run_graph, Report};
 pub use step::{Step, StepRun};
-pub use store::{finish_cleanup, read_manifest, set_last, Manifest, MANIFEST};
+pub use store::finish_cleanup;
 
 /// Where the engine keeps outputs, build trees and logs, and how it runs steps.
 pub struct Engine {

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::engine::graph::Graph;
 use crate::engine::inputs::{key_of, Input, InputKind};
-use crate::engine::store::last_manifest;
+use crate::engine::manifest::last_manifest;
 use crate::engine::StepContext;
 
 /// Why a step must run.

@@ -10,27 +10,11 @@ use anyhow::{bail, Result};
 use serde::Serialize;
 
 use crate::engine::graph::Graph;
+use crate::engine::outcome::{Board, Outcome};
 use crate::engine::plan::{plan, Planned, Status};
 use crate::engine::step::Dep;
 use crate::engine::store::{build_one, empty_trash};
 use crate::engine::{Engine, StepContext};
-
-/// Step outcomes shared with running steps that wait for a "later" dependency.
-pub(crate) struct Board {
-    pub(crate) outcomes: Mutex<Vec<Option<Outcome>>>,
-    pub(crate) changed: Condvar,
-}
-
-/// How one step ended in an [`execute`] run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Outcome {
-    Cached,
-    Built,
-    Failed(String),
-    /// Not run because a step it uses failed.
-    Skipped(String),
-}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -100,14 +84,6 @@ fn deps_of(planned: &[Planned], i: usize) -> BTreeMap<usize, Dep> {
             (d, dep)
         })
         .collect()
-}
-
-impl Board {
-    fn publish(&self, outcome: &[Option<Outcome>]) {
-        let mut o = self.outcomes.lock().expect("board lock");
-        o.clone_from_slice(outcome);
-        self.changed.notify_all();
-    }
 }
 
 /// Where an [`execute`] run is.

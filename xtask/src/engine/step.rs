@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Result};
 
-use crate::engine::graph::{StepRef, Use};
+use crate::engine::handle::{StepRef, Use};
 use crate::engine::inputs::Inputs;
-use crate::engine::schedule::{Board, Outcome};
+use crate::engine::outcome::{Board, Outcome};
 use crate::exec::StepLog;
 
 /// One unit of cached work. `C` is the context steps compute their inputs and run in.

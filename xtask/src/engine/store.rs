@@ -1,5 +1,5 @@
 //! The store: one step built under its lock into a temporary directory and renamed into
-//! `<store>/<key>-<name>/`; manifests, the `.last` pointers, and build trees.
+//! `<store>/<key>-<name>/` with its manifest; build trees.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -8,54 +8,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
 use anyhow::{Context as _, Result};
-use serde::{Deserialize, Serialize};
 
-use crate::engine::inputs::Input;
+use crate::engine::manifest::{set_last, Manifest, MANIFEST};
+use crate::engine::outcome::Board;
 use crate::engine::plan::Planned;
-use crate::engine::schedule::Board;
 use crate::engine::step::{Dep, Step, StepRun, FAILED_MARKER};
 use crate::engine::{Engine, StepContext};
 use crate::exec::progress::RunProgress;
 use crate::exec::StepLog;
 use crate::fsutil::remove_dir_all_writable;
 
-/// The manifest written next to every finished output.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Manifest {
-    pub name: String,
-    pub key: String,
-    pub inputs: Vec<Input>,
-    pub duration_secs: f64,
-    pub finished_unix: u64,
-    pub log: PathBuf,
-    #[serde(default)]
-    pub notes: Vec<String>,
-}
-
-pub const MANIFEST: &str = ".alpinist-manifest.json";
-
-fn last_pointer(store: &Path, name: &str) -> PathBuf {
-    store.join(".last").join(name)
-}
-
-/// Records `key` as the newest output of step `name` (what `plan` compares against).
-pub fn set_last(store: &Path, name: &str, key: &str) -> Result<()> {
-    std::fs::create_dir_all(store.join(".last"))?;
-    std::fs::write(last_pointer(store, name), key)?;
-    Ok(())
-}
-
-/// The manifest of the output `<store>/<key>-<name>/`, if it is still in the store.
-pub fn read_manifest(store: &Path, name: &str, key: &str) -> Option<Manifest> {
-    let path = store.join(format!("{key}-{name}")).join(MANIFEST);
-    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
-}
-
-pub(crate) fn last_manifest(store: &Path, name: &str) -> Option<Manifest> {
-    let key = std::fs::read_to_string(last_pointer(store, name)).ok()?;
-    let path = store.join(format!("{}-{name}", key.trim())).join(MANIFEST);
-    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
-}
 /// Builds one step under its lock. Returns the wall time in seconds (0 when another
 /// process finished it while we waited).
 pub(crate) fn build_one<C: StepContext>(

@@ -21,7 +21,7 @@ use crate::config::stages::{Set, Stages};
 use crate::context::Context;
 use crate::engine::{self, Outcome};
 use crate::keys::SigningKey;
-use crate::stages::bootstrap::report::{AportResult, Times};
+use crate::stages::bootstrap::report::AportResult;
 use crate::stages::bootstrap::select::Selection;
 use crate::stages::packages::{self, BuildSettings};
 use crate::stages::rootfs::selfhost::{self, CheckStep};
@@ -123,6 +123,9 @@ pub fn run(cx: &mut Context, o: &Options) -> Result<()> {
     let s3 = stage3::run(&run, &sel.built_names(), &mut times);
     report::finish(&run, &sel.entries, toolchain_keys, times, s3)
 }
+
+/// Wall time per stage, for the table and the report.
+pub type Times = BTreeMap<&'static str, f64>;
 
 /// What one bootstrap works from, for stage 3 and the report.
 pub struct Run<'a> {

@@ -7,8 +7,8 @@ use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::stages::bootstrap::checkout::git_head;
-use crate::stages::bootstrap::stage3::Stage3;
-use crate::stages::bootstrap::Run;
+use crate::stages::bootstrap::stage3::{ImageRecord, Stage3};
+use crate::stages::bootstrap::{Run, Times};
 use crate::stages::packages::fetch::{SourceUse, SubstituteUse, SOURCES_JSON};
 use crate::stages::rootfs::selfhost::CheckStep;
 
@@ -59,7 +59,7 @@ struct Report<'a> {
     pub(crate) selfhost_steps: Option<Vec<CheckStep>>,
     /// The root filesystem's SPDX SBOM.
     pub(crate) sbom: Option<PathBuf>,
-    pub(crate) image: Option<crate::stages::bootstrap::stage3::ImageRecord>,
+    pub(crate) image: Option<ImageRecord>,
 }
 
 #[derive(Debug, Serialize)]
@@ -158,9 +158,6 @@ impl std::fmt::Display for AportResult {
         f.pad(self.as_str())
     }
 }
-
-/// Wall time per stage, for the table and the report.
-pub type Times = BTreeMap<&'static str, f64>;
 
 pub(crate) fn entry(aport: &str, result: AportResult, reason: Option<String>) -> Entry {
     Entry {

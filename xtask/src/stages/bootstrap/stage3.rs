@@ -6,8 +6,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::stages::bootstrap::report::Times;
-use crate::stages::bootstrap::{selfhost, Run};
+use crate::stages::bootstrap::{selfhost, Run, Times};
 use crate::stages::image::Layer;
 use crate::stages::packages::sbom;
 use crate::stages::rootfs::selfhost::CheckStep;
