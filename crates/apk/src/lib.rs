@@ -3,6 +3,7 @@
 //! packages, `APKINDEX`, the installed database, the solver, installation into a root, and
 //! `apk add` as one call ([`add`]).
 
+pub mod adb;
 pub mod add;
 pub mod db;
 pub mod dep;
