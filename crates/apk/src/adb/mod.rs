@@ -2,7 +2,11 @@
 //!
 //! Placeholder module doc, completed below.
 
+pub mod build;
 pub mod container;
+pub mod encode;
+pub mod package;
+pub mod schema;
 pub mod sig;
 pub mod wire;
 pub mod write;
