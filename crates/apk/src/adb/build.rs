@@ -17,15 +17,13 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use super::container::{
-    self, block_header, block_padding, Compression, FileWriter, BLOCK_ADB, BLOCK_DATA, BLOCK_SIG,
-};
+use super::container::{block_header, block_padding, Compression, BLOCK_DATA};
 use super::encode;
+use super::index::write_adb_file;
 use super::schema::{
     dependency_problem, package_name_problem, pi, tag_problem, AclV3, PkgInfoV3, SCHEMA_PACKAGE,
     SCRIPT_FIELDS, S_IFBLK, S_IFCHR, S_IFIFO, S_IFLNK, S_IFREG,
 };
-use super::sig;
 use super::wire::Val;
 use super::write::AdbWriter;
 use super::AdbError;
@@ -480,12 +478,7 @@ impl PackageV3Builder {
     ) -> Result<W, AdbError> {
         let werr = |e: io::Error| AdbError::Write(e.to_string());
         let (adb, placed) = self.adb()?;
-        let mut f = FileWriter::new(out, SCHEMA_PACKAGE, compression).map_err(werr)?;
-        container::write_block(&mut f, BLOCK_ADB, &adb).map_err(werr)?;
-        if let Some(k) = key {
-            let s = sig::sign(k, SCHEMA_PACKAGE, &adb)?;
-            container::write_block(&mut f, BLOCK_SIG, &s.to_bytes()).map_err(werr)?;
-        }
+        let mut f = write_adb_file(out, SCHEMA_PACKAGE, &adb, key, compression)?;
         for p in placed.iter().filter(|p| p.has_data()) {
             let content = p.content.expect("has data");
             f.write_all(&block_header(BLOCK_DATA, 8 + p.size))

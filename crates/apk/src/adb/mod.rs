@@ -5,6 +5,7 @@
 pub mod build;
 pub mod container;
 pub mod encode;
+pub mod index;
 pub mod package;
 pub mod schema;
 pub mod sig;
@@ -40,6 +41,8 @@ pub enum AdbError {
     Read(io::Error),
     #[error("{}: {error}", crate::package::shown(path))]
     Io { path: String, error: io::Error },
+    #[error("{}: {error}", crate::package::shown(path))]
+    InFile { path: String, error: Box<AdbError> },
     #[error("cannot write: {0}")]
     Write(String),
 }

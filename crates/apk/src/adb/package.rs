@@ -170,6 +170,11 @@ impl<R: BufRead> UnverifiedPackageV3<R> {
         &self.head.signatures
     }
 
+    /// The ADB block's payload, not decoded.
+    pub fn adb(&self) -> &[u8] {
+        &self.head.adb
+    }
+
     pub fn identity(&self) -> [u8; 32] {
         adb_identity(&self.head.adb)
     }

@@ -155,3 +155,4 @@ pub fn snapshot(root: &Path) -> BTreeMap<String, (char, u32, Vec<u8>)> {
     }
     out
 }
+pub mod v3;
