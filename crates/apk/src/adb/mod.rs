@@ -23,7 +23,9 @@ pub enum AdbError {
     Format(String),
     #[error("limit: {0}")]
     Limit(String),
-    #[error("ADB: {at}: {what}")]
+    /// A value of the ADB block; `at` is where (`paths[2].files[1].name`), empty for the
+    /// root.
+    #[error("ADB: {at}{}{what}", if at.is_empty() { "" } else { ": " })]
     Schema { at: String, what: String },
     #[error("signature: not signed")]
     Unsigned,

@@ -159,15 +159,15 @@ mod tests {
         let s = sign(&private, 0x676b6370, adb).unwrap();
         assert_eq!(SigBlock::parse(&s.to_bytes()).unwrap(), s);
         assert_eq!(
-            verify(&[s.clone()], &keys, 0x676b6370, adb).unwrap(),
+            verify(std::slice::from_ref(&s), &keys, 0x676b6370, adb).unwrap(),
             "t.rsa.pub"
         );
-        let e = verify(&[s.clone()], &keys, 0x78646e69, adb).unwrap_err();
+        let e = verify(std::slice::from_ref(&s), &keys, 0x78646e69, adb).unwrap_err();
         assert!(
             matches!(e, AdbError::Modified { .. }),
             "schema is signed: {e}"
         );
-        let e = verify(&[s.clone()], &keys, 0x676b6370, b"\0\0\0\0\0\0\0\0other").unwrap_err();
+        let e = verify(std::slice::from_ref(&s), &keys, 0x676b6370, b"\0\0\0\0\0\0\0\0other").unwrap_err();
         assert!(matches!(e, AdbError::Modified { .. }), "{e}");
         let mut bad = s.clone();
         bad.signature[3] ^= 1;

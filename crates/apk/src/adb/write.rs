@@ -47,7 +47,8 @@ impl AdbWriter {
         let bytes = parts.concat();
         if shared {
             if let Some(&at) = self.seen.get(&bytes) {
-                if at as usize % align == 0 {
+                // `align` is 1, 2 or 4.
+                if at as usize & (align - 1) == 0 {
                     return at;
                 }
             }
