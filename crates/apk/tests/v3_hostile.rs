@@ -110,14 +110,25 @@ fn first_data_block(bytes: &[u8]) -> usize {
     }
 }
 
-fn cases() -> Vec<(&'static str, Vec<u8>, &'static str)> {
+type Case = (&'static str, Vec<u8>, &'static str);
+
+fn cases() -> Vec<Case> {
     let ok = simple_adb(b"hello\n");
     let good = pkg(&ok, &[(1, 1, b"hello\n")]);
     assert_eq!(refusal(&good), "ACCEPTED", "the base case is valid");
+    let mut v = offset_cases();
+    v.extend(type_cases());
+    v.extend(schema_cases());
+    v.extend(field_cases());
+    v.extend(block_cases(&ok, &good));
+    v.extend(signature_cases(&ok, &good));
+    v
+}
+
+/// Offsets and counts.
+fn offset_cases() -> Vec<Case> {
     let mut v = Vec::new();
     let mut case = |name, bytes, want| v.push((name, bytes, want));
-
-    // --- offsets and counts -------------------------------------------------------------
     case(
         "a blob past the end of the block",
         pkg(
@@ -202,8 +213,13 @@ fn cases() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         ),
         "limit: too many values",
     );
+    v
+}
 
-    // --- type confusion -------------------------------------------------------------------
+/// Type confusion.
+fn type_cases() -> Vec<Case> {
+    let mut v = Vec::new();
+    let mut case = |name, bytes, want| v.push((name, bytes, want));
     case(
         "an integer as the name",
         pkg(
@@ -272,8 +288,13 @@ fn cases() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         ),
         "ADB: info.depends: [1] is null",
     );
+    v
+}
 
-    // --- what the schema says a value may be ---------------------------------------------
+/// What the schema says a value may be.
+fn schema_cases() -> Vec<Case> {
+    let mut v = Vec::new();
+    let mut case = |name, bytes, want| v.push((name, bytes, want));
     let with_file = |name: &str| {
         pkg(
             &package_adb(|w| {
@@ -383,6 +404,13 @@ fn cases() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         ),
         "ADB: paths[1].acl.mode: mode 100644 has bits beyond 7777",
     );
+    v
+}
+
+/// Metadata fields and file fields apk-tools checks.
+fn field_cases() -> Vec<Case> {
+    let mut v = Vec::new();
+    let mut case = |name, bytes, want| v.push((name, bytes, want));
     case(
         "an invalid package name",
         pkg(
@@ -443,8 +471,13 @@ fn cases() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         ),
         "ADB: info: a package without info",
     );
+    v
+}
 
-    // --- blocks -----------------------------------------------------------------------------
+/// Blocks.
+fn block_cases(ok: &[u8], good: &[u8]) -> Vec<Case> {
+    let mut v = Vec::new();
+    let mut case = |name, bytes, want| v.push((name, bytes, want));
     case(
         "no DATA block for a file",
         pkg(&ok, &[]),
@@ -470,7 +503,7 @@ fn cases() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         pkg(&ok, &[(1, 1, b"hello\n"), (1, 1, b"hello\n")]),
         "format: a DATA block of 14 bytes after the last file's content",
     );
-    let mut overlap = good.clone();
+    let mut overlap = good.to_vec();
     let at = first_data_block(&overlap);
     // The DATA block claims the bytes of a next block: it runs past the end.
     overlap[at..at + 4].copy_from_slice(&block_header(BLOCK_DATA, 8 + 6 + 16)[..4]);
@@ -479,7 +512,7 @@ fn cases() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         overlap,
         "its DATA block holds 22 bytes",
     );
-    let mut short_adb = good.clone();
+    let mut short_adb = good.to_vec();
     let adb_len = u32::from_le_bytes(short_adb[8..12].try_into().unwrap());
     short_adb[8..12].copy_from_slice(&(adb_len - 16).to_le_bytes());
     case(
@@ -487,7 +520,7 @@ fn cases() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         short_adb,
         "format: block of unknown type",
     );
-    let mut tail = good.clone();
+    let mut tail = good.to_vec();
     tail.extend_from_slice(b"\0\0");
     case(
         "trailing bytes",
@@ -501,7 +534,7 @@ fn cases() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         tail,
         "format: bytes after the end of the compressed stream",
     );
-    let mut pad = good.clone();
+    let mut pad = good.to_vec();
     let n = pad.len();
     pad[n - 1] = 1;
     case(
@@ -556,7 +589,7 @@ fn cases() -> Vec<(&'static str, Vec<u8>, &'static str)> {
             "limit: more than 16 SIG blocks",
         );
     }
-    let mut compat = good.clone();
+    let mut compat = good.to_vec();
     compat[12] = 1;
     case(
         "ADB compat version 1",
@@ -583,8 +616,13 @@ fn cases() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         b"ADBc\x09\x00ADB.pckg".to_vec(),
         "unsupported compression algorithm 9",
     );
+    v
+}
 
-    // --- signatures -------------------------------------------------------------------------
+/// Signatures.
+fn signature_cases(ok: &[u8], good: &[u8]) -> Vec<Case> {
+    let mut v = Vec::new();
+    let mut case = |name, bytes, want| v.push((name, bytes, want));
     {
         let other = simple_adb(b"other\n");
         let sig = sig::sign(&v3_key(), SCHEMA_PACKAGE, &other).unwrap();
@@ -600,7 +638,7 @@ fn cases() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         );
     }
     {
-        let mut bad = good.clone();
+        let mut bad = good.to_vec();
         let sig_at =
             8 + (u32::from_le_bytes(bad[8..12].try_into().unwrap()) as usize).next_multiple_of(8);
         bad[sig_at + 4 + 18 + 10] ^= 0x40;
@@ -611,7 +649,7 @@ fn cases() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         );
     }
     {
-        let mut schema = good.clone();
+        let mut schema = good.to_vec();
         schema[4..8].copy_from_slice(b"idb\0");
         case(
             "a signed package with its schema changed",
@@ -652,7 +690,9 @@ fn cases() -> Vec<(&'static str, Vec<u8>, &'static str)> {
 #[test]
 fn every_hostile_package_is_refused_with_one_line() {
     let mut failures = Vec::new();
-    for (name, bytes, want) in cases() {
+    let cases = cases();
+    assert_eq!(cases.len(), 49);
+    for (name, bytes, want) in cases {
         let got = refusal(&bytes);
         if got == "ACCEPTED" || !got.contains(want) || got.contains('\n') {
             failures.push(format!("{name}: got {got:?}, want {want:?}"));
@@ -783,4 +823,36 @@ fn hostile_indexes_are_refused() {
         e.starts_with("signature: the ADB block does not match its intact signature"),
         "{e}"
     );
+}
+
+/// Every prefix of apk-tools' packages and index, whatever the compression, is refused:
+/// a stream cut after its last block but before its end marker too.
+#[test]
+fn every_cut_of_a_vector_is_refused() {
+    let keys = v3_keys();
+    for name in [
+        "hello-1.0-r0.signed.apk",
+        "hello-1.0-r0.apk",
+        "hello-1.0-r0.zstd.apk",
+    ] {
+        let bytes = vector(name);
+        assert!(read_all(&bytes, Some(&keys)).is_ok());
+        for cut in 0..bytes.len() {
+            let e = read_all(&bytes[..cut], Some(&keys));
+            assert!(
+                e.is_err(),
+                "{name} cut at {cut} of {} accepted",
+                bytes.len()
+            );
+        }
+    }
+    for name in ["Packages.adb", "Packages.none.adb"] {
+        let bytes = vector(name);
+        for cut in 0..bytes.len() {
+            assert!(
+                IndexV3::parse(&bytes[..cut], Some(&keys)).is_err(),
+                "{name} cut at {cut}"
+            );
+        }
+    }
 }

@@ -14,8 +14,8 @@
 
 use std::io::{self, BufRead, Read, Write};
 
-use flate2::bufread::DeflateDecoder;
 use flate2::write::DeflateEncoder;
+use flate2::{Decompress, FlushDecompress, Status};
 
 use super::AdbError;
 
@@ -44,7 +44,7 @@ pub enum Compression {
 /// The uncompressed stream of an ADB file.
 pub(crate) enum Inflated<R: BufRead> {
     Plain(R),
-    Deflate(Box<DeflateDecoder<R>>),
+    Deflate(Box<RawInflate<R>>),
     Zstd(Box<ruzstd::decoding::StreamingDecoder<R, ruzstd::decoding::FrameDecoder>>),
 }
 
@@ -63,8 +63,49 @@ impl<R: BufRead> Inflated<R> {
     fn has_trailing_bytes(&mut self) -> io::Result<bool> {
         match self {
             Inflated::Plain(_) => Ok(false),
-            Inflated::Deflate(r) => Ok(!r.get_mut().fill_buf()?.is_empty()),
+            Inflated::Deflate(r) => Ok(!r.src.fill_buf()?.is_empty()),
             Inflated::Zstd(r) => Ok(!r.get_mut().fill_buf()?.is_empty()),
+        }
+    }
+}
+
+/// A raw deflate stream read to its end marker: input that runs out before it is an
+/// error, not an end of file (flate2's decoders report a cut stream as a clean end).
+pub(crate) struct RawInflate<R> {
+    src: R,
+    inflate: Decompress,
+    done: bool,
+}
+
+impl<R: BufRead> Read for RawInflate<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.done || buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            let input = self.src.fill_buf()?;
+            let at_eof = input.is_empty();
+            let (before_in, before_out) = (self.inflate.total_in(), self.inflate.total_out());
+            let status = self
+                .inflate
+                .decompress(input, buf, FlushDecompress::None)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            let consumed = (self.inflate.total_in() - before_in) as usize;
+            let produced = (self.inflate.total_out() - before_out) as usize;
+            self.src.consume(consumed);
+            if status == Status::StreamEnd {
+                self.done = true;
+                return Ok(produced);
+            }
+            if produced > 0 {
+                return Ok(produced);
+            }
+            if consumed == 0 && at_eof {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "deflate stream truncated",
+                ));
+            }
         }
     }
 }
@@ -121,7 +162,11 @@ pub(crate) fn open<R: BufRead>(mut src: R) -> Result<(Compression, Inflated<Src<
         0 => Ok((Compression::None, Inflated::Plain(src))),
         1 => Ok((
             Compression::Deflate,
-            Inflated::Deflate(Box::new(DeflateDecoder::new(src))),
+            Inflated::Deflate(Box::new(RawInflate {
+                src,
+                inflate: Decompress::new(false),
+                done: false,
+            })),
         )),
         2 => {
             let z = ruzstd::decoding::StreamingDecoder::new(src)
@@ -447,5 +492,10 @@ mod tests {
             .to_string()
             .contains("algorithm 7"));
         assert_eq!(block_header(BLOCK_DATA, 1 << 31).len(), 16);
+        // A deflate stream cut anywhere, even after the last block, is refused.
+        let z = file(&refs, Compression::Deflate);
+        for cut in 4..z.len() {
+            assert!(blocks(&z[..cut]).is_err(), "cut at {cut} of {}", z.len());
+        }
     }
 }

@@ -167,7 +167,13 @@ mod tests {
             matches!(e, AdbError::Modified { .. }),
             "schema is signed: {e}"
         );
-        let e = verify(std::slice::from_ref(&s), &keys, 0x676b6370, b"\0\0\0\0\0\0\0\0other").unwrap_err();
+        let e = verify(
+            std::slice::from_ref(&s),
+            &keys,
+            0x676b6370,
+            b"\0\0\0\0\0\0\0\0other",
+        )
+        .unwrap_err();
         assert!(matches!(e, AdbError::Modified { .. }), "{e}");
         let mut bad = s.clone();
         bad.signature[3] ^= 1;
