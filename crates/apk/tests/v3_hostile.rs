@@ -480,27 +480,27 @@ fn block_cases(ok: &[u8], good: &[u8]) -> Vec<Case> {
     let mut case = |name, bytes, want| v.push((name, bytes, want));
     case(
         "no DATA block for a file",
-        pkg(&ok, &[]),
+        pkg(ok, &[]),
         "data: file etc/f: no DATA block for its content",
     );
     case(
         "a DATA block for another file",
-        pkg(&ok, &[(1, 2, b"hello\n")]),
+        pkg(ok, &[(1, 2, b"hello\n")]),
         "the next DATA block is for path 1 file 2, not 1 1",
     );
     case(
         "a DATA block longer than the file",
-        pkg(&ok, &[(1, 1, b"hello\nworld\n")]),
+        pkg(ok, &[(1, 1, b"hello\nworld\n")]),
         "its DATA block holds 12 bytes, the file has 6",
     );
     case(
         "content that does not match its hash",
-        pkg(&ok, &[(1, 1, b"HELLO\n")]),
+        pkg(ok, &[(1, 1, b"HELLO\n")]),
         "data: file etc/f: content does not match its hash",
     );
     case(
         "an extra DATA block",
-        pkg(&ok, &[(1, 1, b"hello\n"), (1, 1, b"hello\n")]),
+        pkg(ok, &[(1, 1, b"hello\n"), (1, 1, b"hello\n")]),
         "format: a DATA block of 14 bytes after the last file's content",
     );
     let mut overlap = good.to_vec();
@@ -527,7 +527,7 @@ fn block_cases(ok: &[u8], good: &[u8]) -> Vec<Case> {
         tail,
         "format: file ends 2 bytes into a block header",
     );
-    let mut tail = deflate(&good);
+    let mut tail = deflate(good);
     tail.extend_from_slice(b"junk");
     case(
         "bytes after the deflate stream",
@@ -555,12 +555,12 @@ fn block_cases(ok: &[u8], good: &[u8]) -> Vec<Case> {
         let mut f = write_adb_file(
             Vec::new(),
             SCHEMA_PACKAGE,
-            &ok,
+            ok,
             Some(&v3_key()),
             Compression::None,
         )
         .unwrap();
-        write_block(&mut f, BLOCK_ADB, &ok).unwrap();
+        write_block(&mut f, BLOCK_ADB, ok).unwrap();
         case(
             "a second ADB block",
             f.finish().unwrap(),
@@ -579,7 +579,7 @@ fn block_cases(ok: &[u8], good: &[u8]) -> Vec<Case> {
     }
     {
         let mut f =
-            write_adb_file(Vec::new(), SCHEMA_PACKAGE, &ok, None, Compression::None).unwrap();
+            write_adb_file(Vec::new(), SCHEMA_PACKAGE, ok, None, Compression::None).unwrap();
         for _ in 0..17 {
             write_block(&mut f, BLOCK_SIG, &[0; 40]).unwrap();
         }
@@ -598,7 +598,7 @@ fn block_cases(ok: &[u8], good: &[u8]) -> Vec<Case> {
     );
     case(
         "an index read as a package",
-        signed(SCHEMA_INDEX, &ok, &[]),
+        signed(SCHEMA_INDEX, ok, &[]),
         "format: schema 'indx', not 'pckg'",
     );
     case(
@@ -627,10 +627,10 @@ fn signature_cases(ok: &[u8], good: &[u8]) -> Vec<Case> {
         let other = simple_adb(b"other\n");
         let sig = sig::sign(&v3_key(), SCHEMA_PACKAGE, &other).unwrap();
         let mut f =
-            write_adb_file(Vec::new(), SCHEMA_PACKAGE, &ok, None, Compression::None).unwrap();
+            write_adb_file(Vec::new(), SCHEMA_PACKAGE, ok, None, Compression::None).unwrap();
         write_block(&mut f, BLOCK_SIG, &sig.to_bytes()).unwrap();
         let mut bytes = f.finish().unwrap();
-        bytes.extend_from_slice(&good[first_data_block(&good)..]);
+        bytes.extend_from_slice(&good[first_data_block(good)..]);
         case(
             "a signature over a different ADB block",
             bytes,
@@ -663,7 +663,7 @@ fn signature_cases(ok: &[u8], good: &[u8]) -> Vec<Case> {
         let bytes = write_adb_file(
             Vec::new(),
             SCHEMA_PACKAGE,
-            &ok,
+            ok,
             Some(&other),
             Compression::None,
         )
@@ -678,7 +678,7 @@ fn signature_cases(ok: &[u8], good: &[u8]) -> Vec<Case> {
     }
     case(
         "unsigned",
-        write_adb_file(Vec::new(), SCHEMA_PACKAGE, &ok, None, Compression::None)
+        write_adb_file(Vec::new(), SCHEMA_PACKAGE, ok, None, Compression::None)
             .unwrap()
             .finish()
             .unwrap(),
