@@ -101,8 +101,14 @@ impl Placed<'_> {
     }
 }
 
+/// A path's directory and name. `/x` is in the directory `/`, so that an absolute path is
+/// written as one (and refused by readers), not made relative.
 fn split(path: &str) -> (&str, &str) {
-    path.rsplit_once('/').unwrap_or(("", path))
+    match path.rsplit_once('/') {
+        Some(("", name)) => ("/", name),
+        Some(split) => split,
+        None => ("", path),
+    }
 }
 
 fn io_err(p: &Path) -> impl FnOnce(io::Error) -> AdbError + '_ {
@@ -137,8 +143,9 @@ impl PackageV3Builder {
         if self.dirs.contains_key(path) {
             return;
         }
-        if !path.is_empty() {
-            self.ensure_dir(split(path).0);
+        let parent = split(path).0;
+        if !path.is_empty() && parent != path {
+            self.ensure_dir(parent);
         }
         self.dirs
             .insert(path.to_string(), (AclV3::root(0o755), BTreeMap::new()));
