@@ -13,7 +13,7 @@ use alpinist_apk::adb::build::PackageV3Builder;
 use alpinist_apk::adb::container::Compression;
 use alpinist_apk::adb::index::{IndexV3, IndexV3Builder};
 use alpinist_apk::adb::package::{PackageV3, UnverifiedPackageV3};
-use alpinist_apk::adb::schema::{AclV3, PkgInfoV3, TargetV3, S_IFCHR};
+use alpinist_apk::adb::schema::{AclV3, PkgInfoV3, TargetV3, S_IFCHR, S_IFIFO};
 use alpinist_apk::adb::AdbError;
 use alpinist_apk::db::ScriptKind;
 use alpinist_apk::package::MtimePolicy;
@@ -231,6 +231,7 @@ fn big_builder() -> PackageV3Builder {
     );
     b.push_device("dev/null", acl(0o666), 0, S_IFCHR, (1 << 8) | 3);
     b.push_symlink("lib", acl(0o777), 0, "usr/lib");
+    b.push_device("run/fifo", acl(0o600), 0, S_IFIFO, 0);
     b
 }
 
@@ -255,6 +256,7 @@ fn round_trips() {
     assert_eq!(contents["usr/share/many"].1, 0o2775);
     assert_eq!(contents["dev/null"], ('c', 0o666, b"20000:259".to_vec()));
     assert_eq!(contents["lib"].2, b"usr/lib");
+    assert_eq!(contents["run/fifo"], ('c', 0o600, b"10000:0".to_vec()));
     let big = pkg.meta.paths.iter().find(|d| d.name == "usr/lib").unwrap();
     let f = big.files.iter().find(|f| f.name == "big.bin").unwrap();
     assert_eq!(

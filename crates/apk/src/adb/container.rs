@@ -8,7 +8,7 @@
 //!        | u32 (3 << 30 | type) u32 0 u64 (16 + payload length) payload, padded (over 1 GiB)
 //! ```
 //!
-//! [`BlockReader`] reads blocks one at a time from the uncompressed stream, checking each
+//! `BlockReader` reads blocks one at a time from the uncompressed stream, checking each
 //! header before any of its payload is read: a known type, a size that fits, zero padding.
 //! What a block may contain, and in which order blocks may come, is the caller's business.
 

@@ -1,6 +1,23 @@
-//! apk v3 ("ADB") packages and indexes: read, check, verify, write and sign them.
+//! apk v3 ("ADB") packages and indexes: read, check, verify, write and sign them, with no
+//! process spawned (apk-tools 3.0.6 `doc/apk-v3.5.scd`, `src/adb.c`, `src/apk_adb.c`).
 //!
-//! Placeholder module doc, completed below.
+//! A v3 file is a header (`ADB.` and a schema: `pckg` for a package, `indx` for
+//! `Packages.adb`), then one ADB block (a tree of tagged values: the metadata and, for a
+//! package, the file list with each file's hash), SIG blocks (RSA signatures over the
+//! SHA-512 of the ADB block, the key named by an id) and, in a package, one DATA block per
+//! file content. The whole may be deflated (`ADBd`) or zstd-compressed (`ADBc`).
+//!
+//! - [`wire`]: values, read only through bounds-checked views; [`write`](mod@write): the ADB block
+//!   laid out as apk-tools lays it out;
+//! - [`container`]: the prefix, compression and blocks; [`sig`]: SIG blocks;
+//! - [`schema`]: the typed package and index schemas and their schema-checked decoding;
+//!   [`encode`]: writing them in apk-tools' order;
+//! - [`package`]: reading a package as a stream, trusted before its ADB block is decoded;
+//!   [`build`]: writing one as `apk mkpkg` does;
+//! - [`index`]: `Packages.adb`, read as `apk` does and written as `apk mkndx` does.
+//!
+//! The same RSA keys sign v2 and v3 files ([`crate::sign`]); a v3 signature finds its key
+//! by [`crate::sign::PublicKey::adb_key_id`] in a [`crate::sign::Keyring`].
 
 pub mod build;
 pub mod container;
