@@ -160,6 +160,50 @@ fn writes_the_bytes_apk_mkndx_writes() {
 }
 
 #[test]
+fn indexes_v2_packages_as_apk_mkndx_does() {
+    // The input alpinist's v2 writer made is still what it makes.
+    assert_eq!(v2_package(), vector("v2/v2pkg-2.1.3-r4.apk"));
+    let dir = data().join("v3/v2");
+    let mut b = IndexV3Builder::new("v2 packages");
+    b.add_package_files(
+        &[
+            &dir.join("alpine-base-3.11.6-r0.apk"),
+            &dir.join("alpine-base-3.12.0-r0.apk"),
+            &dir.join("v2pkg-2.1.3-r4.apk"),
+        ],
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        b.build(None, Compression::None).unwrap(),
+        vector("Packages.v2.adb")
+    );
+    let i = IndexV3::parse(&vector("Packages.v2.adb"), None).unwrap();
+    let base = i.find("alpine-base").next().unwrap();
+    // A v2 package's identity: the SHA-1 of its control member, its C: in APKINDEX.
+    let v2 =
+        alpinist_apk::package::Package::parse(&vector("v2/alpine-base-3.11.6-r0.apk")).unwrap();
+    assert_eq!(
+        alpinist_apk::package::q1(&base.hashes),
+        v2.identity(),
+        "C:Q1dz7FvdDBrS686IEdT/Ia/DslMSM="
+    );
+    let v2pkg = i.find("v2pkg").next().unwrap();
+    assert_eq!(v2pkg.provider_priority, Some(100));
+    assert_eq!(v2pkg.install_if, deps("docs v2-base"));
+    assert_eq!(
+        v2pkg.depends,
+        deps("musl>=1.2 so:libc.musl-x86_64.so.1 !v2-conflict")
+    );
+    // A `.PKGINFO` apk mkndx would refuse.
+    let mut bad = IndexV3Builder::new("");
+    let mut pkg = v2;
+    pkg.pkginfo_raw.extend_from_slice(b"pkgname = again\n");
+    let e = bad.add_v2_package(&pkg).unwrap_err().to_string();
+    assert_eq!(e, "ADB: .PKGINFO pkgname: given twice");
+}
+
+#[test]
 fn reads_and_verifies_what_apk_mkndx_writes() {
     let keys = v3_keys();
     for file in ["Packages.adb", "Packages.none.adb"] {

@@ -2,7 +2,7 @@
 //! schemas' `fromstring` and `pre_commit`), so that layouts match byte for byte.
 
 use super::schema::{blob_cmp, dependency_cmp, pi, stored_match, AclV3, PkgInfoV3};
-use super::wire::{Val, T_ARRAY};
+use super::wire::{Val, T_ARRAY, T_OBJECT};
 use super::write::AdbWriter;
 use crate::dep::Dependency;
 use crate::version::VersionOp;
@@ -24,11 +24,20 @@ pub fn dependency(w: &mut AdbWriter, d: &Dependency) -> Val {
 /// A dependency array (`dependencies_fromstring`): items written in the given order, the
 /// array sorted and duplicates dropped when it is committed (`adb_wa_sort_unique`).
 pub fn dependencies(w: &mut AdbWriter, deps: &[Dependency]) -> Val {
-    let mut items: Vec<(&Dependency, Val)> = deps.iter().map(|d| (d, dependency(w, d))).collect();
-    items.sort_by(|a, b| dependency_cmp(a.0, b.0));
+    let items: Vec<(Dependency, Val)> =
+        deps.iter().map(|d| (d.clone(), dependency(w, d))).collect();
+    dependencies_tagged(w, &items, T_OBJECT)
+}
+
+/// A dependency array of items already written, sorted and without duplicates when it is
+/// committed, tagged `tag` (`apk mkndx` writes a v2 package's `depend`, `provides` and
+/// `replaces` with `adb_w_arr`, the array tag).
+pub fn dependencies_tagged(w: &mut AdbWriter, items: &[(Dependency, Val)], tag: u32) -> Val {
+    let mut items: Vec<&(Dependency, Val)> = items.iter().collect();
+    items.sort_by(|a, b| dependency_cmp(&a.0, &b.0));
     items.dedup_by(|a, b| a.1 == b.1);
-    let slots: Vec<Val> = items.into_iter().map(|(_, v)| v).collect();
-    w.object(&slots)
+    let slots: Vec<Val> = items.into_iter().map(|(_, v)| *v).collect();
+    w.object_tagged(&slots, tag)
 }
 
 /// An array of strings in the given order (tags, triggers).

@@ -14,13 +14,21 @@ use std::path::Path;
 
 use super::container::{self, Compression, FileWriter, BLOCK_ADB, BLOCK_SIG};
 use super::package::{adb_identity, identity_matches, read_head, UnverifiedPackageV3};
-use super::schema::{pi, pkginfo_cmp, Decoder, IndexMeta, PkgInfoV3, SCHEMA_INDEX, SCHEMA_PACKAGE};
+use sha1::{Digest, Sha1};
+
+use super::encode;
+use super::schema::{
+    dependency_problem, package_name_problem, pi, pkginfo_cmp, Decoder, IndexMeta, PkgInfoV3,
+    SCHEMA_INDEX, SCHEMA_PACKAGE,
+};
 use super::sig::{self, SigBlock};
-use super::wire::{Budget, Val, View};
+use super::wire::{Budget, Val, View, T_ARRAY};
 use super::write::AdbWriter;
 use super::AdbError;
-use crate::package::unsafe_path_reason;
+use crate::dep::Dependency;
+use crate::package::{unsafe_path_reason, Package};
 use crate::sign::{Keyring, PrivateKey};
+use crate::version;
 
 /// Largest index ADB block read.
 pub const MAX_INDEX_ADB: u64 = 128 << 20;
@@ -147,12 +155,15 @@ fn substitute(spec: &str, p: &PkgInfoV3) -> Result<String, AdbError> {
 
 /// One package of an index being written.
 #[derive(Debug, Clone)]
-struct Record {
-    /// The package's ADB block, its info copied from there.
-    adb: Vec<u8>,
-    file_size: u64,
-    /// The record as it will read back, for sorting.
-    info: PkgInfoV3,
+enum Record {
+    /// A v3 package: its ADB block, the info copied from there.
+    V3 { adb: Vec<u8>, file_size: u64 },
+    /// A v2 package: its `.PKGINFO` and its identity.
+    V2 {
+        pkginfo: Vec<u8>,
+        identity: Vec<u8>,
+        file_size: u64,
+    },
 }
 
 /// An index being put together; see the module documentation.
@@ -174,22 +185,32 @@ impl IndexV3Builder {
 
     /// Adds a package by its ADB block (already trusted by the caller) and file size.
     pub fn add_package(&mut self, adb: Vec<u8>, file_size: u64) -> Result<(), AdbError> {
-        let mut info = Decoder::new(View::new(&adb)?, super::package::PACKAGE_BUDGET)
-            .package()?
-            .info;
-        info.file_size = Some(file_size);
-        info.hashes = adb_identity(&adb).to_vec();
-        self.records.push(Record {
-            adb,
-            file_size,
-            info,
-        });
+        // Checked now, so that writing only copies what is known to be well-formed.
+        Decoder::new(View::new(&adb)?, super::package::PACKAGE_BUDGET).package()?;
+        self.records.push(Record::V3 { adb, file_size });
         Ok(())
     }
 
-    /// Reads the ADB block of each package file (signatures checked against `keys` when
-    /// given, as `apk mkndx` does unless `--allow-untrusted`) and adds it. The data blocks
-    /// are not read.
+    /// Adds a v2 package (its signature and control members read, its trust decided by
+    /// the caller), as `apk mkndx` indexes one: the record from `.PKGINFO`, `hashes` the
+    /// package's v2 identity, the SHA-1 of its compressed control member (apk-tools'
+    /// v2 reader computes SHA-1 whatever `--hash` says).
+    pub fn add_v2_package(&mut self, pkg: &Package) -> Result<(), AdbError> {
+        let identity = Sha1::digest(&pkg.control_gz).to_vec();
+        let r = Record::V2 {
+            pkginfo: pkg.pkginfo_raw.clone(),
+            identity,
+            file_size: pkg.file_size,
+        };
+        // Checked now, so that a bad `.PKGINFO` is refused when it is added.
+        r.write(&mut AdbWriter::new())?;
+        self.records.push(r);
+        Ok(())
+    }
+
+    /// Reads each package file, v3 or v2 (signatures checked against `keys` when given,
+    /// as `apk mkndx` does unless `--allow-untrusted`), and adds it. Only what a record
+    /// needs is read: a v3 package's ADB block, a v2 package's signature and control.
     pub fn add_package_files(
         &mut self,
         files: &[&Path],
@@ -202,8 +223,12 @@ impl IndexV3Builder {
             };
             let file = std::fs::File::open(f).map_err(io)?;
             let size = file.metadata().map_err(io)?.len();
-            let head = UnverifiedPackageV3::new(std::io::BufReader::with_capacity(64 << 10, file))
-                .map_err(|e| in_file(f, e))?;
+            let mut src = std::io::BufReader::with_capacity(64 << 10, file);
+            if !src.fill_buf().map_err(io)?.starts_with(b"ADB") {
+                self.add_v2_file(f, keys)?;
+                continue;
+            }
+            let head = UnverifiedPackageV3::new(src).map_err(|e| in_file(f, e))?;
             let adb = head.adb().to_vec();
             if let Some(k) = keys {
                 sig::verify(head.signatures(), k, SCHEMA_PACKAGE, &adb)
@@ -214,36 +239,32 @@ impl IndexV3Builder {
         Ok(())
     }
 
+    /// A v2 package file: its signature and control members (the data is not read).
+    fn add_v2_file(&mut self, f: &Path, keys: Option<&Keyring>) -> Result<(), AdbError> {
+        let v2 = |e: crate::package::PackageError| AdbError::InFile {
+            path: f.display().to_string(),
+            error: Box::new(AdbError::Format(format!("v2 package: {e}"))),
+        };
+        let pkg = Package::read_head(f).map_err(v2)?;
+        if let Some(k) = keys {
+            pkg.verify_signature(k).map_err(v2)?;
+        }
+        self.add_v2_package(&pkg).map_err(|e| in_file(f, e))
+    }
+
     /// The index's ADB block.
     pub fn adb(&self) -> Result<Vec<u8>, AdbError> {
         let mut w = AdbWriter::new();
         let mut vals = Vec::with_capacity(self.records.len());
         for r in &self.records {
-            let view = View::new(&r.adb)?;
-            let copy_err = |what: String| AdbError::Schema {
-                at: "info".into(),
-                what,
-            };
-            let root = view
-                .slots(view.root())
-                .map_err(copy_err)?
-                .expect("decoded before");
-            let info = view
-                .slots(root.get(1))
-                .map_err(copy_err)?
-                .expect("decoded before");
-            let mut slots = Vec::with_capacity(pi::COUNT);
-            for v in info.iter() {
-                slots.push(w.copy(&view, v).map_err(copy_err)?);
-            }
-            slots.resize(slots.len().max(pi::COUNT), Val::NULL);
-            slots[pi::FILE_SIZE - 1] = w.int(r.file_size);
-            slots[pi::HASHES - 1] = w.blob(&adb_identity(&r.adb));
-            vals.push((&r.info, w.object(&slots)));
+            let v = r.write(&mut w)?;
+            // The record as it reads back, for sorting.
+            let info = Decoder::new(View::new(w.bytes())?, INDEX_BUDGET).pkginfo(v)?;
+            vals.push((info, v));
         }
         let description = w.blob(self.description.as_bytes());
         let spec = w.blob(self.pkgname_spec.as_deref().unwrap_or_default().as_bytes());
-        vals.sort_by(|a, b| pkginfo_cmp(a.0, b.0));
+        vals.sort_by(|a, b| pkginfo_cmp(&a.0, &b.0));
         let packages: Vec<Val> = vals.into_iter().map(|(_, v)| v).collect();
         let packages = w.object(&packages);
         let root = w.object(&[description, packages, spec]);
@@ -262,6 +283,137 @@ impl IndexV3Builder {
             .finish()
             .map_err(|e| AdbError::Write(e.to_string()))
     }
+}
+
+impl Record {
+    /// Writes the record's info object.
+    fn write(&self, w: &mut AdbWriter) -> Result<Val, AdbError> {
+        match self {
+            Record::V3 { adb, file_size } => {
+                let view = View::new(adb)?;
+                let copy_err = |what: String| AdbError::Schema {
+                    at: "info".into(),
+                    what,
+                };
+                let root = view.slots(view.root()).map_err(copy_err)?;
+                let info = view.slots(root.map_or(Val::NULL, |r| r.get(1)));
+                let mut slots = Vec::with_capacity(pi::COUNT);
+                for v in info.map_err(copy_err)?.iter().flat_map(|s| s.iter()) {
+                    slots.push(w.copy(&view, v).map_err(copy_err)?);
+                }
+                slots.resize(slots.len().max(pi::COUNT), Val::NULL);
+                slots[pi::FILE_SIZE - 1] = w.int(*file_size);
+                slots[pi::HASHES - 1] = w.blob(&adb_identity(adb));
+                Ok(w.object(&slots))
+            }
+            Record::V2 {
+                pkginfo,
+                identity,
+                file_size,
+            } => v2_record(w, pkginfo, identity, *file_size),
+        }
+    }
+}
+
+/// The pkginfo field a `.PKGINFO` key fills in `apk mkndx` (`mkndx_parse_v2meta`); 0 for
+/// keys it reads and drops.
+fn v2_field(key: &str) -> Option<usize> {
+    Some(match key {
+        "arch" => pi::ARCH,
+        "builddate" => pi::BUILD_TIME,
+        "commit" => pi::REPO_COMMIT,
+        "depend" => pi::DEPENDS,
+        "install_if" => pi::INSTALL_IF,
+        "license" => pi::LICENSE,
+        "maintainer" => pi::MAINTAINER,
+        "origin" => pi::ORIGIN,
+        "pkgdesc" => pi::DESCRIPTION,
+        "pkgname" => pi::NAME,
+        "pkgver" => pi::VERSION,
+        "provider_priority" => pi::PROVIDER_PRIORITY,
+        "provides" => pi::PROVIDES,
+        "replaces" => pi::REPLACES,
+        "size" => pi::INSTALLED_SIZE,
+        "url" => pi::URL,
+        "datahash" | "packager" | "replaces_priority" | "triggers" => 0,
+        _ => return None,
+    })
+}
+
+/// A v2 package's record as `apk mkndx` writes it: `.PKGINFO` read line by line, each
+/// field written when its line is met, except `depend`, `provides` and `replaces`, whose
+/// items are written as they come and whose arrays are written after the last line.
+fn v2_record(
+    w: &mut AdbWriter,
+    pkginfo: &[u8],
+    identity: &[u8],
+    file_size: u64,
+) -> Result<Val, AdbError> {
+    let bad = |key: &str, what: String| AdbError::Schema {
+        at: format!(".PKGINFO {key}"),
+        what,
+    };
+    let text = std::str::from_utf8(pkginfo).map_err(|_| bad("", "not UTF-8".into()))?;
+    let mut slots = vec![Val::NULL; pi::COUNT];
+    let mut lists: [Vec<(Dependency, Val)>; 3] = Default::default();
+    let parse_deps = |key: &str, v: &str| -> Result<Vec<Dependency>, AdbError> {
+        let mut out = Vec::new();
+        for word in v.split([' ', '\n']).filter(|w| !w.is_empty()) {
+            let d = Dependency::parse_metadata(word).map_err(|e| bad(key, e.to_string()))?;
+            if let Some(p) = dependency_problem(&d) {
+                return Err(bad(key, p));
+            }
+            out.push(d);
+        }
+        Ok(out)
+    };
+    for line in text.split('\n') {
+        let Some((key, v)) = line.split_once(" = ").filter(|_| !line.starts_with('#')) else {
+            continue;
+        };
+        let Some(f) = v2_field(key).filter(|&f| f != 0) else {
+            continue;
+        };
+        if !slots[f - 1].is_null() {
+            return Err(bad(key, "given twice".into()));
+        }
+        let int = |v: &str| {
+            v.parse::<u64>()
+                .map_err(|_| bad(key, format!("'{v}' is not a number")))
+        };
+        let list = [pi::DEPENDS, pi::PROVIDES, pi::REPLACES]
+            .iter()
+            .position(|&l| l == f);
+        slots[f - 1] = match f {
+            _ if list.is_some() => {
+                for d in parse_deps(key, v)? {
+                    let val = encode::dependency(w, &d);
+                    lists[list.expect("a list")].push((d, val));
+                }
+                Val::NULL
+            }
+            pi::INSTALL_IF => encode::dependencies(w, &parse_deps(key, v)?),
+            pi::REPO_COMMIT => match v.get(..40).map(hex::decode) {
+                Some(Ok(commit)) => w.blob(&commit),
+                _ => Val::NULL,
+            },
+            pi::NAME => match package_name_problem(v) {
+                Some(p) => return Err(bad(key, p.into())),
+                None => w.blob(v.as_bytes()),
+            },
+            pi::VERSION if !version::validate(v) => {
+                return Err(bad(key, format!("'{v}' is not a valid version")))
+            }
+            pi::BUILD_TIME | pi::INSTALLED_SIZE | pi::PROVIDER_PRIORITY => w.int(int(v)?),
+            _ => w.blob(v.as_bytes()),
+        };
+    }
+    for (list, f) in lists.iter().zip([pi::DEPENDS, pi::PROVIDES, pi::REPLACES]) {
+        slots[f - 1] = encode::dependencies_tagged(w, list, T_ARRAY);
+    }
+    slots[pi::FILE_SIZE - 1] = w.int(file_size);
+    slots[pi::HASHES - 1] = w.blob(identity);
+    Ok(w.object(&slots))
 }
 
 fn in_file(f: &Path, e: AdbError) -> AdbError {

@@ -210,3 +210,54 @@ pub fn as_written(mut p: PkgInfoV3) -> PkgInfoV3 {
     }
     p
 }
+
+/// The v2 package of `tests/data/v3/v2/`, written by alpinist's v2 writer: the fields an
+/// Alpine package has, and `provides`, `install_if`, `provider_priority`, `triggers`.
+pub fn v2_package() -> Vec<u8> {
+    use alpinist_apk::package::{PackageBuilder, Signer};
+    use alpinist_apk::pkginfo::PkgInfo;
+    use alpinist_apk::sign::SigAlg;
+    use alpinist_apk::tarball::{EntryType, Header};
+    let info = PkgInfo {
+        generator: Some("alpinist test".into()),
+        pkgname: "v2pkg".into(),
+        pkgver: "2.1.3-r4".into(),
+        pkgdesc: "a v2 package in a v3 index".into(),
+        url: "https://example.org/v2pkg".into(),
+        builddate: V3_SDE,
+        packager: "Alpinist <alpinist@example.org>".into(),
+        arch: "x86_64".into(),
+        origin: "v2".into(),
+        commit: Some("fedcba9876543210fedcba9876543210fedcba98".into()),
+        maintainer: Some("Alpinist <alpinist@example.org>".into()),
+        provider_priority: Some(100),
+        license: "MIT AND GPL-2.0-only".into(),
+        replaces: vec!["v2-old".into()],
+        depends: vec!["musl>=1.2".into(), "!v2-conflict".into()],
+        provides: vec!["cmd:v2=2.1.3-r4".into(), "v2-virtual".into()],
+        triggers: vec!["/usr/share/v2".into()],
+        install_if: vec!["v2-base".into(), "docs".into()],
+        auto_depends: vec!["so:libc.musl-x86_64.so.1".into()],
+        ..PkgInfo::default()
+    };
+    let mut b = PackageBuilder::new(info, V3_SDE);
+    let mut dir = Header::new("usr", EntryType::Directory);
+    dir.mode = 0o755;
+    dir.uname = "root".into();
+    dir.gname = "root".into();
+    dir.mtime = V3_SDE;
+    b.push_entry(dir.clone(), Vec::new());
+    let mut file = dir.clone();
+    file.path = "usr/v2".into();
+    file.entry_type = EntryType::Regular;
+    file.mode = 0o644;
+    file.size = 3;
+    b.push_entry(file, b"v2\n".to_vec());
+    let pem = std::fs::read_to_string(data().join("keys/testkey-62a9ada3.rsa")).unwrap();
+    let signer = Signer {
+        key: PrivateKey::from_pem(&pem).unwrap(),
+        key_name: KEY_NAME.into(),
+        alg: SigAlg::Sha1,
+    };
+    b.build(Some(&signer)).unwrap()
+}

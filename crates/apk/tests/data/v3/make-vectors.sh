@@ -68,8 +68,14 @@ cd "$here"
 	-d "alpinist v3 test vectors" -o Packages.none.adb hello-1.0-r0.apk world-2.0-r1.apk
 "$apk" mkndx --keys-dir "$keys" --sign-key "$key" \
 	-d "alpinist v3 test vectors" -o Packages.adb hello-1.0-r0.apk world-2.0-r1.apk
+# v2 packages in a v3 index, as abuild writes one with ABUILD_V3_INDEX=1: two of Alpine's
+# (from abuild's tests/testdata) and one of alpinist's v2 writer (`v2_package` in
+# tests/common/v3.rs). Alpine's are signed by a key not here: --allow-untrusted.
+"$apk" mkndx --allow-untrusted --compression none -d "v2 packages" -o Packages.v2.adb \
+	v2/alpine-base-3.11.6-r0.apk v2/alpine-base-3.12.0-r0.apk v2/v2pkg-2.1.3-r4.apk
 for f in hello-1.0-r0.apk Packages.adb; do
 	"$apk" adbdump --keys-dir "$keys" "$f" >"$f.yaml"
 done
+"$apk" adbdump --allow-untrusted Packages.v2.adb >Packages.v2.adb.yaml
 "$apk" verify --keys-dir "$keys" hello-1.0-r0.apk hello-1.0-r0.signed.apk \
 	hello-1.0-r0.zstd.apk world-2.0-r1.apk
