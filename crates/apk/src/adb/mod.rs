@@ -14,7 +14,11 @@
 //!   [`encode`]: writing them in apk-tools' order;
 //! - [`package`]: reading a package as a stream, trusted before its ADB block is decoded;
 //!   [`build`]: writing one as `apk mkpkg` does;
-//! - [`index`]: `Packages.adb`, read as `apk` does and written as `apk mkndx` does.
+//! - [`index`]: `Packages.adb`, read as `apk` does and written as `apk mkndx` does;
+//!   [`repo`]: a repository opened by its `Packages.adb` for `apk add`.
+//!
+//! Installing a v3 package is the installer's ([`crate::install`]), which tells v2 and v3
+//! packages apart by their first bytes.
 //!
 //! The same RSA keys sign v2 and v3 files ([`crate::sign`]); a v3 signature finds its key
 //! by [`crate::sign::PublicKey::adb_key_id`] in a [`crate::sign::Keyring`].
@@ -24,6 +28,7 @@ pub mod container;
 pub mod encode;
 pub mod index;
 pub mod package;
+pub mod repo;
 pub mod schema;
 pub mod sig;
 pub mod wire;
@@ -64,4 +69,7 @@ pub enum AdbError {
     InFile { path: String, error: Box<AdbError> },
     #[error("cannot write: {0}")]
     Write(String),
+    /// An index signed by no trusted key, where only a trusted one is used.
+    #[error("{0} (the index is not trusted; --allow-untrusted uses it anyway)")]
+    NotTrusted(Box<AdbError>),
 }
