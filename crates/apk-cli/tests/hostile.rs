@@ -13,75 +13,17 @@
 
 mod common;
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
+use std::path::PathBuf;
 
 use alpinist_apk::db::PackageInfo;
 use alpinist_apk::package::{q1, Signer};
 use alpinist_apk::pkginfo::PkgInfo;
 use alpinist_apk::tarball::{self, EntryType, Header, PAX_CHECKSUM_SHA1};
+use common::hostile::*;
 use common::*;
 use sha1::Digest;
 
 type Entries = Vec<(Header, Vec<u8>)>;
-
-/// The trusted key pair and an untrusted one, made once.
-fn signers() -> &'static (Signer, Signer, String) {
-    static S: OnceLock<(Signer, Signer, String)> = OnceLock::new();
-    S.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let (trusted, keys_dir) = keys(dir.path(), "trusted", 0x6100_0000);
-        let (other, _) = keys(dir.path(), "other", 0x6200_0000);
-        let pem = std::fs::read_to_string(keys_dir.join(&trusted.key_name)).unwrap();
-        (trusted, other, pem)
-    })
-}
-
-fn trusted() -> &'static Signer {
-    &signers().0
-}
-
-/// A directory holding the canary (outside every root) and the trusted key; the cases'
-/// roots and repositories are made in it, so that every case names the same canary.
-struct Base {
-    _tmp: tempfile::TempDir,
-    dir: PathBuf,
-    canary: PathBuf,
-    keys: PathBuf,
-}
-
-impl Base {
-    fn new() -> Base {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().to_path_buf();
-        let canary = dir.join("canary");
-        std::fs::create_dir_all(canary.join("sub")).unwrap();
-        std::fs::write(canary.join("file"), b"canary\n").unwrap();
-        let keys = dir.join("keys");
-        std::fs::create_dir_all(&keys).unwrap();
-        let (trusted, _, pem) = signers();
-        std::fs::write(keys.join(&trusted.key_name), pem).unwrap();
-        Base {
-            _tmp: tmp,
-            dir,
-            canary,
-            keys,
-        }
-    }
-
-    /// The canary as a path from inside a root: absolute (a host path), or relative from
-    /// `depth` directories down, climbing out.
-    fn canary_abs(&self, sub: &str) -> String {
-        self.canary.join(sub).display().to_string()
-    }
-
-    fn canary_rel(&self, depth: usize, sub: &str) -> String {
-        let up = "../".repeat(depth + self.dir.components().count() + 2);
-        format!("{up}{}", self.canary_abs(sub).trim_start_matches('/'))
-    }
-}
 
 /// A root with a base package installed, and a directory for a case's repositories.
 struct World<'a> {
@@ -252,63 +194,15 @@ fn run(case: &Case, w: &World<'_>) -> Result<(), String> {
         }
         None => w.repo("hostile", &case.hostile, case.index_signer),
     };
-    let (root_before, canary_before) = (snapshot(&w.root), snapshot(&w.base.canary));
     let mut args: Vec<&str> = vec!["-X", repo.to_str().unwrap()];
     args.extend(case.extra_args.iter().map(String::as_str));
     args.push("add");
     args.extend(&case.add);
-    let (ok, out, err) = w.apk(&args);
-    if std::env::var_os("HOSTILE_SHOW").is_some() {
-        eprint!("{:<50} {err}", case.name);
-    }
-    let mut problems = Vec::new();
-    if ok {
-        problems.push("apk add succeeded".to_string());
-    }
-    let lines: Vec<&str> = err.lines().collect();
-    let parts = std::iter::once(&case.expect).chain(&case.more);
-    if lines.len() != 1
-        || !lines[0].starts_with("ERROR: ")
-        || parts.clone().any(|p| !err.contains(p.as_str()))
-    {
-        problems.push(format!(
-            "stderr is not one line with {:?}",
-            parts.collect::<Vec<_>>()
-        ));
-    }
-    if snapshot(&w.root) != root_before {
-        problems.push(format!(
-            "the root changed: {}",
-            diff(&root_before, &snapshot(&w.root))
-        ));
-    }
-    if snapshot(&w.base.canary) != canary_before {
-        problems.push("the canary outside the root changed".into());
-    }
-    match problems.is_empty() {
-        true => Ok(()),
-        false => Err(format!(
-            "{}\n  stdout: {out}\n  stderr: {err}",
-            problems.join("; ")
-        )),
-    }
-}
-
-fn diff(a: &Snapshot, b: &Snapshot) -> String {
-    let mut d: Vec<String> = Vec::new();
-    for (k, v) in a {
-        match b.get(k) {
-            None => d.push(format!("-{k}")),
-            Some(w) if w != v => d.push(format!("~{k}")),
-            _ => {}
-        }
-    }
-    d.extend(
-        b.keys()
-            .filter(|k| !a.contains_key(*k))
-            .map(|k| format!("+{k}")),
-    );
-    d.join(" ")
+    let expect: Vec<String> = std::iter::once(&case.expect)
+        .chain(&case.more)
+        .cloned()
+        .collect();
+    refused_cleanly(case.name, &w.root, &w.base.canary, &args, &expect)
 }
 
 fn pkg(name: &str, entries: Entries) -> Vec<u8> {
@@ -890,18 +784,7 @@ fn hostile_packages_leave_the_root_and_the_host_unchanged() {
         let what = format!("{}\n{}\n", case.name, case.add.join(" "));
         std::fs::write(w.work.join("case.txt"), what).unwrap();
     }
-    if let Some(keep) = std::env::var_os("HOSTILE_KEEP") {
-        let _ = std::fs::remove_dir_all(&keep);
-        let status = Command::new("cp")
-            .arg("-a")
-            .arg(&base.dir)
-            .arg(&keep)
-            .status();
-        assert!(
-            status.is_ok_and(|s| s.success()),
-            "copying the cases to {keep:?}"
-        );
-    }
+    base.keep();
     assert!(cases.len() >= 70, "only {} cases", cases.len());
     assert!(
         failures.is_empty(),
@@ -981,40 +864,5 @@ fn inert_names_and_replaced_symlinks_stay_inside_the_root() {
 /// the component walk instead of `openat2`.
 #[test]
 fn hostile_packages_as_an_unprivileged_user() {
-    if std::env::var_os("ALPINIST_HOSTILE_CHILD").is_some() {
-        return;
-    }
-    if !alpinist_apk::install::running_as_root() {
-        eprintln!("not root: the suite already ran unprivileged");
-        return;
-    }
-    let bin = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(bin.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let copy = |from: &Path, name: &str| {
-        let to = bin.path().join(name);
-        std::fs::copy(from, &to).unwrap();
-        std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o755)).unwrap();
-        to
-    };
-    let suite = copy(&std::env::current_exe().unwrap(), "hostile");
-    let apk = copy(&apk_bin(), "apk");
-    let out = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-        .arg(&suite)
-        .args(["--test-threads=2", "hostile_packages_leave", "inert_names"])
-        .current_dir("/")
-        .env("ALPINIST_APK_BIN", &apk)
-        .env("ALPINIST_HOSTILE_CHILD", "1")
-        .env("ALPINIST_NO_OPENAT2", "1")
-        .env("TMPDIR", "/tmp")
-        .env_remove("HOSTILE_KEEP")
-        .output()
-        .expect("setpriv (util-linux)");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "as nobody:\n{text}");
-    assert!(text.contains("test result: ok. 2 passed"), "{text}");
+    run_as_nobody("hostile", &["hostile_packages_leave", "inert_names"]);
 }
