@@ -803,9 +803,18 @@ fn hostile_v3_packages_leave_the_root_and_the_host_unchanged() {
         if let Err(e) = run(case, &w) {
             failures.push(format!("{}: {e}", case.name));
         }
-        let what = format!("{}\n{}\n", case.name, case.add.join(" "));
+        // What to add, for trying the same repositories with apk-tools by hand
+        // (`apk_tools_compare_v3.sh`): the case, the hostile names, the first names.
+        let first: Vec<String> = case.first.iter().map(|b| evil_record(b).name).collect();
+        let what = format!(
+            "{}\n{}\n{}\n",
+            case.name,
+            case.add.join(" "),
+            first.join(" ")
+        );
         std::fs::write(w.work.join("case.txt"), what).unwrap();
     }
+    std::fs::write(base.dir.join("canary.txt"), base.canary_abs("")).unwrap();
     base.keep();
     assert!(cases.len() >= 60, "only {} cases", cases.len());
     assert!(
