@@ -272,3 +272,34 @@ fn a_v3_package_is_trusted_by_its_signature_or_its_record() {
         b"\x7fELF not really\n"
     );
 }
+
+/// A top-level name starting with a dot is a file like any other in a v3 package
+/// (apk-tools skips those only in v2 packages, where they are the control files); the
+/// installer's staging name is still refused.
+#[test]
+fn top_level_dot_names_of_a_v3_package() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().join("root");
+    std::fs::create_dir(&root).unwrap();
+    install::init_root(&root, ARCH).unwrap();
+    let keys = v3_keys();
+    let mut dot = PackageV3Builder::new(info("dot", "1.0-r0", ARCH));
+    dot.push_file(".hidden", root_acl(), V3_SDE, b"h\n".to_vec());
+    let dot = dot.build(Some(&v3_key()), Compression::None).unwrap();
+    let mut tx = Transaction::open(&root).unwrap();
+    tx.add_bytes("dot.apk", &dot, Trust::Keys(&keys)).unwrap();
+    tx.commit().unwrap();
+    assert_eq!(std::fs::read(root.join(".hidden")).unwrap(), b"h\n");
+    let mut stage = PackageV3Builder::new(info("stage", "1.0-r0", ARCH));
+    stage.push_dir(".alpinist-stage-0", root_acl());
+    let stage = stage.build(Some(&v3_key()), Compression::None).unwrap();
+    let before = listing(&root, true);
+    let mut tx = Transaction::open(&root).unwrap();
+    let e = tx
+        .add_bytes("stage.apk", &stage, Trust::Keys(&keys))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("staging directory"), "{e}");
+    drop(tx);
+    assert_eq!(listing(&root, true), before);
+}
