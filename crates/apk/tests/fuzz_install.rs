@@ -11,7 +11,9 @@
 //! - the root stays readable by the project's own database parser, and every file the
 //!   database lists is in the root.
 //!
-//! `PROPTEST_CASES` does not apply; the count is fixed so that CI always runs 10,000.
+//! `PROPTEST_CASES` does not apply; the count is fixed so that CI always runs 10,000. As
+//! root, 1,000 more cases run as `nobody`, with the component walk instead of `openat2`,
+//! as the hostile suites run.
 
 mod common;
 
@@ -248,6 +250,16 @@ fn with_parents(entries: &[Entry]) -> Vec<Entry> {
     out
 }
 
+/// An entry's mode; in the run as `nobody`, with the owner's read, write and search bits
+/// added: an unprivileged installer cannot write under a read-only directory it made
+/// earlier (root can), and the test must read back every file it compares.
+fn mode_of(e: &Entry) -> u32 {
+    match std::env::var_os("ALPINIST_FUZZ_CHILD") {
+        Some(_) => e.mode | 0o700,
+        None => e.mode,
+    }
+}
+
 /// A link target made concrete: the canary, or the path of the entry it names.
 fn link_target(t: &Target, i: usize, paths: &[String], canary: &Path, depth: usize) -> String {
     match t {
@@ -301,7 +313,7 @@ fn build_v3(spec: &Spec, canary: &Path, depth: usize) -> Vec<u8> {
     let paths: Vec<String> = spec.entries.iter().map(|e| e.path.clone()).collect();
     for (i, e) in spec.entries.iter().enumerate() {
         let acl = AclV3 {
-            mode: e.mode,
+            mode: mode_of(e),
             user: e.owner.into(),
             group: e.owner.into(),
             xattrs: Vec::new(),
@@ -356,7 +368,7 @@ fn build(spec: &Spec, canary: &Path, depth: usize) -> Vec<u8> {
     let paths: Vec<String> = entries.iter().map(|e| e.path.clone()).collect();
     for (i, e) in entries.into_iter().enumerate() {
         let mut h = Header::new(e.path.clone(), e.kind);
-        h.mode = e.mode;
+        h.mode = mode_of(&e);
         h.uname = e.owner.into();
         h.gname = e.owner.into();
         h.mtime = 1_600_000_000;
@@ -516,4 +528,44 @@ fn symlink_to_a_long_name(v3: bool) {
     for together in [false, true] {
         check_case(&specs, together).unwrap();
     }
+}
+
+/// As root: 1,000 cases again as `nobody` (`setpriv`, util-linux), from a copy of this test
+/// binary anyone can run, with the component walk instead of `openat2`
+/// (`ALPINIST_NO_OPENAT2`) and no `chown`; modes keep the owner's bits there (`mode_of`).
+/// Not as root, the run above was the unprivileged one.
+#[test]
+fn generated_packages_as_an_unprivileged_user() {
+    use std::os::unix::fs::PermissionsExt;
+    if std::env::var_os("ALPINIST_FUZZ_CHILD").is_some() {
+        return;
+    }
+    if !install::running_as_root() {
+        eprintln!("not root: the suite already ran unprivileged");
+        return;
+    }
+    let bin = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(bin.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let copy = bin.path().join("fuzz_install");
+    std::fs::copy(std::env::current_exe().unwrap(), &copy).unwrap();
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let test = "generated_packages_install_inside_the_root_or_not_at_all";
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(&copy)
+        .args(["--exact", test])
+        .current_dir("/")
+        .env("ALPINIST_FUZZ_CHILD", "1")
+        .env("ALPINIST_NO_OPENAT2", "1")
+        .env("FUZZ_CASES", "1000")
+        .env("TMPDIR", "/tmp")
+        .output()
+        .expect("setpriv (util-linux)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "as nobody:\n{text}");
+    assert!(text.contains("test result: ok. 1 passed"), "{text}");
 }
