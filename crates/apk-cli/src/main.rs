@@ -17,8 +17,7 @@ use alpinist_apk::add::AddOptions;
 use alpinist_apk::db::ScriptKind;
 use alpinist_apk::index::ApkIndex;
 use alpinist_apk::install;
-use alpinist_apk::package::Package;
-use alpinist_apk_cli::{index_v3, info_text, load_keys, verify_files};
+use alpinist_apk_cli::{index_v3, info_file, load_keys, verify_files};
 
 const USAGE: &str = "usage: apk [OPTIONS] COMMAND [ARGS]
 
@@ -26,7 +25,7 @@ commands:
   add [--simulate] DEP...   install packages and their dependencies from the
                             repositories in /etc/apk/repositories and --repository
   info [-v]                 list installed packages (-v: with versions)
-  info FILE.apk             print a (v2) package's metadata and files
+  info FILE.apk             print a package's metadata and files (v2, v3)
   verify FILE.apk...        check signatures and checksums against the keys (v2, v3)
   index -o FILE FILE.apk... write an index (unsigned) of the packages: APKINDEX.tar.gz,
                             or with --format v3 a Packages.adb (v3 and v2 packages);
@@ -180,8 +179,7 @@ fn index(args: &[String]) -> Result<()> {
 
 fn info(root: &Path, args: &[String]) -> Result<()> {
     if let Some(f) = args.iter().find(|a| !a.starts_with('-')) {
-        let pkg = Package::read(Path::new(f)).with_context(|| f.clone())?;
-        print!("{}", info_text(&pkg));
+        print!("{}", info_file(Path::new(f))?);
         return Ok(());
     }
     let verbose = args.iter().any(|a| a == "-v");

@@ -201,3 +201,25 @@ fn repository_lines_with_types() {
         "{err}"
     );
 }
+
+#[test]
+fn info_prints_a_v3_package() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (repo, _, _) = setup(tmp.path());
+    let a = repo.join(ARCH).join("a-1.0-r0.apk");
+    let (ok, out, err) = apk(&["info", a.to_str().unwrap()]);
+    assert!(ok, "{out}{err}");
+    for line in [
+        "name: a\n",
+        "version: 1.0-r0\n",
+        "description: a test package\n",
+        "depends: b\n",
+        "installed-size: 2\n",
+        "signature: key id ",
+        "files:\n",
+        "d 0755 root/root         0 usr/share/a/\n",
+        "- 0644 root/root         2 usr/share/a/a.txt\n",
+    ] {
+        assert!(out.contains(line), "{line:?} in {out}");
+    }
+}

@@ -10,9 +10,9 @@ use clap::{Args, Subcommand};
 
 use alpinist_apk::add::{add, AddOptions};
 use alpinist_apk::index::ApkIndex;
-use alpinist_apk::package::{Package, Signer};
+use alpinist_apk::package::Signer;
 use alpinist_apk::sign::{self, SigAlg};
-use alpinist_apk_cli::{index_v3, info_text, load_keys, verify_files};
+use alpinist_apk_cli::{index_v3, info_file, load_keys, verify_files};
 
 use crate::keys::write_keypair;
 
@@ -30,7 +30,7 @@ pub enum ApkCommand {
         #[arg(required = true, value_name = "FILE.apk")]
         files: Vec<PathBuf>,
     },
-    /// Print a package's .PKGINFO fields and file list
+    /// Print a package's metadata (v2: .PKGINFO fields) and file list; v2 or v3
     Info {
         #[arg(value_name = "FILE.apk")]
         file: PathBuf,
@@ -109,8 +109,7 @@ pub fn run(cmd: ApkCommand) -> Result<()> {
             Ok(())
         }
         ApkCommand::Info { file } => {
-            let pkg = Package::read(&file).with_context(|| file.display().to_string())?;
-            print!("{}", info_text(&pkg));
+            print!("{}", info_file(&file)?);
             Ok(())
         }
         ApkCommand::Index {
