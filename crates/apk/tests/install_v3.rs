@@ -303,3 +303,35 @@ fn top_level_dot_names_of_a_v3_package() {
     drop(tx);
     assert_eq!(listing(&root, true), before);
 }
+
+/// A package installed from its v2 file, upgraded to a v3 version (as a root will be when
+/// Alpine switches): the v2 record's files the v3 version lacks are removed, the record
+/// becomes a v3 one.
+#[test]
+fn a_v2_package_upgrades_to_its_v3_version() {
+    let t = tempfile::tempdir().unwrap();
+    let keys = keys_dir(t.path());
+    let root = t.path().join("root");
+    let old = oracle_repo(&t.path().join("old"));
+    add_to(&root, &old, &keys, true, &["v2tool"]).unwrap();
+    assert!(root.join("usr/bin/v2tool").is_file());
+    let mut i = info("v2tool", "3.1-r0", ARCH);
+    i.depends = common::v3::deps("v3base");
+    let mut new = PackageV3Builder::new(i);
+    new.push_file("usr/bin/v3tool", root_acl(), V3_SDE, b"v3\n".to_vec());
+    let index = repo_of(&t.path().join("new"), &[v3base(), new], true);
+    let out = add_to(&root, &index, &keys, false, &["v2tool=3.1-r0"]).unwrap();
+    assert!(out.contains("Upgrading v2tool (3.0-r0 -> 3.1-r0)"), "{out}");
+    assert!(std::fs::symlink_metadata(root.join("usr/bin/v2tool")).is_err());
+    assert_eq!(std::fs::read(root.join("usr/bin/v3tool")).unwrap(), b"v3\n");
+    let db = read(&root, "lib/apk/db/installed");
+    let rec = db.split("\n\n").find(|r| r.contains("P:v2tool\n")).unwrap();
+    assert!(
+        rec.contains("V:3.1-r0\nA:x86_64\n") && rec.contains("\nf:S\n"),
+        "{rec}"
+    );
+    assert!(
+        rec.contains("R:v3tool\n") && !rec.contains("R:v2tool\n"),
+        "{rec}"
+    );
+}
