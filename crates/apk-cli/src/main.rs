@@ -2,10 +2,11 @@
 //!
 //! A small subset of apk-tools' command line over the `alpinist-apk` library:
 //! `apk --version`, `apk info [-v]`, `apk info FILE`, `apk verify FILE…`, `apk add
-//! [--simulate] DEP…`, with apk-tools' options `--root DIR`, `--repository DIR`,
-//! `--keys-dir DIR`, `--allow-untrusted`, `--initdb` and `--arch ARCH`. Repositories, keys
-//! and the arch otherwise come from the root's `/etc/apk/{repositories,keys,arch}` as
-//! apk-tools reads them; only local repository directories are supported.
+//! [--simulate] DEP…`, `apk index`, with apk-tools' options `--root DIR`, `--repository
+//! DIR`, `--keys-dir DIR`, `--allow-untrusted`, `--initdb` and `--arch ARCH`. Repositories,
+//! keys and the arch otherwise come from the root's `/etc/apk/{repositories,keys,arch}` as
+//! apk-tools reads them; only local repositories are supported, v2 (`APKINDEX.tar.gz`) or
+//! v3 (`Packages.adb`, named by its path, or found in the repository directory).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -16,8 +17,7 @@ use alpinist_apk::add::AddOptions;
 use alpinist_apk::db::ScriptKind;
 use alpinist_apk::index::ApkIndex;
 use alpinist_apk::install;
-use alpinist_apk::package::Package;
-use alpinist_apk_cli::{info_text, load_keys, verify_files};
+use alpinist_apk_cli::{index_v3, info_file, load_keys, verify_files};
 
 const USAGE: &str = "usage: apk [OPTIONS] COMMAND [ARGS]
 
@@ -25,22 +25,25 @@ commands:
   add [--simulate] DEP...   install packages and their dependencies from the
                             repositories in /etc/apk/repositories and --repository
   info [-v]                 list installed packages (-v: with versions)
-  info FILE.apk             print a package's metadata and files
-  verify FILE.apk...        check signatures and checksums against the keys
-  index -o FILE FILE.apk... write an APKINDEX.tar.gz (unsigned) of the packages;
-                            --description TEXT, --rewrite-arch ARCH
+  info FILE.apk             print a package's metadata and files (v2, v3)
+  verify FILE.apk...        check signatures and checksums against the keys (v2, v3)
+  index -o FILE FILE.apk... write an index (unsigned) of the packages: APKINDEX.tar.gz,
+                            or with --format v3 a Packages.adb (v3 and v2 packages);
+                            --description TEXT, --rewrite-arch ARCH (v2),
+                            --pkgname-spec SPEC (v3)
   --version                 print the version
 
 options:
   --root DIR, -p DIR        the root to work on (default /)
-  --repository DIR, -X DIR  also use this repository
+  --repository DIR, -X DIR  also use this repository: a directory (DIR/ARCH/APKINDEX.tar.gz
+                            or DIR/ARCH/Packages.adb) or an index (.../Packages.adb)
   --keys-dir DIR            trusted keys (default: the root's /etc/apk/keys); add
                             copies them into the root
   --allow-untrusted         use unsigned or untrusted indexes and packages
   --initdb                  create the database in a new root (add)
   --arch ARCH               the root's arch (default: its /etc/apk/arch)
 
-This is alpinist's apk (apk v2 packages), not Alpine's apk-tools.";
+This is alpinist's apk (apk v2 and v3 packages), not Alpine's apk-tools.";
 
 fn main() -> ExitCode {
     match run(std::env::args().skip(1).collect()) {
@@ -80,7 +83,7 @@ fn parse(args: Vec<String>) -> Result<Option<(Options, Vec<String>)>> {
             "--initdb" => o.initdb = true,
             "--version" | "-V" => {
                 println!(
-                    "alpinist-apk {} (apk v2 packages)",
+                    "alpinist-apk {} (apk v2 and v3 packages)",
                     env!("CARGO_PKG_VERSION")
                 );
                 return Ok(None);
@@ -128,9 +131,11 @@ fn run(args: Vec<String>) -> Result<()> {
 }
 
 /// `apk index -o FILE [--description TEXT] [--rewrite-arch ARCH] FILE.apk…`, as
-/// apk-tools writes it (`SOURCE_DATE_EPOCH` or now as the mtime; not signed).
+/// apk-tools writes it (`SOURCE_DATE_EPOCH` or now as the mtime; not signed); with
+/// `--format v3`, a `Packages.adb` as `apk mkndx` writes it (`--pkgname-spec SPEC`).
 fn index(args: &[String]) -> Result<()> {
     let (mut output, mut description, mut arch, mut files) = (None, None, None, Vec::new());
+    let (mut format, mut spec) = (String::from("v2"), None);
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut value = || it.next().with_context(|| format!("{a} needs a value"));
@@ -138,28 +143,43 @@ fn index(args: &[String]) -> Result<()> {
             "-o" | "--output" => output = Some(PathBuf::from(value()?)),
             "-d" | "--description" => description = Some(value()?.clone()),
             "--rewrite-arch" => arch = Some(value()?.clone()),
+            "--format" => format = value()?.clone(),
+            "--pkgname-spec" => spec = Some(value()?.clone()),
             f => files.push(PathBuf::from(f)),
         }
     }
     let output = output.context("index: -o FILE is required")?;
-    let refs: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
-    let idx = ApkIndex::from_package_files(description, &refs, arch.as_deref())?;
-    let mtime = std::env::var("SOURCE_DATE_EPOCH")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs())
-        });
-    std::fs::write(&output, idx.to_bytes(mtime, None)?)
-        .with_context(|| output.display().to_string())
+    let bytes = match format.as_str() {
+        "v3" => {
+            if let Some(a) = arch {
+                bail!("index: --rewrite-arch is for v2 indexes; for v3 give --pkgname-spec '{a}/${{name}}-${{version}}.apk'");
+            }
+            index_v3(&files, description.as_deref(), spec.as_deref(), None)?
+        }
+        "v2" => {
+            if spec.is_some() {
+                bail!("index: --pkgname-spec is for v3 indexes (--format v3)");
+            }
+            let refs: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+            let idx = ApkIndex::from_package_files(description, &refs, arch.as_deref())?;
+            let mtime = std::env::var("SOURCE_DATE_EPOCH")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| {
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs())
+                });
+            idx.to_bytes(mtime, None)?
+        }
+        other => bail!("index: --format {other:?}: v2 or v3"),
+    };
+    std::fs::write(&output, bytes).with_context(|| output.display().to_string())
 }
 
 fn info(root: &Path, args: &[String]) -> Result<()> {
     if let Some(f) = args.iter().find(|a| !a.starts_with('-')) {
-        let pkg = Package::read(Path::new(f)).with_context(|| f.clone())?;
-        print!("{}", info_text(&pkg));
+        print!("{}", info_file(Path::new(f))?);
         return Ok(());
     }
     let verbose = args.iter().any(|a| a == "-v");
@@ -222,7 +242,10 @@ fn installed(root: &Path) -> Result<Vec<String>> {
         .collect())
 }
 
-/// Local repository directories from `/etc/apk/repositories` (comments and tags aside).
+/// Local repositories from `/etc/apk/repositories` (comments and tags aside): a directory
+/// or an index file, with apk-tools' `v2` and `ndx` type words. A `v3 DIR` line (packages
+/// at `DIR/<arch of the package>/…`) is not read: this apk names a v3 repository by its
+/// index, as it writes it.
 fn read_repositories(path: &Path) -> Result<Vec<PathBuf>> {
     let text = std::fs::read_to_string(path).with_context(|| path.display().to_string())?;
     let mut out = Vec::new();
@@ -231,12 +254,28 @@ fn read_repositories(path: &Path) -> Result<Vec<PathBuf>> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let repo = line.rsplit(' ').next().unwrap_or(line);
+        let at = || format!("{}:{}", path.display(), n + 1);
+        let mut words = line.split_whitespace().filter(|w| !w.starts_with('@'));
+        let mut repo = words.next().unwrap_or_default();
+        match repo {
+            "v2" | "ndx" => repo = words.next().unwrap_or_default(),
+            "v3" => bail!(
+                "{}: 'v3' repository lines are not supported by this apk; name the index (DIR/ARCH/Packages.adb)",
+                at()
+            ),
+            "set" => bail!("{}: 'set' lines are not supported by this apk", at()),
+            _ => {}
+        }
         if repo.contains("://") {
             bail!(
-                "{}:{}: {repo}: only local repository directories are supported by this apk",
-                path.display(),
-                n + 1
+                "{}: {repo}: only local repositories are supported by this apk",
+                at()
+            );
+        }
+        if words.next().is_some() {
+            bail!(
+                "{}: repository components are not supported by this apk",
+                at()
             );
         }
         out.push(PathBuf::from(repo));

@@ -15,12 +15,9 @@ mod common;
 #[path = "hostile/harness.rs"]
 mod harness;
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
-use std::process::Command;
-
 use alpinist_apk::pkginfo::PkgInfo;
 use alpinist_apk::tarball::{self, EntryType, PAX_CHECKSUM_SHA1};
+use common::hostile::*;
 use common::*;
 use harness::*;
 
@@ -583,18 +580,7 @@ fn hostile_packages_leave_the_root_and_the_host_unchanged() {
         let what = format!("{}\n{}\n", case.name, case.add.join(" "));
         std::fs::write(w.work.join("case.txt"), what).unwrap();
     }
-    if let Some(keep) = std::env::var_os("HOSTILE_KEEP") {
-        let _ = std::fs::remove_dir_all(&keep);
-        let status = Command::new("cp")
-            .arg("-a")
-            .arg(&base.dir)
-            .arg(&keep)
-            .status();
-        assert!(
-            status.is_ok_and(|s| s.success()),
-            "copying the cases to {keep:?}"
-        );
-    }
+    base.keep();
     assert!(cases.len() >= 70, "only {} cases", cases.len());
     assert!(
         failures.is_empty(),
@@ -674,40 +660,5 @@ fn inert_names_and_replaced_symlinks_stay_inside_the_root() {
 /// the component walk instead of `openat2`.
 #[test]
 fn hostile_packages_as_an_unprivileged_user() {
-    if std::env::var_os("ALPINIST_HOSTILE_CHILD").is_some() {
-        return;
-    }
-    if !alpinist_apk::install::running_as_root() {
-        eprintln!("not root: the suite already ran unprivileged");
-        return;
-    }
-    let bin = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(bin.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let copy = |from: &Path, name: &str| {
-        let to = bin.path().join(name);
-        std::fs::copy(from, &to).unwrap();
-        std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o755)).unwrap();
-        to
-    };
-    let suite = copy(&std::env::current_exe().unwrap(), "hostile");
-    let apk = copy(&apk_bin(), "apk");
-    let out = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-        .arg(&suite)
-        .args(["--test-threads=2", "hostile_packages_leave", "inert_names"])
-        .current_dir("/")
-        .env("ALPINIST_APK_BIN", &apk)
-        .env("ALPINIST_HOSTILE_CHILD", "1")
-        .env("ALPINIST_NO_OPENAT2", "1")
-        .env("TMPDIR", "/tmp")
-        .env_remove("HOSTILE_KEEP")
-        .output()
-        .expect("setpriv (util-linux)");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "as nobody:\n{text}");
-    assert!(text.contains("test result: ok. 2 passed"), "{text}");
+    run_as_nobody("hostile", &["hostile_packages_leave", "inert_names"]);
 }

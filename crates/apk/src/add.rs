@@ -1,11 +1,25 @@
-//! `apk add` as one call: open local repositories (trusted indexes only, unless
-//! `allow_untrusted`), resolve with the [`Solver`], then install in one [`Transaction`] with
-//! the database, world, repositories (and keys, the `--initdb` layout). Shared by the
-//! `apk` front ends (`crates/apk-cli`) and by alpinist's stages, which install sysroots and
-//! root filesystems with it.
+//! `apk add` as one call: open local repositories, v2 (`APKINDEX.tar.gz`) or v3
+//! (`Packages.adb`), trusted indexes only unless `allow_untrusted`; resolve with the
+//! [`Solver`], then install in one [`Transaction`] with the database, world, repositories
+//! (and keys, the `--initdb` layout). Shared by the `apk` front ends (`crates/apk-cli`) and
+//! by alpinist's stages, which install sysroots and root filesystems with it.
+//!
+//! A repository is named as apk-tools' `--repository` names one, or by its directory:
+//! - a path ending in `.adb` is a v3 index (apk-tools reads no v2 index there), one ending
+//!   in `.tar.gz` an index of either kind, told apart by its first bytes; its packages are
+//!   beside it, at the index's `pkgname-spec` or `${name}-${version}.apk` (apk-tools'
+//!   `ndx` repositories);
+//! - a directory holds `<arch>/APKINDEX.tar.gz` (read first, as apk-tools reads a
+//!   repository line without a type) or `<arch>/Packages.adb`, or the index itself; a
+//!   `Packages.adb` found there is used as if its path had been given. The root's
+//!   `etc/apk/repositories` gets the directory for a v2 index and the index's path for a
+//!   v3 one, so that apk-tools 3 reads the same index from it.
 
 use std::path::{Path, PathBuf};
 
+use crate::adb::repo::{RepositoryV3, NDX_PKGNAME_SPEC};
+use crate::adb::AdbError;
+use crate::db::PackageInfo;
 use crate::index::{IndexError, Repository};
 use crate::install::{self, InstallError, Transaction, Trust};
 use crate::package::shown;
@@ -17,11 +31,13 @@ use crate::solver::{self, Action, Solver, SolverError};
 pub struct AddOptions<'a> {
     /// The root directory (created when missing; removed again if that add fails).
     pub root: &'a Path,
-    /// The root's arch: selects `<repository>/<arch>/APKINDEX.tar.gz`.
+    /// The root's arch: selects `<repository>/<arch>/APKINDEX.tar.gz` (or
+    /// `Packages.adb`).
     pub arch: &'a str,
     /// Create the database in a new root (`--initdb`); without it the root must have one.
     pub initdb: bool,
-    /// Repository directories (holding `<arch>/APKINDEX.tar.gz`).
+    /// Repositories: directories (holding `<arch>/APKINDEX.tar.gz` or
+    /// `<arch>/Packages.adb`) or index files (see the module documentation).
     pub repositories: &'a [PathBuf],
     /// Trusted public keys, also copied into the root's `etc/apk/keys`; without it, the
     /// root's own keys are trusted.
@@ -47,6 +63,8 @@ pub enum AddError {
     Keys { error: SignError },
     #[error("{error}")]
     Index { error: IndexError },
+    #[error("{error}")]
+    IndexV3 { error: AdbError },
     #[error("{}", error.output().trim_end())]
     Solve { error: SolverError },
     #[error("{}: not available from any repository", shown(name))]
@@ -64,6 +82,12 @@ impl From<InstallError> for AddError {
 impl From<IndexError> for AddError {
     fn from(error: IndexError) -> Self {
         AddError::Index { error }
+    }
+}
+
+impl From<AdbError> for AddError {
+    fn from(error: AdbError) -> Self {
+        AddError::IndexV3 { error }
     }
 }
 
@@ -123,7 +147,7 @@ fn add_in(o: &AddOptions<'_>) -> Result<String, AddError> {
     };
     let solver_repos = repos
         .iter()
-        .map(|r| solver::Repository::new(r.path.display().to_string(), r.index.packages.clone()))
+        .map(|r| solver::Repository::new(r.line(), r.records().to_vec()))
         .collect();
     let opts = solver::Options {
         arches: vec![o.arch.to_string()],
@@ -151,42 +175,122 @@ fn add_in(o: &AddOptions<'_>) -> Result<String, AddError> {
             continue;
         }
         let Some(new) = &change.new else { continue };
-        let repo = change
-            .repository
-            .and_then(|i| repos.get(i))
-            .ok_or_else(|| AddError::Unavailable {
+        let repo = change.repository.and_then(|i| repos.get(i));
+        let Some((repo, file)) = repo.and_then(|r| Some((r, r.package_path(new)?))) else {
+            return Err(AddError::Unavailable {
                 name: change.name.clone(),
-            })?;
+            });
+        };
         // A package listed in a trusted index is trusted through its record (C:, P:, V:).
-        let trust = if repo.trusted {
+        let trust = if repo.trusted() {
             Trust::Index(new)
         } else {
             Trust::Untrusted(Some(new))
         };
-        tx.add_file(&repo.package_path(new), trust)?;
+        tx.add_file(&file, trust)?;
     }
     tx.set_world(&plan.world);
-    let repo_lines: Vec<String> = repos.iter().map(|r| r.path.display().to_string()).collect();
+    let repo_lines: Vec<String> = repos.iter().map(Source::line).collect();
     tx.set_repositories(&repo_lines);
     tx.commit()?;
     Ok(plan.output().to_string())
 }
 
+/// A repository `apk add` reads: its index, v2 or v3.
+enum Source {
+    V2(Repository),
+    V3(RepositoryV3),
+}
+
+impl Source {
+    fn records(&self) -> &[PackageInfo] {
+        match self {
+            Source::V2(r) => &r.index.packages,
+            Source::V3(r) => &r.records,
+        }
+    }
+
+    fn trusted(&self) -> bool {
+        match self {
+            Source::V2(r) => r.trusted,
+            Source::V3(r) => r.trusted,
+        }
+    }
+
+    /// The package file of a record of this repository.
+    fn package_path(&self, p: &PackageInfo) -> Option<PathBuf> {
+        match self {
+            Source::V2(r) => Some(r.package_path(p)),
+            Source::V3(r) => r.position(p).map(|i| r.package_path(i)),
+        }
+    }
+
+    /// The line of `etc/apk/repositories` from which apk-tools reads the same index.
+    fn line(&self) -> String {
+        match self {
+            Source::V2(r) => r.path.display().to_string(),
+            Source::V3(r) => r.index_file.display().to_string(),
+        }
+    }
+}
+
 /// The repositories of `o`, by absolute path: only trusted indexes, unless
 /// `allow_untrusted`.
-fn open_repositories(o: &AddOptions<'_>, keys: &Keyring) -> Result<Vec<Repository>, AddError> {
+fn open_repositories(o: &AddOptions<'_>, keys: &Keyring) -> Result<Vec<Source>, AddError> {
     let mut repos = Vec::new();
     for r in o.repositories {
         let abs = std::path::absolute(r).map_err(|error| AddError::Io {
             path: r.display().to_string(),
             error,
         })?;
-        let repo = if o.allow_untrusted {
-            Repository::open_untrusted(&abs, o.arch, keys)
-        } else {
-            Repository::open(&abs, o.arch, keys)
-        };
-        repos.push(repo?);
+        repos.push(open_source(&abs, o.arch, keys, o.allow_untrusted)?);
     }
     Ok(repos)
+}
+
+/// Opens a repository named as the module documentation says.
+fn open_source(
+    path: &Path,
+    arch: &str,
+    keys: &Keyring,
+    allow_untrusted: bool,
+) -> Result<Source, AddError> {
+    let name = path.to_string_lossy();
+    let v3_file = |file: &Path| -> Result<Source, AddError> {
+        let base = file.parent().unwrap_or(Path::new("/"));
+        let r = RepositoryV3::open(file, base, NDX_PKGNAME_SPEC, keys, allow_untrusted)?;
+        Ok(Source::V3(r))
+    };
+    if name.ends_with(".adb") {
+        return v3_file(path);
+    }
+    if name.ends_with(".tar.gz") && path.is_file() {
+        let mut magic = [0u8; 3];
+        let head = std::fs::File::open(path)
+            .and_then(|mut f| std::io::Read::read(&mut f, &mut magic))
+            .map_err(|error| AddError::Io {
+                path: path.display().to_string(),
+                error,
+            })?;
+        if magic[..head] == *b"ADB" {
+            return v3_file(path);
+        }
+        let r = Repository::open_index_file(path, keys, allow_untrusted)?;
+        return Ok(Source::V2(r));
+    }
+    let (v2, v3) = ("APKINDEX.tar.gz", "Packages.adb");
+    let in_arch = path.join(arch);
+    if !in_arch.join(v2).is_file() {
+        for dir in [in_arch.as_path(), path] {
+            if dir.join(v3).is_file() && !(dir == path && path.join(v2).is_file()) {
+                return v3_file(&dir.join(v3));
+            }
+        }
+    }
+    let r = if allow_untrusted {
+        Repository::open_untrusted(path, arch, keys)
+    } else {
+        Repository::open(path, arch, keys)
+    };
+    Ok(Source::V2(r?))
 }

@@ -359,19 +359,7 @@ impl Repository {
     /// `--allow-untrusted` (see [`Repository::open_untrusted`]).
     pub fn open(path: &Path, arch: &str, keys: &Keyring) -> Result<Repository, IndexError> {
         let (dir, index) = Repository::read_index(path, arch)?;
-        let file = dir.join("APKINDEX.tar.gz").display().to_string();
-        index
-            .verify_signature(keys)
-            .map_err(|e| IndexError::Refused {
-                path: file,
-                what: format!("{e} (the index is not trusted; --allow-untrusted uses it anyway)"),
-            })?;
-        Ok(Repository {
-            path: path.to_path_buf(),
-            dir,
-            index,
-            trusted: true,
-        })
+        Repository::trust(path, dir, index, keys, false)
     }
 
     /// Like [`Repository::open`], but an unsigned or untrusted index opens too, with
@@ -383,9 +371,46 @@ impl Repository {
         keys: &Keyring,
     ) -> Result<Repository, IndexError> {
         let (dir, index) = Repository::read_index(path, arch)?;
+        Repository::trust(path, dir, index, keys, true)
+    }
+
+    /// A repository named by its index file (apk-tools' `ndx` form, a path ending in
+    /// `.tar.gz`), its packages beside it; trusted as [`Repository::open`] says, or, with
+    /// `allow_untrusted`, as [`Repository::open_untrusted`] says.
+    pub fn open_index_file(
+        file: &Path,
+        keys: &Keyring,
+        allow_untrusted: bool,
+    ) -> Result<Repository, IndexError> {
+        let index = ApkIndex::read(file)?;
+        check_names(file, &index)?;
+        let dir = file.parent().unwrap_or(Path::new(".")).to_path_buf();
+        Repository::trust(file, dir, index, keys, allow_untrusted)
+    }
+
+    fn trust(
+        path: &Path,
+        dir: std::path::PathBuf,
+        index: ApkIndex,
+        keys: &Keyring,
+        allow_untrusted: bool,
+    ) -> Result<Repository, IndexError> {
         let trusted = match index.verify_signature(keys) {
             Ok(_) => true,
-            Err(IndexError::Unsigned | IndexError::Untrusted { .. }) => false,
+            Err(IndexError::Unsigned | IndexError::Untrusted { .. }) if allow_untrusted => false,
+            Err(e @ (IndexError::Unsigned | IndexError::Untrusted { .. })) => {
+                let file = if path.is_file() {
+                    path.to_path_buf()
+                } else {
+                    dir.join("APKINDEX.tar.gz")
+                };
+                return Err(IndexError::Refused {
+                    path: file.display().to_string(),
+                    what: format!(
+                        "{e} (the index is not trusted; --allow-untrusted uses it anyway)"
+                    ),
+                });
+            }
             Err(e) => return Err(e),
         };
         Ok(Repository {
@@ -405,18 +430,7 @@ impl Repository {
         }
         let file = dir.join("APKINDEX.tar.gz");
         let index = ApkIndex::read(&file)?;
-        for p in &index.packages {
-            let name = format!("{}-{}.apk", p.name, p.version);
-            if name.starts_with('.') || name.contains('/') || name.chars().any(char::is_control) {
-                return Err(IndexError::Refused {
-                    path: file.display().to_string(),
-                    what: format!(
-                        "record {}: a name or version that is not a plain file name",
-                        shown(&name)
-                    ),
-                });
-            }
-        }
+        check_names(&file, &index)?;
         Ok((dir, index))
     }
 
@@ -424,4 +438,22 @@ impl Repository {
     pub fn package_path(&self, p: &PackageInfo) -> std::path::PathBuf {
         self.dir.join(format!("{}-{}.apk", p.name, p.version))
     }
+}
+
+/// Refuses an index with a record whose file name would not be a plain name in the
+/// index's directory.
+fn check_names(file: &Path, index: &ApkIndex) -> Result<(), IndexError> {
+    for p in &index.packages {
+        let name = format!("{}-{}.apk", p.name, p.version);
+        if name.starts_with('.') || name.contains('/') || name.chars().any(char::is_control) {
+            return Err(IndexError::Refused {
+                path: file.display().to_string(),
+                what: format!(
+                    "record {}: a name or version that is not a plain file name",
+                    shown(&name)
+                ),
+            });
+        }
+    }
+    Ok(())
 }

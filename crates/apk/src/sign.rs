@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
-use rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey};
+use rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey, EncodeRsaPublicKey};
 use rsa::pkcs8::{
     DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding,
 };
@@ -194,6 +194,19 @@ impl PublicKey {
             .map_err(|e| SignError::Keygen(e.to_string()))
     }
 
+    /// The key id apk v3 signatures name their key by: the first 16 bytes of the SHA-512
+    /// of the key's PKCS#1 DER encoding (OpenSSL's `i2d_PublicKey`, apk-tools
+    /// `apk_pkey_init`).
+    pub fn adb_key_id(&self) -> [u8; 16] {
+        let der = self
+            .0
+            .to_pkcs1_der()
+            .expect("an RSA public key always has a DER encoding");
+        Sha512::digest(der.as_bytes())[..16]
+            .try_into()
+            .expect("16 bytes")
+    }
+
     /// Checks an RSASSA-PKCS1-v1_5 signature over `data` hashed with `alg`.
     pub fn verify(&self, alg: SigAlg, data: &[u8], signature: &[u8]) -> Result<(), SignError> {
         self.verify_digest(alg, &alg.digest(data), signature)
@@ -290,6 +303,11 @@ impl Keyring {
 
     pub fn get(&self, name: &str) -> Option<&PublicKey> {
         self.keys.get(name)
+    }
+
+    /// Every key with its name.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &PublicKey)> {
+        self.keys.iter().map(|(n, k)| (n.as_str(), k))
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {

@@ -1,8 +1,9 @@
-//! Generated packages (10,000 per run: 5,000 cases of two packages each) parsed and
-//! installed into a temporary root, beside a canary directory outside it. Paths, types,
-//! link targets (into the canary, up and out, absolute), owners, modes, names and fields
-//! are drawn from hostile pools; some packages are then damaged (a flipped byte, a cut,
-//! junk after the end). For every package:
+//! Generated packages (10,000 per run: 5,000 cases of two packages each, each package v2
+//! or v3 at random, so about 5,000 of each and cases that mix them) parsed and installed
+//! into a temporary root, beside a canary directory outside it. Paths, types, link targets
+//! (into the canary, up and out, absolute), owners, modes, names and fields are drawn from
+//! hostile pools; some packages are then damaged (a flipped byte, a cut, junk after the
+//! end). For every package:
 //!
 //! - nothing panics;
 //! - nothing outside the root changes (the canary is compared after every case);
@@ -10,7 +11,9 @@
 //! - the root stays readable by the project's own database parser, and every file the
 //!   database lists is in the root.
 //!
-//! `PROPTEST_CASES` does not apply; the count is fixed so that CI always runs 10,000.
+//! `PROPTEST_CASES` does not apply; the count is fixed so that CI always runs 10,000. As
+//! root, 1,000 more cases run as `nobody`, with the component walk instead of `openat2`,
+//! as the hostile suites run.
 
 mod common;
 
@@ -18,7 +21,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::OnceLock;
 
+use alpinist_apk::adb::build::PackageV3Builder;
+use alpinist_apk::adb::container::Compression;
+use alpinist_apk::adb::schema::{AclV3, PkgInfoV3, S_IFIFO};
 use alpinist_apk::db::ScriptKind;
+use alpinist_apk::dep::Dependency;
 use alpinist_apk::install::{self, Transaction, Trust};
 use alpinist_apk::package::{PackageBuilder, Signer};
 use alpinist_apk::pkginfo::PkgInfo;
@@ -88,6 +95,9 @@ struct Spec {
     entries: Vec<Entry>,
     signed: bool,
     damage: Damage,
+    /// A v3 package (deflated when `deflate`), else a v2 one.
+    v3: bool,
+    deflate: bool,
 }
 
 fn component() -> impl Strategy<Value = String> {
@@ -190,12 +200,14 @@ fn spec() -> impl Strategy<Value = Spec> {
             prop::collection::vec(entry(), 0..10),
             prop::bool::weighted(0.5),
             damage,
+            any::<bool>(),
+            any::<bool>(),
         ),
     )
         .prop_map(
             |(
                 (name, version, desc_len, depends, replaces, script),
-                (parents, entries, signed, damage),
+                (parents, entries, signed, damage, v3, deflate),
             )| Spec {
                 name,
                 version,
@@ -207,6 +219,8 @@ fn spec() -> impl Strategy<Value = Spec> {
                 entries,
                 signed,
                 damage,
+                v3,
+                deflate,
             },
         )
 }
@@ -236,7 +250,101 @@ fn with_parents(entries: &[Entry]) -> Vec<Entry> {
     out
 }
 
+/// An entry's mode; in the run as `nobody`, with the owner's read, write and search bits
+/// added: an unprivileged installer cannot write under a read-only directory it made
+/// earlier (root can), and the test must read back every file it compares.
+fn mode_of(e: &Entry) -> u32 {
+    match std::env::var_os("ALPINIST_FUZZ_CHILD") {
+        Some(_) => e.mode | 0o700,
+        None => e.mode,
+    }
+}
+
+/// A link target made concrete: the canary, or the path of the entry it names.
+fn link_target(t: &Target, i: usize, paths: &[String], canary: &Path, depth: usize) -> String {
+    match t {
+        Target::CanaryAbs => canary.join("file").display().to_string(),
+        Target::CanaryRel => format!(
+            "{}{}",
+            "../".repeat(depth + 4),
+            canary.display().to_string().trim_start_matches('/')
+        ),
+        Target::Earlier(n) if i > 0 => paths[n % i].clone(),
+        Target::Earlier(_) => String::new(),
+        Target::Path(p) => p.clone(),
+    }
+}
+
+fn damage(spec: &Spec, mut bytes: Vec<u8>) -> Vec<u8> {
+    match spec.damage {
+        Damage::None => {}
+        Damage::Flip(p, x) if !bytes.is_empty() => {
+            let at = p % bytes.len();
+            bytes[at] ^= x;
+        }
+        Damage::Cut(p) => bytes.truncate(p % (bytes.len() + 1)),
+        Damage::Junk => bytes.extend_from_slice(b"junk"),
+        _ => {}
+    }
+    bytes
+}
+
+/// The spec as a v3 package, written by alpinist's writer (which writes what it is given).
+fn build_v3(spec: &Spec, canary: &Path, depth: usize) -> Vec<u8> {
+    let deps = |l: &[&str]| -> Vec<Dependency> {
+        l.iter()
+            .filter_map(|d| Dependency::parse_metadata(d).ok())
+            .collect()
+    };
+    let mut b = PackageV3Builder::new(PkgInfoV3 {
+        name: spec.name.clone(),
+        version: spec.version.into(),
+        description: "d".repeat(spec.desc_len),
+        arch: "x86_64".into(),
+        origin: spec.name.clone(),
+        depends: deps(&spec.depends),
+        replaces: deps(&spec.replaces),
+        ..PkgInfoV3::default()
+    });
+    if spec.script {
+        b.scripts
+            .push((ScriptKind::PostInstall, b"#!/bin/sh\n".to_vec()));
+    }
+    let paths: Vec<String> = spec.entries.iter().map(|e| e.path.clone()).collect();
+    for (i, e) in spec.entries.iter().enumerate() {
+        let acl = AclV3 {
+            mode: mode_of(e),
+            user: e.owner.into(),
+            group: e.owner.into(),
+            xattrs: Vec::new(),
+        };
+        let (p, t) = (&e.path, 1_600_000_000);
+        let link = || link_target(&e.target, i, &paths, canary, depth);
+        match e.kind {
+            EntryType::Directory => b.push_dir(p, acl),
+            EntryType::Symlink => b.push_symlink(p, acl, t, &link()),
+            EntryType::Hardlink => b.push_hardlink(p, acl, t, &link()),
+            EntryType::Fifo => b.push_device(p, acl, t, S_IFIFO, 0),
+            _ => b.push_file(p, acl, t, e.data.clone()),
+        }
+    }
+    let key = spec.signed.then(|| &key().0.key);
+    let compression = match spec.deflate {
+        true => Compression::Deflate,
+        false => Compression::None,
+    };
+    match b.build(key, compression) {
+        Ok(bytes) => damage(spec, bytes),
+        // The writer refuses some of what the pools hold (invalid names, hard links to
+        // what is not a file): nothing to install, the empty file is refused.
+        Err(_) => Vec::new(),
+    }
+}
+
 fn build(spec: &Spec, canary: &Path, depth: usize) -> Vec<u8> {
+    if spec.v3 {
+        return build_v3(spec, canary, depth);
+    }
     let info = PkgInfo {
         pkgname: spec.name.clone(),
         pkgver: spec.version.into(),
@@ -260,21 +368,11 @@ fn build(spec: &Spec, canary: &Path, depth: usize) -> Vec<u8> {
     let paths: Vec<String> = entries.iter().map(|e| e.path.clone()).collect();
     for (i, e) in entries.into_iter().enumerate() {
         let mut h = Header::new(e.path.clone(), e.kind);
-        h.mode = e.mode;
+        h.mode = mode_of(&e);
         h.uname = e.owner.into();
         h.gname = e.owner.into();
         h.mtime = 1_600_000_000;
-        h.link_name = match &e.target {
-            Target::CanaryAbs => canary.join("file").display().to_string(),
-            Target::CanaryRel => format!(
-                "{}{}",
-                "../".repeat(depth + 4),
-                canary.display().to_string().trim_start_matches('/')
-            ),
-            Target::Earlier(n) if i > 0 => paths[n % i].clone(),
-            Target::Earlier(_) => String::new(),
-            Target::Path(p) => p.clone(),
-        };
+        h.link_name = link_target(&e.target, i, &paths, canary, depth);
         let data = if e.kind == EntryType::Regular {
             e.data.clone()
         } else {
@@ -290,20 +388,10 @@ fn build(spec: &Spec, canary: &Path, depth: usize) -> Vec<u8> {
         b.push_entry(h, data);
     }
     let signer = spec.signed.then(|| &key().0);
-    let Ok(mut bytes) = b.build(signer) else {
-        return Vec::new();
-    };
-    match spec.damage {
-        Damage::None => {}
-        Damage::Flip(p, x) if !bytes.is_empty() => {
-            let at = p % bytes.len();
-            bytes[at] ^= x;
-        }
-        Damage::Cut(p) => bytes.truncate(p % (bytes.len() + 1)),
-        Damage::Junk => bytes.extend_from_slice(b"junk"),
-        _ => {}
+    match b.build(signer) {
+        Ok(bytes) => damage(spec, bytes),
+        Err(_) => Vec::new(),
     }
-    bytes
 }
 
 /// The database and world read back, and every file the database lists is in the root
@@ -405,6 +493,12 @@ proptest! {
 /// installer must refuse (or do) that before writing, not fail with ENAMETOOLONG.
 #[test]
 fn a_symlink_to_a_name_longer_than_name_max_is_planned_for() {
+    for v3 in [false, true] {
+        symlink_to_a_long_name(v3);
+    }
+}
+
+fn symlink_to_a_long_name(v3: bool) {
     let spec = |kind: EntryType, target: Target| Spec {
         name: "a".into(),
         version: "1-r0",
@@ -424,6 +518,8 @@ fn a_symlink_to_a_name_longer_than_name_max_is_planned_for() {
         }],
         signed: false,
         damage: Damage::None,
+        v3,
+        deflate: false,
     };
     let specs = [
         spec(EntryType::Symlink, Target::Path("a".repeat(300))),
@@ -432,4 +528,44 @@ fn a_symlink_to_a_name_longer_than_name_max_is_planned_for() {
     for together in [false, true] {
         check_case(&specs, together).unwrap();
     }
+}
+
+/// As root: 1,000 cases again as `nobody` (`setpriv`, util-linux), from a copy of this test
+/// binary anyone can run, with the component walk instead of `openat2`
+/// (`ALPINIST_NO_OPENAT2`) and no `chown`; modes keep the owner's bits there (`mode_of`).
+/// Not as root, the run above was the unprivileged one.
+#[test]
+fn generated_packages_as_an_unprivileged_user() {
+    use std::os::unix::fs::PermissionsExt;
+    if std::env::var_os("ALPINIST_FUZZ_CHILD").is_some() {
+        return;
+    }
+    if !install::running_as_root() {
+        eprintln!("not root: the suite already ran unprivileged");
+        return;
+    }
+    let bin = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(bin.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let copy = bin.path().join("fuzz_install");
+    std::fs::copy(std::env::current_exe().unwrap(), &copy).unwrap();
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let test = "generated_packages_install_inside_the_root_or_not_at_all";
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(&copy)
+        .args(["--exact", test])
+        .current_dir("/")
+        .env("ALPINIST_FUZZ_CHILD", "1")
+        .env("ALPINIST_NO_OPENAT2", "1")
+        .env("FUZZ_CASES", "1000")
+        .env("TMPDIR", "/tmp")
+        .output()
+        .expect("setpriv (util-linux)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "as nobody:\n{text}");
+    assert!(text.contains("test result: ok. 1 passed"), "{text}");
 }

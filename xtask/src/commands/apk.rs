@@ -1,5 +1,6 @@
-//! `cargo xtask apk …` and `cargo xtask keygen`: the apk v2 tools alpinist needs on a
-//! Debian host (verify, info, index, add into a root), on top of the `alpinist-apk` library.
+//! `cargo xtask apk …` and `cargo xtask keygen`: the apk tools alpinist needs on a Debian
+//! host (verify, info, index, add into a root; v2, and v3 for verify, index and add), on
+//! top of the `alpinist-apk` library.
 //! Nothing here spawns a process.
 
 use std::path::{Path, PathBuf};
@@ -9,9 +10,9 @@ use clap::{Args, Subcommand};
 
 use alpinist_apk::add::{add, AddOptions};
 use alpinist_apk::index::ApkIndex;
-use alpinist_apk::package::{Package, Signer};
+use alpinist_apk::package::Signer;
 use alpinist_apk::sign::{self, SigAlg};
-use alpinist_apk_cli::{info_text, load_keys, verify_files};
+use alpinist_apk_cli::{index_v3, info_file, load_keys, verify_files};
 
 use crate::keys::write_keypair;
 
@@ -29,22 +30,29 @@ pub enum ApkCommand {
         #[arg(required = true, value_name = "FILE.apk")]
         files: Vec<PathBuf>,
     },
-    /// Print a package's .PKGINFO fields and file list
+    /// Print a package's metadata (v2: .PKGINFO fields) and file list; v2 or v3
     Info {
         #[arg(value_name = "FILE.apk")]
         file: PathBuf,
     },
-    /// Write an APKINDEX.tar.gz for packages (mtime from SOURCE_DATE_EPOCH)
+    /// Write an APKINDEX.tar.gz for packages (mtime from SOURCE_DATE_EPOCH), or with
+    /// --format v3 a Packages.adb as `apk mkndx` writes it (of v3 and v2 packages)
     Index {
         /// Output file
-        #[arg(short, long, value_name = "APKINDEX.tar.gz")]
+        #[arg(short, long, value_name = "APKINDEX.tar.gz|Packages.adb")]
         output: PathBuf,
         /// Sign with this private key; the key name is its file name + ".pub"
         #[arg(long, value_name = "KEY.rsa")]
         sign: Option<PathBuf>,
-        /// Text for the DESCRIPTION entry
+        /// Text for the DESCRIPTION entry (v3: the index's description)
         #[arg(long, value_name = "TEXT")]
         description: Option<String>,
+        /// Index format: v2 (APKINDEX.tar.gz) or v3 (Packages.adb)
+        #[arg(long, value_name = "v2|v3", default_value = "v2", value_parser = ["v2", "v3"])]
+        format: String,
+        /// v3: where packages are, relative to the index (`apk mkndx --pkgname-spec`)
+        #[arg(long, value_name = "SPEC")]
+        pkgname_spec: Option<String>,
         #[arg(required = true, value_name = "FILE.apk")]
         files: Vec<PathBuf>,
     },
@@ -53,13 +61,14 @@ pub enum ApkCommand {
         /// Root directory to install into
         #[arg(long, value_name = "DIR")]
         root: PathBuf,
-        /// Alpine arch of the root (selects <repo>/<arch>/APKINDEX.tar.gz)
+        /// Alpine arch of the root (selects <repo>/<arch>/APKINDEX.tar.gz or Packages.adb)
         #[arg(long, value_name = "ARCH")]
         arch: String,
         /// Create the database in a new root
         #[arg(long)]
         initdb: bool,
-        /// Repository directory (holding <arch>/APKINDEX.tar.gz); repeatable
+        /// Repository: a directory (holding <arch>/APKINDEX.tar.gz or <arch>/Packages.adb)
+        /// or a v3 index (…/Packages.adb); repeatable
         #[arg(short = 'X', long, value_name = "DIR")]
         repository: Vec<PathBuf>,
         /// Trusted public keys, also copied into <root>/etc/apk/keys [default: <root>/etc/apk/keys]
@@ -100,20 +109,29 @@ pub fn run(cmd: ApkCommand) -> Result<()> {
             Ok(())
         }
         ApkCommand::Info { file } => {
-            let pkg = Package::read(&file).with_context(|| file.display().to_string())?;
-            print!("{}", info_text(&pkg));
+            print!("{}", info_file(&file)?);
             Ok(())
         }
         ApkCommand::Index {
             output,
             sign,
             description,
+            format,
+            pkgname_spec,
             files,
         } => {
             let signer = sign
                 .map(|k| Signer::from_private_key_file(&k, SigAlg::Sha1))
                 .transpose()?;
-            let bytes = index_bytes(&files, description, signer.as_ref(), source_date_epoch())?;
+            let bytes = if format == "v3" {
+                let key = signer.as_ref().map(|s| &s.key);
+                index_v3(&files, description.as_deref(), pkgname_spec.as_deref(), key)?
+            } else {
+                if pkgname_spec.is_some() {
+                    bail!("--pkgname-spec is for v3 indexes (--format v3)");
+                }
+                index_bytes(&files, description, signer.as_ref(), source_date_epoch())?
+            };
             write_file(&output, &bytes)?;
             println!("{}: {} packages", output.display(), files.len());
             Ok(())
@@ -266,5 +284,61 @@ mod tests {
         let db = alpinist_apk::install::read_database(&root).unwrap();
         assert_eq!(db.packages.len(), 1);
         assert_eq!(db.packages[0].info.name, "a");
+    }
+
+    /// `index --format v3 --sign KEY` writes a signed `Packages.adb`; `add` installs from
+    /// it, named by its path, trusting it with the key's public half.
+    #[test]
+    fn index_format_v3_is_signed_and_add_installs_from_it() {
+        use alpinist_apk::adb::build::PackageV3Builder;
+        use alpinist_apk::adb::container::Compression;
+        use alpinist_apk::adb::schema::{AclV3, PkgInfoV3};
+        let tmp = tempfile::tempdir().unwrap();
+        let k = sign::keygen("v3", 1024, 0x6500_0000).unwrap();
+        let keys = tmp.path().join("keys");
+        std::fs::create_dir_all(&keys).unwrap();
+        std::fs::write(keys.join(&k.public_file), &k.public_pem).unwrap();
+        let private = tmp.path().join(k.public_file.trim_end_matches(".pub"));
+        std::fs::write(&private, &k.private_pem).unwrap();
+        let arch_dir = tmp.path().join("repo/x86_64");
+        std::fs::create_dir_all(&arch_dir).unwrap();
+        let mut b = PackageV3Builder::new(PkgInfoV3 {
+            name: "a".into(),
+            version: "1-r0".into(),
+            arch: "x86_64".into(),
+            ..PkgInfoV3::default()
+        });
+        b.push_file("a.txt", AclV3::root(0o644), 1, b"a\n".to_vec());
+        let pkg = arch_dir.join("a-1-r0.apk");
+        std::fs::write(&pkg, b.build(None, Compression::Deflate).unwrap()).unwrap();
+        let index = arch_dir.join("Packages.adb");
+        let os = |s: &'static str| std::ffi::OsStr::new(s);
+        apk(&[
+            os("index"),
+            os("--format"),
+            os("v3"),
+            os("--sign"),
+            private.as_os_str(),
+            os("-o"),
+            index.as_os_str(),
+            pkg.as_os_str(),
+        ])
+        .unwrap();
+        let root = tmp.path().join("root");
+        apk(&[
+            os("add"),
+            os("--arch"),
+            os("x86_64"),
+            os("--initdb"),
+            os("--root"),
+            root.as_os_str(),
+            os("--keys-dir"),
+            keys.as_os_str(),
+            os("-X"),
+            index.as_os_str(),
+            os("a"),
+        ])
+        .unwrap();
+        assert_eq!(std::fs::read(root.join("a.txt")).unwrap(), b"a\n");
     }
 }

@@ -1,74 +1,19 @@
-//! The suite's harness: the keys, the canary, a fresh root per case, what a case is and
-//! how it runs (one line on stderr, root and canary unchanged), and helpers to build the
-//! cases' packages.
+//! The v2 suite's harness: a fresh root per case, what a case is and how it runs (one
+//! line on stderr, root and canary unchanged), and helpers to build the cases' packages.
+//! What the v2 and v3 suites share (keys, canary, the refusal check, the run as
+//! `nobody`) is in `common/hostile.rs`.
 
 use std::path::PathBuf;
-use std::sync::OnceLock;
 
 use alpinist_apk::db::PackageInfo;
 use alpinist_apk::package::{q1, Signer};
 use alpinist_apk::tarball::{self, Header};
 use sha1::Digest;
 
+use crate::common::hostile::*;
 use crate::common::*;
 
 pub type Entries = Vec<(Header, Vec<u8>)>;
-
-/// The trusted key pair and an untrusted one, made once.
-pub fn signers() -> &'static (Signer, Signer, String) {
-    static S: OnceLock<(Signer, Signer, String)> = OnceLock::new();
-    S.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let (trusted, keys_dir) = keys(dir.path(), "trusted", 0x6100_0000);
-        let (other, _) = keys(dir.path(), "other", 0x6200_0000);
-        let pem = std::fs::read_to_string(keys_dir.join(&trusted.key_name)).unwrap();
-        (trusted, other, pem)
-    })
-}
-
-pub fn trusted() -> &'static Signer {
-    &signers().0
-}
-
-/// A directory holding the canary (outside every root) and the trusted key; the cases'
-/// roots and repositories are made in it, so that every case names the same canary.
-pub struct Base {
-    _tmp: tempfile::TempDir,
-    pub dir: PathBuf,
-    pub canary: PathBuf,
-    pub keys: PathBuf,
-}
-
-impl Base {
-    pub fn new() -> Base {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().to_path_buf();
-        let canary = dir.join("canary");
-        std::fs::create_dir_all(canary.join("sub")).unwrap();
-        std::fs::write(canary.join("file"), b"canary\n").unwrap();
-        let keys = dir.join("keys");
-        std::fs::create_dir_all(&keys).unwrap();
-        let (trusted, _, pem) = signers();
-        std::fs::write(keys.join(&trusted.key_name), pem).unwrap();
-        Base {
-            _tmp: tmp,
-            dir,
-            canary,
-            keys,
-        }
-    }
-
-    /// The canary as a path from inside a root: absolute (a host path), or relative from
-    /// `depth` directories down, climbing out.
-    pub fn canary_abs(&self, sub: &str) -> String {
-        self.canary.join(sub).display().to_string()
-    }
-
-    pub fn canary_rel(&self, depth: usize, sub: &str) -> String {
-        let up = "../".repeat(depth + self.dir.components().count() + 2);
-        format!("{up}{}", self.canary_abs(sub).trim_start_matches('/'))
-    }
-}
 
 /// A root with a base package installed, and a directory for a case's repositories.
 pub struct World<'a> {
@@ -244,63 +189,15 @@ pub fn run(case: &Case, w: &World<'_>) -> Result<(), String> {
         }
         None => w.repo("hostile", &case.hostile, case.index_signer),
     };
-    let (root_before, canary_before) = (snapshot(&w.root), snapshot(&w.base.canary));
     let mut args: Vec<&str> = vec!["-X", repo.to_str().unwrap()];
     args.extend(case.extra_args.iter().map(String::as_str));
     args.push("add");
     args.extend(&case.add);
-    let (ok, out, err) = w.apk(&args);
-    if std::env::var_os("HOSTILE_SHOW").is_some() {
-        eprint!("{:<50} {err}", case.name);
-    }
-    let mut problems = Vec::new();
-    if ok {
-        problems.push("apk add succeeded".to_string());
-    }
-    let lines: Vec<&str> = err.lines().collect();
-    let parts = std::iter::once(&case.expect).chain(&case.more);
-    if lines.len() != 1
-        || !lines[0].starts_with("ERROR: ")
-        || parts.clone().any(|p| !err.contains(p.as_str()))
-    {
-        problems.push(format!(
-            "stderr is not one line with {:?}",
-            parts.collect::<Vec<_>>()
-        ));
-    }
-    if snapshot(&w.root) != root_before {
-        problems.push(format!(
-            "the root changed: {}",
-            diff(&root_before, &snapshot(&w.root))
-        ));
-    }
-    if snapshot(&w.base.canary) != canary_before {
-        problems.push("the canary outside the root changed".into());
-    }
-    match problems.is_empty() {
-        true => Ok(()),
-        false => Err(format!(
-            "{}\n  stdout: {out}\n  stderr: {err}",
-            problems.join("; ")
-        )),
-    }
-}
-
-pub fn diff(a: &Snapshot, b: &Snapshot) -> String {
-    let mut d: Vec<String> = Vec::new();
-    for (k, v) in a {
-        match b.get(k) {
-            None => d.push(format!("-{k}")),
-            Some(w) if w != v => d.push(format!("~{k}")),
-            _ => {}
-        }
-    }
-    d.extend(
-        b.keys()
-            .filter(|k| !a.contains_key(*k))
-            .map(|k| format!("+{k}")),
-    );
-    d.join(" ")
+    let expect: Vec<String> = std::iter::once(&case.expect)
+        .chain(&case.more)
+        .cloned()
+        .collect();
+    refused_cleanly(case.name, &w.root, &w.base.canary, &args, &expect)
 }
 
 pub fn pkg(name: &str, entries: Entries) -> Vec<u8> {

@@ -1,8 +1,9 @@
-//! Installing v2 packages into a root directory, without running anything.
+//! Installing v2 and v3 packages into a root directory, without running anything.
 //!
 //! A [`Transaction`] checks every package completely before anything in the root changes:
 //! integrity and trust (a signature by a trusted key, or the record of a trusted index,
-//! whose `C:`, `P:` and `V:` the package must match) before its data is read; then every
+//! whose `C:` (v3: `hashes`), `P:` and `V:` the package must match) before its data is
+//! read; then every
 //! data entry: apk's path rules, no duplicate paths, no devices, nothing that leaves the
 //! root through a symlink, nothing at the installer's own files, file ownership (a file of
 //! another installed package may only be replaced when the new package `replaces` it or
@@ -23,6 +24,7 @@
 mod commit;
 mod files;
 mod plan;
+mod v3;
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
@@ -30,6 +32,7 @@ use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
+use crate::adb::AdbError;
 use crate::db::{DbError, InstalledDb, PackageInfo};
 use crate::dep::Dependency;
 use crate::package::{shown, PackageError};
@@ -78,6 +81,9 @@ pub enum InstallError {
         package: String,
         error: PackageError,
     },
+    /// A v3 package's container, ADB block, signature or data.
+    #[error("{package}: {error}")]
+    PackageV3 { package: String, error: AdbError },
     #[error(
         "{package}: {}: would leave the root through symlink {}",
         shown(path),
@@ -124,6 +130,8 @@ pub enum Trust<'a> {
     Keys(&'a Keyring),
     /// It is listed in a trusted (signed, verified) index: its `C:` identity replaces the
     /// signature check (spec §5.5, step 8), and its name and version must be the record's.
+    /// For a v3 package, `C:` is the record's `hashes` (`Q1` and the base64 of its 32 or
+    /// 20 bytes; see [`crate::adb::repo`]), the SHA-256 of the package's ADB block.
     Index(&'a PackageInfo),
     /// `--allow-untrusted`: integrity is still checked, trust is not. A record of the
     /// (untrusted) index it came from must still match, as for [`Trust::Index`].
@@ -264,7 +272,20 @@ impl IdMap {
             look(&self.groups, &h.gname, h.gid),
         )
     }
+
+    /// The ids of a v3 owner, which has names only: as for v2, with apk-tools' 65534
+    /// (`nobody`) for a name the root does not know.
+    fn resolve_names(&self, user: &str, group: &str) -> (u32, u32) {
+        let look = |map: &HashMap<String, u32>, name: &str| match name {
+            "root" => 0,
+            n => map.get(n).copied().unwrap_or(NOBODY),
+        };
+        (look(&self.users, user), look(&self.groups, group))
+    }
 }
+
+/// The id apk-tools gives an owner name the root does not know (v3 packages).
+const NOBODY: u32 = 65534;
 
 /// A set of packages (and database files) to install into one root, checked completely
 /// before anything is written.

@@ -16,15 +16,17 @@ use crate::rootdir::{join, split_parent, Node, MAX_SYMLINKS};
 use crate::tarball::EntryType;
 
 /// One package being planned; merged into the transaction once all of it is checked.
-struct PackagePlan {
+pub(super) struct PackagePlan {
     /// `name-version (file)`, for messages.
-    who: String,
+    pub(super) who: String,
     name: String,
-    record: InstalledPackage,
+    pub(super) record: InstalledPackage,
     replaces: Vec<Dependency>,
     origin: String,
-    /// Declared installed size (`.PKGINFO` `size`) and content seen so far.
+    /// Declared installed size (`.PKGINFO` `size`, v3 `installed-size`), where it is
+    /// declared (for messages), and content seen so far.
     declared: u64,
+    declared_in: &'static str,
     content: u64,
     /// Nodes this package creates, by resolved path.
     added: HashMap<String, Node>,
@@ -54,11 +56,52 @@ struct InstallerPaths {
     etc_apk: String,
 }
 
+/// A data entry of a package, v2 or v3, as the planner checks it.
+pub(super) struct Item {
+    /// The path in the package (no leading slash).
+    pub path: String,
+    pub kind: ItemKind,
+    /// Permission bits, and the owner resolved against the root's users and groups.
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    /// Modification time of a file (directories keep theirs).
+    pub mtime: u64,
+    /// Content size of a regular file.
+    pub size: u64,
+    /// The database's `Z:` for a file or symlink (a hard link takes its target's).
+    pub digest: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum ItemKind {
+    Dir,
+    File,
+    Symlink(String),
+    /// A hard link to an earlier file of the package (its path in the package).
+    Hardlink(String),
+    /// A device node or fifo.
+    Special,
+}
+
 fn pkg_err(who: &str) -> impl FnOnce(PackageError) -> InstallError + '_ {
     move |error| InstallError::Package {
         package: who.to_string(),
         error,
     }
+}
+
+/// Why a package is not the one its index record names, if it is not.
+pub(super) fn record_mismatch(name: &str, version: &str, r: &PackageInfo) -> Option<String> {
+    (name != r.name || version != r.version).then(|| {
+        format!(
+            "the package is {}-{} but the index lists it as {}-{}",
+            shown(name),
+            shown(version),
+            shown(&r.name),
+            shown(&r.version)
+        )
+    })
 }
 
 /// Checks trust before any data is read, and the package against its index record.
@@ -73,17 +116,10 @@ fn check_trust(pkg: &Package, trust: Trust<'_>) -> Result<(), PackageError> {
     };
     if let Some(r) = record {
         pkg.verify_identity(&r.checksum)?;
-        let (name, version) = (&pkg.pkginfo.pkgname, &pkg.pkginfo.pkgver);
-        if *name != r.name || *version != r.version {
+        if let Some(what) = record_mismatch(&pkg.pkginfo.pkgname, &pkg.pkginfo.pkgver, r) {
             return Err(PackageError::Corrupt {
                 part: package::Part::Control,
-                what: format!(
-                    "the package is {}-{} but the index lists it as {}-{}",
-                    shown(name),
-                    shown(version),
-                    shown(&r.name),
-                    shown(&r.version)
-                ),
+                what,
             });
         }
     }
@@ -93,7 +129,7 @@ fn check_trust(pkg: &Package, trust: Trust<'_>) -> Result<(), PackageError> {
 impl Transaction {
     /// Checks the package file at `path` completely and plans its installation; its file
     /// contents are staged inside the root. On error the transaction and the root are
-    /// unchanged.
+    /// unchanged. A file starting with `ADB` is a v3 package, anything else a v2 one.
     pub fn add_file(
         &mut self,
         path: &Path,
@@ -125,34 +161,42 @@ impl Transaction {
     pub fn add_reader<B: BufRead>(
         &mut self,
         label: &str,
-        src: B,
+        mut src: B,
         trust: Trust<'_>,
     ) -> Result<&InstalledPackage, InstallError> {
+        let head = src.fill_buf().map_err(|error| InstallError::Io {
+            path: label.to_string(),
+            error,
+        })?;
+        if head.starts_with(b"ADB") {
+            return self.add_v3(label, src, trust);
+        }
         let mut reader = PackageReader::new(src).map_err(pkg_err(label))?;
         let info = &reader.package().pkginfo;
         let who = format!("{}-{} ({label})", shown(&info.pkgname), shown(&info.pkgver));
         check_trust(reader.package(), trust).map_err(pkg_err(&who))?;
         let mut plan = self.start_plan(reader.package(), who)?;
-        if let Trust::Index(r) | Trust::Untrusted(Some(r)) = trust {
-            // Its C:, P: and V: are the package's (checked above); its A: may have been
-            // rewritten (`apk index --rewrite-arch` for noarch packages), and apk records
-            // the index's.
-            if !r.arch.is_empty() {
-                plan.record.info.arch = r.arch.clone();
-            }
-        }
+        plan.index_arch(trust);
         let r = self
             .plan_data(&mut reader, &mut plan)
             .and_then(|()| reader.finish().map_err(pkg_err(&plan.who)))
-            .and_then(|pkg| {
-                // `S:` is the file's size, known once the whole file is read.
-                plan.record.info.size = pkg.file_size;
-                self.check_record(&plan)
-            });
-        if let Err(e) = r {
+            .map(|pkg| plan.record.info.size = pkg.file_size);
+        self.finish_plan(plan, r)
+    }
+
+    /// Checks the record of a package whose entries are all planned (`r`: how reading
+    /// them ended) and merges the plan into the transaction; on error, discards its
+    /// staged files.
+    pub(super) fn finish_plan(
+        &mut self,
+        mut plan: PackagePlan,
+        r: Result<(), InstallError>,
+    ) -> Result<&InstalledPackage, InstallError> {
+        if let Err(e) = r.and_then(|()| self.check_record(&plan)) {
             if let Some(stage) = &self.stage {
                 plan.staged.iter().for_each(|s| stage.discard(s));
             }
+            plan.staged.clear();
             return Err(e);
         }
         let name = plan.name.clone();
@@ -164,7 +208,7 @@ impl Transaction {
         let info = &pkg.pkginfo;
         let replaces = dep::parse_list_lenient(&info.replaces.join(" ")).0;
         let mut record = InstalledPackage::new(index::package_info(pkg, None));
-        record.replaces = replaces.clone();
+        record.replaces = replaces;
         record.replaces_priority = info.replaces_priority.unwrap_or(0);
         record.scripts = pkg
             .scripts
@@ -175,27 +219,7 @@ impl Transaction {
             })
             .collect();
         record.triggers = info.triggers.clone();
-        if let Some(what) = limits::index_problem(&record.info) {
-            return Err(InstallError::Refused { package: who, what });
-        }
-        Ok(PackagePlan {
-            who,
-            name: info.pkgname.clone(),
-            record,
-            replaces,
-            origin: info.origin.clone(),
-            declared: info.size,
-            content: 0,
-            added: HashMap::new(),
-            ops: Vec::new(),
-            staged: Vec::new(),
-            taken: Vec::new(),
-            dests: HashMap::new(),
-            seen: HashSet::new(),
-            shipped: Vec::new(),
-            installer: RefCell::new(None),
-            via: RefCell::new(HashSet::new()),
-        })
+        PackagePlan::new(who, record, ".PKGINFO declares (size)")
     }
 
     fn plan_data<B: BufRead>(
@@ -204,57 +228,99 @@ impl Transaction {
         plan: &mut PackagePlan,
     ) -> Result<(), InstallError> {
         while let Some(e) = reader.next_entry().map_err(pkg_err(&plan.who))? {
-            let e = e.clone();
-            self.plan_entry(plan, &e)?;
-            if e.header.entry_type == EntryType::Regular && !skipped(e.path()) {
-                self.stage_content(reader, plan, &e)?;
+            if skipped(e.path()) {
+                continue;
+            }
+            let item = self.v2_item(plan, e)?;
+            self.plan_entry(plan, &item)?;
+            if item.kind == ItemKind::File {
+                let who = plan.who.clone();
+                self.stage_content(plan, &item, |sink| {
+                    reader.copy_content(sink).map_err(pkg_err(&who))
+                })?;
             }
         }
         Ok(())
     }
 
-    /// Streams a regular file's content into the stage and plans its move into place.
-    fn stage_content<B: BufRead>(
-        &mut self,
-        reader: &mut PackageReader<B>,
-        plan: &mut PackagePlan,
-        e: &DataEntry,
-    ) -> Result<(), InstallError> {
+    /// A v2 data entry as the planner checks it.
+    fn v2_item(&self, plan: &PackagePlan, e: &DataEntry) -> Result<Item, InstallError> {
         let h = &e.header;
-        plan.content += h.size;
+        if h.uid == u32::MAX || h.gid == u32::MAX {
+            return Err(InstallError::Path {
+                package: plan.who.clone(),
+                path: h.path.clone(),
+                what: "owner id 4294967295 is not a valid id".into(),
+            });
+        }
+        let kind = match h.entry_type {
+            EntryType::Directory => ItemKind::Dir,
+            EntryType::Symlink => ItemKind::Symlink(h.link_name.clone()),
+            EntryType::Hardlink => ItemKind::Hardlink(h.link_name.clone()),
+            EntryType::Char | EntryType::Block | EntryType::Fifo => ItemKind::Special,
+            _ => ItemKind::File,
+        };
+        let (uid, gid) = self.ids.resolve(h);
+        Ok(Item {
+            path: h.path.clone(),
+            // A symlink's mode is recorded as apk records it from a tar header.
+            mode: match kind {
+                ItemKind::Symlink(_) => 0o777,
+                _ => h.mode & 0o7777,
+            },
+            kind,
+            uid,
+            gid,
+            mtime: h.mtime,
+            size: h.size,
+            digest: e.sha1.map(|d| package::q1(&d)),
+        })
+    }
+
+    /// Streams a regular file's content into the stage (`copy` hands it to a sink) and
+    /// plans its move into place.
+    pub(super) fn stage_content(
+        &mut self,
+        plan: &mut PackagePlan,
+        item: &Item,
+        copy: impl FnOnce(
+            &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+        ) -> Result<std::io::Result<u64>, InstallError>,
+    ) -> Result<(), InstallError> {
+        plan.content += item.size;
         if plan.content > plan.declared.max(1) {
             return Err(InstallError::Refused {
                 package: plan.who.clone(),
                 what: format!(
-                    "{}: files hold more than the {} bytes .PKGINFO declares (size)",
-                    shown(&h.path),
-                    plan.declared
+                    "{}: files hold more than the {} bytes {}",
+                    shown(&item.path),
+                    plan.declared,
+                    plan.declared_in
                 ),
             });
         }
-        let (uid, gid) = self.ids.resolve(h);
-        let owner = self.owner_ids.owner(uid, gid, h.mode, Some(h.mtime));
+        let owner = self
+            .owner_ids
+            .owner(item.uid, item.gid, item.mode, Some(item.mtime));
         let root = &self.root;
         let stage = self.stage.as_mut().expect("created by plan_file");
-        let (name, mut f) = stage.create_file(root, h.mode & 0o777)?;
+        let (name, mut f) = stage.create_file(root, item.mode & 0o777)?;
         plan.staged.push(name.clone());
         let rel = stage.rel(&name);
         let io = |error| InstallError::Io {
             path: root.display(&rel),
             error,
         };
-        reader
-            .copy_content(|chunk| f.write_all(chunk))
-            .map_err(pkg_err(&plan.who))?
-            .map_err(io)?;
+        copy(&mut |chunk| f.write_all(chunk))?.map_err(io)?;
         owner.apply(&f).map_err(io)?;
-        let dest = plan.dests[&h.path].0.clone();
+        let dest = plan.dests[&item.path].0.clone();
         plan.ops.push(Op::Place { dest, staged: name });
         Ok(())
     }
 }
 
-/// Top-level names starting with a dot are silently skipped by apk (spec §5.7).
+/// Top-level names starting with a dot are silently skipped by apk in v2 packages (spec
+/// §5.7): they are the control files.
 fn skipped(path: &str) -> bool {
     !path.contains('/') && path.starts_with('.')
 }
@@ -262,93 +328,79 @@ fn skipped(path: &str) -> bool {
 impl Transaction {
     /// Checks one data entry against the root and plans it (files are staged by the
     /// caller).
-    fn plan_entry(&mut self, plan: &mut PackagePlan, e: &DataEntry) -> Result<(), InstallError> {
-        let h = &e.header;
-        let path = h.path.as_str();
+    pub(super) fn plan_entry(
+        &mut self,
+        plan: &mut PackagePlan,
+        item: &Item,
+    ) -> Result<(), InstallError> {
+        let path = item.path.as_str();
         let refuse = |what: &str| InstallError::Path {
             package: plan.who.clone(),
             path: path.to_string(),
             what: what.to_string(),
         };
-        if skipped(path) {
-            return Ok(());
-        }
         if !plan.seen.insert(path.to_string()) {
             return Err(refuse("appears more than once in the package"));
         }
-        if matches!(
-            h.entry_type,
-            EntryType::Char | EntryType::Block | EntryType::Fifo
-        ) {
+        if item.kind == ItemKind::Special {
             return Err(refuse("device nodes and fifos are not installed"));
         }
         if path.split('/').any(|c| c.len() > 255) {
             return Err(refuse("a path component is longer than 255 bytes"));
         }
-        if h.uid == u32::MAX || h.gid == u32::MAX {
+        if item.uid == u32::MAX || item.gid == u32::MAX {
             return Err(refuse("owner id 4294967295 is not a valid id"));
         }
-        let is_dir = h.entry_type == EntryType::Directory;
+        let is_dir = item.kind == ItemKind::Dir;
         let dest = self.resolve(plan, path, is_dir)?;
         self.check_dest(plan, path, &dest, is_dir)?;
-        let (uid, gid) = self.ids.resolve(h);
         if is_dir {
-            plan.record.dir_mut(path).acl = Acl::new(uid, gid, h.mode & 0o7777);
+            plan.record.dir_mut(path).acl = Acl::new(item.uid, item.gid, item.mode);
             plan.added.insert(dest.clone(), Node::Dir);
-            let owner = self.owner_ids.owner(uid, gid, h.mode, None);
+            let owner = self.owner_ids.owner(item.uid, item.gid, item.mode, None);
             plan.ops.push(Op::Dir { dest, owner });
             return Ok(());
         }
         self.check_owner(plan, path)?;
-        self.plan_file(plan, e, dest, uid, gid)
+        self.plan_file(plan, item, dest)
     }
 
     /// Records a file, symlink or hard link and plans the last two.
     fn plan_file(
         &mut self,
         plan: &mut PackagePlan,
-        e: &DataEntry,
+        item: &Item,
         dest: String,
-        uid: u32,
-        gid: u32,
     ) -> Result<(), InstallError> {
-        let h = &e.header;
-        let digest = match h.entry_type {
-            EntryType::Hardlink => plan.dests.get(&h.link_name).and_then(|d| d.1.clone()),
-            _ => e.sha1.map(|d| package::q1(&d)),
+        let digest = match &item.kind {
+            ItemKind::Hardlink(to) => plan.dests.get(to).and_then(|d| d.1.clone()),
+            _ => item.digest.clone(),
         };
-        let (dir, base) = split_parent(&h.path);
+        let (dir, base) = split_parent(&item.path);
         let mut file = InstalledFile::new(base, digest.clone());
-        file.acl = Acl::new(uid, gid, h.mode & 0o7777);
-        match h.entry_type {
-            EntryType::Regular => {
-                plan.added.insert(dest.clone(), Node::File);
-            }
-            EntryType::Symlink => {
-                file.acl.mode = 0o777;
+        file.acl = Acl::new(item.uid, item.gid, item.mode);
+        match &item.kind {
+            ItemKind::Symlink(target) => {
                 plan.added
-                    .insert(dest.clone(), Node::Symlink(h.link_name.clone()));
+                    .insert(dest.clone(), Node::Symlink(target.clone()));
                 *plan.installer.borrow_mut() = None;
-                let owner = self.owner_ids.owner(uid, gid, 0o777, None);
-                let chown = owner.chown.then_some((uid, gid));
+                let owner = self.owner_ids.owner(item.uid, item.gid, 0o777, None);
+                let chown = owner.chown.then_some((item.uid, item.gid));
                 self.stage()?;
                 let (root, stage) = (&self.root, self.stage.as_mut().expect("created"));
-                let staged = stage.symlink(root, &h.link_name, chown)?;
+                let staged = stage.symlink(root, target, chown)?;
                 plan.staged.push(staged.clone());
                 plan.ops.push(Op::Place {
                     dest: dest.clone(),
                     staged,
                 });
             }
-            _ => {
-                let Some((source, _)) = plan.dests.get(&h.link_name).cloned() else {
+            ItemKind::Hardlink(to) => {
+                let Some((source, _)) = plan.dests.get(to).cloned() else {
                     return Err(InstallError::Path {
                         package: plan.who.clone(),
-                        path: h.path.clone(),
-                        what: format!(
-                            "hard link to {}, which is not installed",
-                            shown(&h.link_name)
-                        ),
+                        path: item.path.clone(),
+                        what: format!("hard link to {}, which is not installed", shown(to)),
                     });
                 };
                 plan.added.insert(dest.clone(), Node::File);
@@ -357,14 +409,15 @@ impl Transaction {
                     source,
                 });
             }
+            _ => {
+                plan.added.insert(dest.clone(), Node::File);
+                // The stage must exist before the content is streamed into it.
+                self.stage()?;
+            }
         }
         plan.record.dir_mut(dir).files.push(file);
-        plan.shipped.push(h.path.clone());
-        plan.dests.insert(h.path.clone(), (dest, digest));
-        if h.entry_type == EntryType::Regular {
-            // The stage must exist before the content is streamed into it.
-            self.stage()?;
-        }
+        plan.shipped.push(item.path.clone());
+        plan.dests.insert(item.path.clone(), (dest, digest));
         Ok(())
     }
 
@@ -672,6 +725,37 @@ impl Transaction {
 }
 
 impl PackagePlan {
+    /// The plan of a package whose database record (its info, replaces, scripts and
+    /// triggers) is `record`; refused when apk-tools could not write that record.
+    pub(super) fn new(
+        who: String,
+        record: InstalledPackage,
+        declared_in: &'static str,
+    ) -> Result<PackagePlan, InstallError> {
+        if let Some(what) = limits::index_problem(&record.info) {
+            return Err(InstallError::Refused { package: who, what });
+        }
+        let mut plan = PackagePlan::empty(&record.info.name);
+        plan.who = who;
+        plan.replaces = record.replaces.clone();
+        plan.origin = record.info.origin.clone();
+        plan.declared = record.info.installed_size;
+        plan.declared_in = declared_in;
+        plan.record = record;
+        Ok(plan)
+    }
+
+    /// A package of an index is recorded with the index's `A:` (`apk index
+    /// --rewrite-arch` rewrites it for noarch packages, and apk records the index's); its
+    /// `C:`, `P:` and `V:` were checked to be the package's.
+    pub(super) fn index_arch(&mut self, trust: Trust<'_>) {
+        if let Trust::Index(r) | Trust::Untrusted(Some(r)) = trust {
+            if !r.arch.is_empty() {
+                self.record.info.arch = r.arch.clone();
+            }
+        }
+    }
+
     /// A plan with nothing in it, to resolve paths for a package being removed.
     fn empty(name: &str) -> PackagePlan {
         PackagePlan {
@@ -681,6 +765,7 @@ impl PackagePlan {
             replaces: Vec::new(),
             origin: String::new(),
             declared: 0,
+            declared_in: "",
             content: 0,
             added: HashMap::new(),
             ops: Vec::new(),

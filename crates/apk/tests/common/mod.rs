@@ -155,3 +155,5 @@ pub fn snapshot(root: &Path) -> BTreeMap<String, (char, u32, Vec<u8>)> {
     }
     out
 }
+pub mod v3;
+pub mod v3repo;
